@@ -65,7 +65,9 @@ export function intEnv(name: EnvName, fallback: number, env: NodeJS.ProcessEnv =
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) {
-    throw new ConfigurationError(`Environment variable ${name} must be a non-negative integer, got "${raw}".`);
+    throw new ConfigurationError(
+      `Environment variable ${name} must be a non-negative integer, got "${raw}".`,
+    );
   }
   return value;
 }

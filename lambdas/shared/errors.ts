@@ -24,7 +24,10 @@ export class ChatRelayError extends Error {
 
 /** The request is not authentic: a missing, malformed or wrong signature or token. HTTP 401. */
 export class InvalidSignatureError extends ChatRelayError {
-  constructor(message = 'The request signature is missing or does not match.', options?: ChatRelayErrorOptions) {
+  constructor(
+    message = 'The request signature is missing or does not match.',
+    options?: ChatRelayErrorOptions,
+  ) {
     super('INVALID_SIGNATURE', message, options);
   }
 }
@@ -162,7 +165,11 @@ export class PermanentSendError extends SendError {
 
 /** Media could not be fetched or processed; carried inside `media-ready` so the turn goes on. */
 export class MediaError extends ChatRelayError {
-  constructor(code: 'MEDIA_DOWNLOAD_FAILED' | 'MEDIA_TOO_LARGE' | 'MEDIA_CORRUPT' | 'MEDIA_TIMEOUT' | 'MEDIA_FAILED', message: string, options?: ChatRelayErrorOptions) {
+  constructor(
+    code: 'MEDIA_DOWNLOAD_FAILED' | 'MEDIA_TOO_LARGE' | 'MEDIA_CORRUPT' | 'MEDIA_TIMEOUT' | 'MEDIA_FAILED',
+    message: string,
+    options?: ChatRelayErrorOptions,
+  ) {
     super(code, message, options);
   }
 }

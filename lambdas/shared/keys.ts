@@ -54,7 +54,11 @@ export function inboundDedupId(tenantId: string, channel: ChannelName, platformM
 }
 
 /** The idempotency key of a platform message (same inputs as the dedup id, readable). */
-export function messageIdempotencyKey(tenantId: string, channel: ChannelName, platformMessageId: string): string {
+export function messageIdempotencyKey(
+  tenantId: string,
+  channel: ChannelName,
+  platformMessageId: string,
+): string {
   return `${tenantId}#${channel}#${platformMessageId}`;
 }
 

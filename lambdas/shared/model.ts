@@ -134,7 +134,11 @@ const envelope = {
   conversationKey: z.string().min(1),
 };
 
-export const messageEventSchema = z.object({ ...envelope, type: z.literal('message'), message: normalisedMessageSchema });
+export const messageEventSchema = z.object({
+  ...envelope,
+  type: z.literal('message'),
+  message: normalisedMessageSchema,
+});
 export const humanActiveEventSchema = z.object({
   ...envelope,
   type: z.literal('human-active'),

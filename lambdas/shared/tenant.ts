@@ -1,0 +1,165 @@
+/**
+ * Tenant documents (DESIGN §3): one Secrets Manager secret per tenant at
+ * `{secretPrefix}/tenants/{tenantId}`. The schema is the single definition used by the
+ * handlers (on read), the tenant CLI (on write) and the local stack (on load).
+ */
+import { z } from 'zod';
+import { TenantConfigError } from './errors.js';
+import type { ChannelName } from './model.js';
+
+/** Tenant ids: safe in URLs, secret names, DynamoDB keys and FIFO group ids. */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Telegram's documented alphabet for `secret_token` (1–256 characters). */
+export const TELEGRAM_SECRET_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
+
+const token = z.string().min(1, 'must be a non-empty string');
+
+export const pancakeConfigSchema = z.object({
+  pageIds: z.array(token).min(1, 'must list at least one page id'),
+  /** Page access token (sent as `?page_access_token=`). One token for all pages, or per page below. */
+  pageAccessToken: token,
+  /** Optional per-page tokens overriding `pageAccessToken`. */
+  pageAccessTokens: z.record(z.string(), token).optional(),
+  /** The secret every webhook URL carries as `?token=`. */
+  webhookToken: token,
+  /** Optional: when set, `X-Pancake-Signature` and `X-Pancake-Timestamp` are required too. */
+  signingSecret: token.optional(),
+});
+
+export const messengerConfigSchema = z.object({
+  appSecret: token,
+  verifyToken: token,
+  /** App id of our own Meta app (echoes carrying it are our sends). */
+  appId: z.string().optional(),
+  pages: z.record(z.string(), z.object({ accessToken: token })).refine((p) => Object.keys(p).length > 0, {
+    message: 'must configure at least one page',
+  }),
+});
+
+export const instagramConfigSchema = z.object({
+  appSecret: token,
+  verifyToken: token,
+  appId: z.string().optional(),
+  accounts: z.record(z.string(), z.object({ accessToken: token })).refine((a) => Object.keys(a).length > 0, {
+    message: 'must configure at least one account',
+  }),
+});
+
+export const whatsappConfigSchema = z.object({
+  appSecret: token,
+  verifyToken: token,
+  accessToken: token,
+  phoneNumberIds: z.array(token).min(1, 'must list at least one phone number id'),
+});
+
+export const telegramConfigSchema = z.object({
+  /** `<botId>:<secret>` as BotFather gives it. */
+  botToken: z
+    .string()
+    .regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like "123456:ABC-..." (the token BotFather gives)'),
+  secretToken: z
+    .string()
+    .regex(TELEGRAM_SECRET_PATTERN, 'must be 1–256 characters of A-Z, a-z, 0-9, "_" or "-" (Telegram rule)'),
+});
+
+export const zaloConfigSchema = z.object({
+  oaId: token,
+  /** The Zalo app id (also sent in each event body as `app_id`). */
+  appId: z.string().optional(),
+  oaSecretKey: token,
+  accessToken: token,
+});
+
+export const tenantSettingsSchema = z.object({
+  persona: z.string().optional(),
+  /** BCP-47 language (`vi`, `en`, …) or `auto`. */
+  language: z.string().optional(),
+  debounceMs: z.number().int().min(0).max(900_000).optional(),
+  maxTurnWaitMs: z.number().int().min(0).optional(),
+  humanTakeoverMinutes: z.number().min(0).optional(),
+  fallbackReply: z.string().optional(),
+  bannedPhrases: z.array(z.string()).optional(),
+  /** Send the fallback reply when a turn lands in the DLQ. */
+  sendFallbackOnFailure: z.boolean().optional(),
+});
+
+export const tenantDocumentSchema = z.object({
+  tenantId: z
+    .string()
+    .regex(
+      TENANT_ID_PATTERN,
+      'must be 1–63 characters of lowercase letters, digits and "-", starting with a letter or digit',
+    ),
+  channels: z
+    .object({
+      pancake: pancakeConfigSchema.optional(),
+      messenger: messengerConfigSchema.optional(),
+      instagram: instagramConfigSchema.optional(),
+      whatsapp: whatsappConfigSchema.optional(),
+      telegram: telegramConfigSchema.optional(),
+      zalo: zaloConfigSchema.optional(),
+    })
+    .strict(),
+  settings: tenantSettingsSchema.default({}),
+});
+
+export type TenantDocument = z.infer<typeof tenantDocumentSchema>;
+export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
+export type PancakeConfig = z.infer<typeof pancakeConfigSchema>;
+export type MessengerConfig = z.infer<typeof messengerConfigSchema>;
+export type InstagramConfig = z.infer<typeof instagramConfigSchema>;
+export type WhatsappConfig = z.infer<typeof whatsappConfigSchema>;
+export type TelegramConfig = z.infer<typeof telegramConfigSchema>;
+export type ZaloConfig = z.infer<typeof zaloConfigSchema>;
+
+/** The configuration type of each channel. */
+export interface ChannelConfigs {
+  pancake: PancakeConfig;
+  messenger: MessengerConfig;
+  instagram: InstagramConfig;
+  whatsapp: WhatsappConfig;
+  telegram: TelegramConfig;
+  zalo: ZaloConfig;
+}
+
+/**
+ * Validates a tenant document. Every problem is reported at once, each as `path: what is wrong`.
+ * @throws TenantConfigError
+ */
+export function parseTenantDocument(input: unknown): TenantDocument {
+  const result = tenantDocumentSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(document)';
+    return `${path}: ${issue.message}`;
+  });
+  throw new TenantConfigError(problems);
+}
+
+/** The secret name of a tenant: `{prefix}/tenants/{tenantId}`. */
+export function tenantSecretName(prefix: string, tenantId: string): string {
+  return `${prefix.replace(/\/+$/, '')}/tenants/${tenantId}`;
+}
+
+/** The bot id of a Telegram bot token (the digits before the colon). */
+export function telegramBotId(botToken: string): string {
+  return botToken.slice(0, botToken.indexOf(':'));
+}
+
+/** The configuration of `channel` for a tenant, or undefined when the tenant has not set it up. */
+export function channelConfig<C extends ChannelName>(
+  tenant: TenantDocument,
+  channel: C,
+): ChannelConfigs[C] | undefined {
+  return tenant.channels[channel] as ChannelConfigs[C] | undefined;
+}
+
+/** Default tenant settings, applied where the tenant document is silent. */
+export const DEFAULT_SETTINGS = {
+  language: 'auto',
+  debounceMs: 2500,
+  maxTurnWaitMs: 15_000,
+  humanTakeoverMinutes: 30,
+  fallbackReply: 'Sorry, something went wrong on our side. A team member will get back to you shortly.',
+  bannedPhrases: [] as string[],
+} as const;
