@@ -1,0 +1,44 @@
+/**
+ * Powertools Logger and Metrics, one instance each per container. Every handler logs JSON with
+ * the keys tenant, channel, conversation and messageId (never a token, never message text at
+ * INFO) and publishes EMF metrics in the {@link METRICS_NAMESPACE} namespace.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS, METRICS_NAMESPACE, type MetricName } from './metrics-catalogue.js';
+
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'chat-relay';
+
+/** The shared logger. */
+export const logger = new Logger({ serviceName });
+
+/** The shared metrics instance (flush with `publishStoredMetrics()` or the handler wrapper). */
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
+  serviceName,
+});
+
+const UNITS = {
+  Count: MetricUnit.Count,
+  Milliseconds: MetricUnit.Milliseconds,
+  Bytes: MetricUnit.Bytes,
+  Seconds: MetricUnit.Seconds,
+} as const;
+
+/**
+ * Publishes one catalogued metric with its dimensions. A separate EMF document per call keeps
+ * per-dimension values apart (Powertools otherwise merges dimensions across metrics).
+ */
+export function emitMetric(
+  name: MetricName,
+  value: number,
+  dimensions: Readonly<Record<string, string>> = {},
+): void {
+  const def = METRICS[name];
+  const single = metrics.singleMetric();
+  for (const dimension of def.dimensions) {
+    const dimValue = dimensions[dimension];
+    if (dimValue !== undefined) single.addDimension(dimension, dimValue);
+  }
+  single.addMetric(def.name, UNITS[def.unit], value);
+}
