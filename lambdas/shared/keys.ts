@@ -105,3 +105,11 @@ export const SENT_SK = 'sent';
 /** Rate-limit window of a scope (page, chat, bot, number) for one time slot. */
 export const ratePk = (scope: string): string => `rate#${scope}`;
 export const rateSk = (windowStartMs: number): string => `w#${windowStartMs}`;
+
+/**
+ * Sort key of a media result (transcript, keyframes) written by the media worker. The worker
+ * never writes the conversation state: the actor is its only writer and attaches results
+ * when their `media-ready` event arrives.
+ */
+export const mediaSk = (turnId: string, messageId: string, attachmentIndex: number): string =>
+  `media#${turnId}#${messageId}#${attachmentIndex}`;
