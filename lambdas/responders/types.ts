@@ -58,6 +58,11 @@ export interface TurnContext {
   readonly maxReplyLength: number;
   /** Set on a regeneration: why the previous reply failed a gate. */
   readonly regenerationReason?: string;
+  /**
+   * Ask the responder for an episode summary (layer 3) in `Reply.memory.summary`, e.g. every K
+   * turns. Responders that cannot summarise ignore it.
+   */
+  readonly wantSummary?: boolean;
 }
 
 /** One outbound message of a reply. */
@@ -83,4 +88,9 @@ export interface Reply {
 export interface Responder {
   readonly name: string;
   respond(context: TurnContext, signal?: AbortSignal): Promise<Reply>;
+  /**
+   * The hidden instructions this responder gives its model for `context` (optional). The
+   * leaked-internals gate rejects replies that quote them.
+   */
+  systemPrompt?(context: TurnContext): string;
 }
