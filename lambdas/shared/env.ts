@@ -40,6 +40,10 @@ export const ENV = {
   whisperCppBin: 'WHISPER_CPP_BIN',
   whisperModel: 'WHISPER_MODEL',
   keyframeCount: 'KEYFRAME_COUNT',
+  /** Path of the ffmpeg binary used by the media worker (else the npm one, else `ffmpeg` on PATH). */
+  ffmpegPath: 'FFMPEG_PATH',
+  /** How many media jobs one worker processes at once. */
+  mediaConcurrency: 'MEDIA_CONCURRENCY',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
