@@ -1,0 +1,226 @@
+/**
+ * Helpers shared by the channel adapters: lossless JSON parsing of webhook bodies, defensive
+ * readers for untrusted values, and builders for the normalised events.
+ *
+ * Batch rule (every adapter): a body that is not JSON, not an object, or lacks the channel's
+ * top-level structure is rejected whole with `InvalidPayloadError` (HTTP 400). A single item
+ * inside an otherwise valid batch that is malformed or of an unknown shape is acknowledged as
+ * `ignored` (reason `unsupported`) so one odd item never makes the platform retry — or, after
+ * enough failures, disable — the webhook for the good items next to it.
+ */
+import { InvalidPayloadError } from '../shared/errors.js';
+import { conversationKey } from '../shared/keys.js';
+import type {
+  Attachment,
+  ChannelName,
+  HumanActivity,
+  IgnoreReason,
+  MessageKind,
+  NormalisedMessage,
+  ParsedEvent,
+} from '../shared/model.js';
+
+/** A parsed JSON object. */
+export type Obj = Record<string, unknown>;
+
+/**
+ * Integer literals of 16+ digits outside strings that JavaScript numbers cannot hold exactly
+ * (Telegram chat ids, some platform ids sent as numbers). Strings are matched first and left as
+ * they are; the look-behind/look-ahead keep fractions and exponents out.
+ */
+const BIG_INTEGER_HINT = /\d{16}/;
+const STRING_OR_BIG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g;
+
+/**
+ * Parses a webhook body as JSON without losing precision: integers beyond 2^53 become strings
+ * holding their exact digits (ids only ever need their text). Node 20 has no `context.source`
+ * in `JSON.parse` revivers, so unsafe integers are quoted in the text before parsing.
+ * @throws InvalidPayloadError when the body is not JSON or not a JSON object.
+ */
+export function parseJsonObject(rawBody: Buffer): Obj {
+  let text = rawBody.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (BIG_INTEGER_HINT.test(text)) {
+    text = text.replace(STRING_OR_BIG_INTEGER, (token) =>
+      token.startsWith('"') || Number.isSafeInteger(Number(token)) ? token : `"${token}"`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidPayloadError('The request body is not valid JSON.', { cause: err });
+  }
+  if (!isObj(value)) throw new InvalidPayloadError('The request body is not a JSON object.');
+  return value;
+}
+
+/** True for a plain JSON object (not null, not an array). */
+export function isObj(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The object at `value`, or undefined. */
+export function obj(value: unknown): Obj | undefined {
+  return isObj(value) ? value : undefined;
+}
+
+/** The array at `value`, or an empty array. */
+export function arr(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A non-empty string, or undefined. */
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** An id: a non-empty string, or an integer written as a number (exact digits). */
+export function idOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.trim().length > 0 ? value : undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return undefined;
+}
+
+/** A finite number, from a number or a numeric string. */
+export function num(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * An epoch timestamp in milliseconds from seconds or milliseconds (values below 10^11 are
+ * seconds: 10^11 ms is 1973, 10^11 s is the year 5138), or undefined.
+ */
+export function epochMs(value: unknown): number | undefined {
+  const n = num(value);
+  if (n === undefined || n <= 0) return undefined;
+  return n < 1e11 ? Math.round(n * 1000) : Math.round(n);
+}
+
+/** An ignored event. */
+export function ignored(reason: IgnoreReason, detail?: string): ParsedEvent {
+  return detail === undefined ? { type: 'ignored', reason } : { type: 'ignored', reason, detail };
+}
+
+/** Fields of a message an adapter supplies; the shared parts are filled in by {@link messageEvent}. */
+export interface MessageFields {
+  readonly conversationId: string;
+  readonly messageId: string;
+  readonly pageId: string;
+  readonly customer: { readonly id: string; readonly name?: string; readonly phone?: string };
+  readonly timestamp: number | undefined;
+  readonly kind: MessageKind;
+  readonly text?: string | undefined;
+  readonly attachments?: readonly Attachment[];
+  readonly surface?: 'inbox' | 'comment';
+  readonly commentId?: string | undefined;
+  readonly postId?: string | undefined;
+  readonly postback?: string | undefined;
+}
+
+/** The context every builder needs. */
+export interface BuildContext {
+  readonly tenantId: string;
+  readonly channel: ChannelName;
+  readonly receivedAt: number;
+}
+
+function defined<T extends object>(value: T): T {
+  for (const key of Object.keys(value) as (keyof T)[]) {
+    if (value[key] === undefined) delete value[key];
+  }
+  return value;
+}
+
+/**
+ * A customer-message event, or `ignored/unsupported` when the ids it must carry are missing
+ * (a message is never yielded without a message id and a conversation key).
+ */
+export function messageEvent(ctx: BuildContext, fields: MessageFields): ParsedEvent {
+  if (!fields.messageId || !fields.conversationId || !fields.pageId || !fields.customer.id) {
+    return ignored('unsupported', 'message without ids');
+  }
+  const customer = defined({ ...fields.customer });
+  const message: NormalisedMessage = defined({
+    tenantId: ctx.tenantId,
+    channel: ctx.channel,
+    conversationId: fields.conversationId,
+    conversationKey: conversationKey(ctx.tenantId, ctx.channel, fields.conversationId),
+    messageId: fields.messageId,
+    pageId: fields.pageId,
+    customer,
+    timestamp: fields.timestamp ?? ctx.receivedAt,
+    receivedAt: ctx.receivedAt,
+    kind: fields.kind,
+    text: fields.text,
+    attachments: fields.attachments ? [...fields.attachments] : [],
+    surface: fields.surface ?? 'inbox',
+    commentId: fields.commentId,
+    postId: fields.postId,
+    postback: fields.postback,
+  });
+  return { type: 'message', message };
+}
+
+/** A human-agent activity event (same id guarantees as messages). */
+export function humanEvent(
+  ctx: BuildContext,
+  fields: {
+    conversationId: string | undefined;
+    messageId: string | undefined;
+    pageId: string;
+    agentId?: string | undefined;
+    timestamp: number | undefined;
+  },
+): ParsedEvent {
+  if (!fields.messageId || !fields.conversationId || !fields.pageId) {
+    return ignored('unsupported', 'human activity without ids');
+  }
+  const activity: HumanActivity = defined({
+    tenantId: ctx.tenantId,
+    channel: ctx.channel,
+    conversationId: fields.conversationId,
+    conversationKey: conversationKey(ctx.tenantId, ctx.channel, fields.conversationId),
+    messageId: fields.messageId,
+    pageId: fields.pageId,
+    agentId: fields.agentId,
+    timestamp: fields.timestamp ?? ctx.receivedAt,
+    receivedAt: ctx.receivedAt,
+  });
+  return { type: 'human-active', activity };
+}
+
+/**
+ * Runs `parseItem` on one batch item, turning an unexpected failure into `ignored/unsupported`
+ * (see the batch rule at the top of this file).
+ */
+export function safely(parseItem: () => ParsedEvent | ParsedEvent[]): ParsedEvent[] {
+  try {
+    const result = parseItem();
+    return Array.isArray(result) ? result : [result];
+  } catch (err) {
+    return [ignored('unsupported', err instanceof Error ? err.name : 'malformed item')];
+  }
+}
+
+/** The message kind a message with these attachments and text has: its first attachment's, else text. */
+export function kindOf(attachments: readonly Attachment[], text: string | undefined): MessageKind {
+  const first = attachments[0];
+  if (first) return first.kind === 'other' && text ? 'text' : first.kind;
+  return text ? 'text' : 'other';
+}
+
+/** Reads a header (names are lower-cased by the handler; tolerate any case anyway). */
+export function header(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+  const direct = headers[name];
+  if (direct !== undefined) return direct;
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === name) return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,181 @@
+/**
+ * Telegram Bot API: no handshake; `X-Telegram-Bot-Api-Secret-Token` equals the `secret_token`
+ * given to `setWebhook`. One update per POST; `update_id` is the message id (it increases per
+ * bot and is Telegram's own dedup key). Conversation id `{botId}:{chat.id}` — chat ids need 64
+ * bits, so the body is parsed without losing integer precision (see `parseJsonObject`).
+ *
+ * What counts: `message` and `edited_message` (an edit is a new customer message: the customer
+ * corrected themselves), in private chats and in groups (with privacy mode on, Telegram only
+ * delivers group messages addressed to the bot), and `callback_query` (a button press →
+ * `postback`). Channel posts are broadcasts, not conversations: ignored as `non-message`, like
+ * every other update type. Messages from other bots are ignored as `echo`.
+ */
+import { InvalidPayloadError, InvalidSignatureError } from '../shared/errors.js';
+import type { Attachment, ParsedEvent } from '../shared/model.js';
+import { telegramBotId } from '../shared/tenant.js';
+import {
+  arr,
+  type BuildContext,
+  epochMs,
+  header,
+  idOf,
+  ignored,
+  kindOf,
+  messageEvent,
+  num,
+  type Obj,
+  obj,
+  parseJsonObject,
+  safely,
+  str,
+} from './common.js';
+import { safeEqual } from './crypto.js';
+import type { ChannelAdapter } from './types.js';
+
+/** The header Telegram sends the webhook's secret token in (lower-cased). */
+export const TELEGRAM_SECRET_HEADER = 'x-telegram-bot-api-secret-token';
+
+function fileAttachment(kind: Attachment['kind'], media: Obj, extra: Partial<Attachment> = {}): Attachment {
+  const attachment: Attachment = { kind, ...extra };
+  const fileId = str(media.file_id);
+  if (fileId) attachment.fileId = fileId;
+  const mime = str(media.mime_type);
+  if (mime) attachment.mimeType = mime;
+  const name = str(media.file_name);
+  if (name) attachment.name = name;
+  const size = num(media.file_size);
+  if (size !== undefined) attachment.size = size;
+  return attachment;
+}
+
+/** The largest `photo[]` size (by pixel count, then file size; Telegram lists them ascending). */
+function largestPhoto(sizes: unknown[]): Obj | undefined {
+  let best: Obj | undefined;
+  let bestScore = -1;
+  for (const raw of sizes) {
+    const size = obj(raw);
+    if (!size || !str(size.file_id)) continue;
+    const score = (num(size.width) ?? 0) * (num(size.height) ?? 0) * 1e9 + (num(size.file_size) ?? 0);
+    if (score >= bestScore) {
+      best = size;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** The attachments of a Telegram message. */
+export function telegramAttachments(message: Obj): Attachment[] {
+  const out: Attachment[] = [];
+  const voice = obj(message.voice);
+  if (voice) out.push(fileAttachment('audio', voice, { voice: true }));
+  const audio = obj(message.audio);
+  if (audio) out.push(fileAttachment('audio', audio));
+  const video = obj(message.video) ?? obj(message.animation);
+  if (video) out.push(fileAttachment('video', video));
+  const videoNote = obj(message.video_note);
+  if (videoNote) out.push(fileAttachment('video', videoNote));
+  const photo = largestPhoto(arr(message.photo));
+  if (photo) out.push(fileAttachment('image', photo, { mimeType: 'image/jpeg' }));
+  const sticker = obj(message.sticker);
+  if (sticker) out.push(fileAttachment('sticker', sticker));
+  // `animation` messages also carry the same file as `document`: keep it once.
+  const document = obj(message.document);
+  if (document && !obj(message.animation)) out.push(fileAttachment('file', document));
+  const location = obj(message.location) ?? obj(obj(message.venue)?.location);
+  if (location) {
+    const attachment: Attachment = { kind: 'location' };
+    const lat = num(location.latitude);
+    const long = num(location.longitude);
+    if (lat !== undefined) attachment.latitude = lat;
+    if (long !== undefined) attachment.longitude = long;
+    out.push(attachment);
+  }
+  return out;
+}
+
+function displayName(from: Obj | undefined): string | undefined {
+  if (!from) return undefined;
+  const full = [str(from.first_name), str(from.last_name)].filter(Boolean).join(' ');
+  return full || str(from.username);
+}
+
+/** Parses one update. */
+export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Obj): ParsedEvent {
+  const updateId = idOf(update.update_id);
+  if (!updateId) return ignored('unsupported', 'update without update_id');
+
+  const callback = obj(update.callback_query);
+  if (callback) {
+    const from = obj(callback.from);
+    const fromId = idOf(from?.id);
+    const chatId = idOf(obj(obj(callback.message)?.chat)?.id) ?? fromId;
+    if (!fromId || !chatId) return ignored('unsupported', 'callback without chat');
+    const data = str(callback.data);
+    return messageEvent(ctx, {
+      conversationId: `${botId}:${chatId}`,
+      messageId: updateId,
+      pageId: botId,
+      customer: { id: fromId, name: displayName(from) },
+      timestamp: undefined,
+      kind: 'postback',
+      text: data,
+      postback: data,
+    });
+  }
+
+  const message = obj(update.message) ?? obj(update.edited_message);
+  if (!message) {
+    const kind = Object.keys(update).find((k) => k !== 'update_id');
+    return ignored('non-message', kind);
+  }
+  const chatId = idOf(obj(message.chat)?.id);
+  const from = obj(message.from);
+  if (!chatId) return ignored('unsupported', 'message without chat');
+  if (from?.is_bot === true) return ignored('echo', 'sent by a bot');
+  const customerId = idOf(from?.id) ?? chatId;
+  const text = str(message.text) ?? str(message.caption);
+  const attachments = telegramAttachments(message);
+  const contact = obj(message.contact);
+  let phone: string | undefined;
+  if (contact && idOf(contact.user_id) === customerId) phone = str(contact.phone_number);
+  if (!text && attachments.length === 0 && !contact) {
+    // Service messages (members joined, title changed, pinned…).
+    return ignored('non-message', 'service message');
+  }
+  return messageEvent(ctx, {
+    conversationId: `${botId}:${chatId}`,
+    messageId: updateId,
+    pageId: botId,
+    customer: { id: customerId, name: displayName(from), phone },
+    timestamp: epochMs(message.edit_date) ?? epochMs(message.date),
+    kind: contact && attachments.length === 0 && !text ? 'other' : kindOf(attachments, text),
+    text: text ?? (contact ? str(contact.phone_number) : undefined),
+    attachments,
+  });
+}
+
+/** The Telegram adapter. */
+export const telegramAdapter: ChannelAdapter<'telegram'> = {
+  channel: 'telegram',
+  authenticate: (request, ctx) => {
+    const received = header(request.headers, TELEGRAM_SECRET_HEADER);
+    if (received === undefined) {
+      throw new InvalidSignatureError('X-Telegram-Bot-Api-Secret-Token header is missing.');
+    }
+    if (!safeEqual(received, ctx.config.secretToken)) {
+      throw new InvalidSignatureError('X-Telegram-Bot-Api-Secret-Token does not match.');
+    }
+  },
+  parse: (rawBody, ctx): ParsedEvent[] => {
+    const update = parseJsonObject(rawBody);
+    if (!idOf(update.update_id)) throw new InvalidPayloadError('The update has no update_id.');
+    const build: BuildContext = {
+      tenantId: ctx.tenant.tenantId,
+      channel: 'telegram',
+      receivedAt: ctx.receivedAt,
+    };
+    const botId = telegramBotId(ctx.config.botToken);
+    return safely(() => parseTelegramUpdate(build, botId, update));
+  },
+};

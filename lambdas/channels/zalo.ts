@@ -1,0 +1,181 @@
+/**
+ * Zalo OA (unconfirmed as a whole: built from production code, see reference/channels.md).
+ * No handshake. `X-ZEvent-Signature: mac=<hex SHA256(app_id + raw body + timestamp + OA secret
+ * key)>` — plain SHA-256 of the concatenation, not an HMAC — with `app_id` and `timestamp` read
+ * from the JSON body. One event per POST. Conversation id `{oaId}:{userId}`.
+ *
+ * `user_send_*` are customer messages; `user_received_message` / `user_seen_message` receipts;
+ * `*_reacted_message` reactions; `oa_send_*` are messages sent from the OA — by us or by a person
+ * in the Zalo OA inbox, which Zalo does not tell apart — so they are reported as human activity
+ * ({@link ZALO_OA_SEND_IS_HUMAN}) and the conversation actor drops the ones whose message id is in
+ * our sent ids (HumanActivity's contract).
+ */
+import { InvalidPayloadError, InvalidSignatureError } from '../shared/errors.js';
+import type { Attachment, AttachmentKind, MessageKind, ParsedEvent } from '../shared/model.js';
+import {
+  arr,
+  type BuildContext,
+  epochMs,
+  header,
+  humanEvent,
+  idOf,
+  ignored,
+  messageEvent,
+  num,
+  type Obj,
+  obj,
+  parseJsonObject,
+  safely,
+  str,
+} from './common.js';
+import { prefixedHexMatches, sha256HexOf } from './crypto.js';
+import type { ChannelAdapter } from './types.js';
+
+/** The signature header (lower-cased). */
+export const ZALO_SIGNATURE_HEADER = 'x-zevent-signature';
+
+/** `oa_send_*` events are reported as human activity (true) or ignored as echoes (false). */
+export const ZALO_OA_SEND_IS_HUMAN = true;
+
+/** Kind of each `user_send_*` event (attachment kind and message kind). */
+const USER_SEND_KINDS: Readonly<Record<string, { kind: MessageKind; attachment?: AttachmentKind }>> = {
+  user_send_text: { kind: 'text' },
+  user_send_image: { kind: 'image', attachment: 'image' },
+  user_send_gif: { kind: 'image', attachment: 'image' },
+  user_send_audio: { kind: 'audio', attachment: 'audio' },
+  user_send_video: { kind: 'video', attachment: 'video' },
+  user_send_file: { kind: 'file', attachment: 'file' },
+  user_send_sticker: { kind: 'sticker', attachment: 'sticker' },
+  user_send_link: { kind: 'text', attachment: 'other' },
+  user_send_location: { kind: 'location', attachment: 'location' },
+  user_send_business_card: { kind: 'other', attachment: 'other' },
+};
+
+const RECEIPTS = ['user_received_message', 'user_seen_message'];
+
+/** The text form of a body field as Zalo signs it (strings as is, integers as their digits). */
+function signedField(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+function zaloAttachments(message: Obj, fallback: AttachmentKind | undefined): Attachment[] {
+  const out: Attachment[] = [];
+  for (const raw of arr(message.attachments)) {
+    const att = obj(raw);
+    if (!att) continue;
+    const payload = obj(att.payload) ?? {};
+    const type = str(att.type);
+    const kind: AttachmentKind =
+      type === 'voice'
+        ? 'audio'
+        : type === 'gif'
+          ? 'image'
+          : type === 'link'
+            ? 'other'
+            : (fallback ?? 'other');
+    const attachment: Attachment = { kind };
+    const url = str(payload.url);
+    if (url) attachment.url = url;
+    const id = idOf(payload.id);
+    if (id && !url) attachment.fileId = id;
+    const name = str(payload.name) ?? str(payload.description);
+    if (name) attachment.name = name;
+    const size = num(payload.size);
+    if (size !== undefined) attachment.size = size;
+    if (kind === 'audio') attachment.voice = true;
+    const coords = obj(payload.coordinates);
+    if (coords) {
+      const lat = num(coords.latitude);
+      const long = num(coords.longitude);
+      if (lat !== undefined) attachment.latitude = lat;
+      if (long !== undefined) attachment.longitude = long;
+    }
+    out.push(attachment);
+  }
+  if (out.length === 0 && fallback && fallback !== 'other') out.push({ kind: fallback });
+  return out;
+}
+
+/** Parses one Zalo event. */
+export function parseZaloEvent(ctx: BuildContext, oaId: string, event: Obj): ParsedEvent {
+  const name = str(event.event_name) ?? '';
+  const senderId = idOf(obj(event.sender)?.id);
+  const recipientId = idOf(obj(event.recipient)?.id);
+  const message = obj(event.message) ?? {};
+  const timestamp = epochMs(event.timestamp);
+
+  if (RECEIPTS.includes(name)) return ignored('receipt', name);
+  if (name.endsWith('_reacted_message')) return ignored('reaction', name);
+
+  if (name.startsWith('oa_send_')) {
+    const eventOa = senderId ?? idOf(event.oa_id);
+    if (eventOa !== undefined && eventOa !== oaId) return ignored('not-subscribed-page', eventOa);
+    if (!ZALO_OA_SEND_IS_HUMAN) return ignored('echo', name);
+    return humanEvent(ctx, {
+      conversationId: recipientId ? `${oaId}:${recipientId}` : undefined,
+      messageId: idOf(message.msg_id),
+      pageId: oaId,
+      timestamp,
+    });
+  }
+
+  const spec = USER_SEND_KINDS[name];
+  if (!spec) {
+    return name.startsWith('user_send_')
+      ? ignored('unsupported', name)
+      : ignored('non-message', name || undefined);
+  }
+  const eventOa = recipientId ?? idOf(event.oa_id);
+  if (eventOa !== undefined && eventOa !== oaId) return ignored('not-subscribed-page', eventOa);
+  if (!senderId) return ignored('unsupported', 'message without sender');
+  const text = str(message.text);
+  const attachments = zaloAttachments(message, spec.attachment);
+  return messageEvent(ctx, {
+    conversationId: `${oaId}:${senderId}`,
+    messageId: idOf(message.msg_id) ?? '',
+    pageId: oaId,
+    customer: { id: senderId },
+    timestamp,
+    kind: spec.kind === 'text' && !text && attachments.length > 0 ? 'other' : spec.kind,
+    text,
+    attachments,
+  });
+}
+
+/** The Zalo OA adapter. */
+export const zaloAdapter: ChannelAdapter<'zalo'> = {
+  channel: 'zalo',
+  authenticate: (request, ctx) => {
+    const signature = header(request.headers, ZALO_SIGNATURE_HEADER);
+    if (signature === undefined) throw new InvalidSignatureError('X-ZEvent-Signature header is missing.');
+    let body: Obj;
+    try {
+      body = parseJsonObject(request.rawBody);
+    } catch (err) {
+      throw new InvalidSignatureError('The body cannot be verified: it is not a JSON object.', {
+        cause: err,
+      });
+    }
+    const appId = signedField(body.app_id);
+    const timestamp = signedField(body.timestamp);
+    if (appId === undefined || timestamp === undefined) {
+      throw new InvalidSignatureError('The body cannot be verified: app_id or timestamp is missing.');
+    }
+    const expected = sha256HexOf(appId, request.rawBody, timestamp, ctx.config.oaSecretKey);
+    if (!prefixedHexMatches(signature, 'mac=', expected)) {
+      throw new InvalidSignatureError('X-ZEvent-Signature does not match the body.');
+    }
+  },
+  parse: (rawBody, ctx): ParsedEvent[] => {
+    const event = parseJsonObject(rawBody);
+    if (str(event.event_name) === undefined) throw new InvalidPayloadError('The event has no event_name.');
+    const build: BuildContext = {
+      tenantId: ctx.tenant.tenantId,
+      channel: 'zalo',
+      receivedAt: ctx.receivedAt,
+    };
+    return safely(() => parseZaloEvent(build, ctx.config.oaId, event));
+  },
+};
