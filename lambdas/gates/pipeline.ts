@@ -1,0 +1,163 @@
+/**
+ * The reply pipeline: responder → gates → one regeneration → fallback or handoff → length
+ * split. Every reply goes through it before it is queued on outbound.fifo.
+ */
+import type { Reply, ReplyMessage, Responder, TurnContext } from '../responders/types.js';
+import { emitMetric, logger } from '../shared/powertools.js';
+import {
+  checkNoBannedPhrase,
+  checkNoLeak,
+  checkNonEmpty,
+  checkNoRepeat,
+  type GateName,
+  type GateResult,
+} from './checks.js';
+import { maxReplyLength } from './limits.js';
+import { isBlank } from './normalise.js';
+import { splitText } from './split.js';
+
+/** What to queue for a turn. */
+export interface ReplyPlan {
+  /** The outbound messages, each within the channel's length limit; empty on a silent handoff. */
+  parts: ReplyMessage[];
+  /** Pause the bot and hand the conversation to a human. */
+  handoff: boolean;
+  /** Memory updates from the responder's last reply (kept even when its text was replaced). */
+  memory?: Reply['memory'];
+  /**
+   * `ok`: the first reply passed; `regenerated`: the regeneration passed; `fallback`: both
+   * failed and the tenant's fallback reply is sent; `handoff`: the responder asked for a human,
+   * or both failed and no fallback reply is configured.
+   */
+  outcome: 'ok' | 'regenerated' | 'fallback' | 'handoff';
+}
+
+/** Options of {@link produceReply}. */
+export interface ProduceReplyOptions {
+  /** The bot's previous reply in this conversation (repeat gate). */
+  previousBotReply?: string;
+  /** Hidden instructions the reply must not quote; default: the responder's `systemPrompt(context)`. */
+  systemPrompt?: string;
+  /** Cancels the responder calls (e.g. the Lambda's remaining time). */
+  signal?: AbortSignal;
+}
+
+interface Failure {
+  gate: GateName;
+  reason: string;
+}
+
+function runGates(
+  reply: Reply,
+  context: TurnContext,
+  systemPrompt: string | undefined,
+  previousBotReply: string | undefined,
+): Failure | undefined {
+  const gates: readonly [GateName, () => GateResult][] = [
+    ['non-empty', () => checkNonEmpty(reply)],
+    ['no-leak', () => checkNoLeak(reply, systemPrompt)],
+    ['no-repeat', () => checkNoRepeat(reply, previousBotReply)],
+    ['no-banned-phrase', () => checkNoBannedPhrase(reply, context.settings.bannedPhrases)],
+  ];
+  for (const [gate, check] of gates) {
+    const result = check();
+    emitMetric('GateOutcome', 1, { gate, outcome: result.pass ? 'pass' : 'fail' });
+    if (!result.pass) return { gate, reason: result.reason };
+  }
+  return undefined;
+}
+
+/** The reply's messages cut to the length limit: long texts become several parts, in order. */
+export function splitMessages(messages: readonly ReplyMessage[], limit: number): ReplyMessage[] {
+  const parts: ReplyMessage[] = [];
+  for (const message of messages) {
+    const texts = isBlank(message.text) ? [] : splitText(message.text ?? '', limit);
+    const imageUrl = isBlank(message.imageUrl) ? undefined : message.imageUrl;
+    if (texts.length === 0 && imageUrl === undefined) continue;
+    // The image goes with the first text part (channels that cannot combine them send it separately).
+    texts.forEach((text, index) => {
+      parts.push(index === 0 && imageUrl !== undefined ? { text, imageUrl } : { text });
+    });
+    if (texts.length === 0 && imageUrl !== undefined) parts.push({ imageUrl });
+  }
+  return parts;
+}
+
+function limitFor(context: TurnContext): number {
+  const channelLimit = maxReplyLength(context.channel);
+  const given = context.maxReplyLength;
+  return Number.isInteger(given) && given > 0 ? Math.min(given, channelLimit) : channelLimit;
+}
+
+/**
+ * Asks the responder for a reply and makes it safe to send: runs the gates (non-empty, no
+ * leaked internals, not a repeat, no banned phrase); on a failure asks ONE regeneration with the
+ * failure's reason in `regenerationReason`; when that fails too, answers with the tenant's
+ * fallback reply, or hands off when no fallback is configured (blank `settings.fallbackReply`).
+ * Texts longer than the channel limit are split at sentence boundaries (not a failure).
+ * A responder handoff is honoured: its messages (if any, gated) are sent and `handoff` is set.
+ * Emits `GateOutcome` per gate result (pass/fail) and per recovery (regenerated/fallback).
+ * @throws ResponderError (or whatever the responder throws): the turn is retried by the caller.
+ */
+export async function produceReply(
+  responder: Responder,
+  context: TurnContext,
+  options: ProduceReplyOptions = {},
+): Promise<ReplyPlan> {
+  const limit = limitFor(context);
+  const systemPrompt = options.systemPrompt ?? responder.systemPrompt?.(context);
+  const { previousBotReply, signal } = options;
+  const log = { tenant: context.tenantId, channel: context.channel, conversation: context.conversationKey };
+
+  const first = await responder.respond(context, signal);
+  if (first.handoff === true && first.messages.length === 0) {
+    return { parts: [], handoff: true, memory: first.memory, outcome: 'handoff' };
+  }
+  const firstFailure = runGates(first, context, systemPrompt, previousBotReply);
+  if (firstFailure === undefined) {
+    return plan(first, limit, first.handoff === true ? 'handoff' : 'ok');
+  }
+  logger.info('Reply failed a gate; regenerating', { ...log, gate: firstFailure.gate, turn: context.turnId });
+
+  const retryContext: TurnContext = { ...context, regenerationReason: firstFailure.reason };
+  const second = await responder.respond(retryContext, signal);
+  const secondSystemPrompt = options.systemPrompt ?? responder.systemPrompt?.(retryContext) ?? systemPrompt;
+  if (second.handoff === true && second.messages.length === 0) {
+    emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });
+    return { parts: [], handoff: true, memory: second.memory ?? first.memory, outcome: 'handoff' };
+  }
+  const secondFailure = runGates(second, context, secondSystemPrompt, previousBotReply);
+  if (secondFailure === undefined) {
+    emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });
+    return plan(second, limit, second.handoff === true ? 'handoff' : 'regenerated');
+  }
+
+  const memory = second.memory ?? first.memory;
+  const fallback = context.settings.fallbackReply;
+  logger.warn('Regenerated reply failed a gate too', {
+    ...log,
+    gate: secondFailure.gate,
+    turn: context.turnId,
+    fallback: !isBlank(fallback),
+  });
+  if (isBlank(fallback)) {
+    emitMetric('GateOutcome', 1, { gate: secondFailure.gate, outcome: 'fallback' });
+    return { parts: [], handoff: true, memory, outcome: 'handoff' };
+  }
+  emitMetric('GateOutcome', 1, { gate: secondFailure.gate, outcome: 'fallback' });
+  return {
+    parts: splitMessages([{ text: fallback }], limit),
+    handoff: second.handoff === true,
+    memory,
+    outcome: 'fallback',
+  };
+}
+
+function plan(reply: Reply, limit: number, outcome: ReplyPlan['outcome']): ReplyPlan {
+  return {
+    parts: splitMessages(reply.messages, limit),
+    handoff: reply.handoff === true,
+    memory: reply.memory,
+    outcome,
+  };
+}
