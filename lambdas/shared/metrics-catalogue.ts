@@ -125,6 +125,12 @@ export const METRICS = {
     ['channel'],
     'Turns that exhausted their retries (sent to the DLQ).',
   ),
+  InvalidEvents: m(
+    'InvalidEvents',
+    'Count',
+    ['queue'],
+    'Queue records that failed schema validation: logged and acknowledged (they can never succeed).',
+  ),
   MediaTimeouts: m(
     'MediaTimeouts',
     'Count',
