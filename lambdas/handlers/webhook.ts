@@ -1,4 +1,54 @@
-// Placeholder entry so the CDK app can bundle while the real handler is being written.
-export const handler = async (): Promise<never> => {
-  throw new Error('webhook handler not implemented yet');
+/**
+ * Lambda entry of the webhook (API Gateway HTTP API, payload 2.0, `GET|POST
+ * /webhooks/{channel}/{tenantId}`). Wires the real dependencies into the webhook logic
+ * (lambdas/ingest/webhook.ts) once per container and flushes metrics after each request.
+ *
+ * Environment: INBOUND_QUEUE_URL, TENANT_SECRET_PREFIX (required); MAX_BODY_BYTES (default
+ * 1048576), ENQUEUE_BUDGET_MS (default 3000), TENANT_CACHE_SECONDS (default 300).
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { adapterFor } from '../channels/index.js';
+import { createWebhookHandler, DEFAULT_MAX_BODY_BYTES, type WebhookHandler } from '../ingest/webhook.js';
+import { ENV, intEnv, requireEnv } from '../shared/env.js';
+import { emitMetric, logger, metrics } from '../shared/powertools.js';
+import { sendToQueue } from '../shared/queue.js';
+import { loadTenant } from '../shared/tenant-store.js';
+
+let live: WebhookHandler | undefined;
+
+function liveHandler(): WebhookHandler {
+  // Built on first use, not at import: a malformed variable then answers 500 with a logged
+  // ConfigurationError instead of failing every cold start.
+  if (live) return live;
+  const budgetMs = intEnv(ENV.enqueueBudgetMs, 3000);
+  live = createWebhookHandler({
+    loadTenant,
+    adapterFor,
+    send: (entries) => sendToQueue(requireEnv(ENV.inboundQueueUrl), entries, { budgetMs }),
+    metric: emitMetric,
+    logger,
+    maxBodyBytes: intEnv(ENV.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
+  });
+  return live;
+}
+
+/** The Lambda handler. */
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+  context?: Context,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  if (context) logger.addContext(context);
+  try {
+    return await liveHandler()(event);
+  } catch (err) {
+    // Only configuration errors raised while wiring can land here; the logic never throws.
+    logger.error('Webhook handler could not start', { error: err });
+    return {
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: { code: 'CONFIGURATION', message: 'The webhook is misconfigured.' } }),
+    };
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
 };
