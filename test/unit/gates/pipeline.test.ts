@@ -1,0 +1,203 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { produceReply } from '../../../lambdas/gates/pipeline.js';
+import type { Reply, Responder, TurnContext } from '../../../lambdas/responders/types.js';
+import { ResponderError } from '../../../lambdas/shared/errors.js';
+import { turnContext } from '../responders/context.js';
+
+const emitted = vi.hoisted(() => [] as { name: string; value: number; dimensions: Record<string, string> }[]);
+vi.mock('../../../lambdas/shared/powertools.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../../lambdas/shared/powertools.js')>();
+  return {
+    ...original,
+    emitMetric: (name: string, value: number, dimensions: Record<string, string> = {}) => {
+      emitted.push({ name, value, dimensions });
+    },
+  };
+});
+
+/** A responder answering from a script, recording the contexts it was given. */
+function scripted(...replies: (Reply | Error)[]): Responder & { calls: TurnContext[] } {
+  const calls: TurnContext[] = [];
+  return {
+    name: 'scripted',
+    calls,
+    async respond(context) {
+      calls.push(context);
+      const next = replies[calls.length - 1];
+      if (next === undefined) throw new Error('script exhausted');
+      if (next instanceof Error) throw next;
+      return next;
+    },
+  };
+}
+
+const text = (...texts: string[]): Reply => ({ messages: texts.map((t) => ({ text: t })) });
+const outcomes = () => emitted.filter((m) => m.name === 'GateOutcome').map((m) => m.dimensions);
+
+beforeEach(() => {
+  emitted.length = 0;
+});
+
+describe('produceReply', () => {
+  it('passes a good reply through unchanged with outcome ok and a pass metric per gate', async () => {
+    const responder = scripted({ ...text('Dạ shop còn hàng ạ'), memory: { facts: { size: 'M' } } });
+    const plan = await produceReply(responder, turnContext());
+    expect(plan).toEqual({
+      parts: [{ text: 'Dạ shop còn hàng ạ' }],
+      handoff: false,
+      memory: { facts: { size: 'M' } },
+      outcome: 'ok',
+    });
+    expect(responder.calls).toHaveLength(1);
+    expect(outcomes()).toEqual([
+      { gate: 'non-empty', outcome: 'pass' },
+      { gate: 'no-leak', outcome: 'pass' },
+      { gate: 'no-repeat', outcome: 'pass' },
+      { gate: 'no-banned-phrase', outcome: 'pass' },
+    ]);
+  });
+
+  it('regenerates once with the failure reason and uses the regenerated reply when it passes', async () => {
+    const responder = scripted(text('Chào {{name}}!'), text('Chào chị Lan!'));
+    const plan = await produceReply(responder, turnContext());
+    expect(plan.outcome).toBe('regenerated');
+    expect(plan.parts).toEqual([{ text: 'Chào chị Lan!' }]);
+    expect(responder.calls).toHaveLength(2);
+    expect(responder.calls[0]?.regenerationReason).toBeUndefined();
+    expect(responder.calls[1]?.regenerationReason).toContain('{{name}}');
+    expect(outcomes()).toContainEqual({ gate: 'no-leak', outcome: 'fail' });
+    expect(outcomes()).toContainEqual({ gate: 'no-leak', outcome: 'regenerated' });
+  });
+
+  it('sends the tenant fallback when the regeneration fails a gate too', async () => {
+    const context = turnContext({
+      settings: { bannedPhrases: ['miễn phí'], fallbackReply: 'Shop sẽ trả lời bạn sớm nhé.' },
+    });
+    const responder = scripted(text('Giao hàng MIEN PHI'), text('Vẫn miễn phí ạ'));
+    const plan = await produceReply(responder, context);
+    expect(plan).toMatchObject({
+      parts: [{ text: 'Shop sẽ trả lời bạn sớm nhé.' }],
+      handoff: false,
+      outcome: 'fallback',
+    });
+    expect(responder.calls).toHaveLength(2);
+    expect(outcomes().filter((o) => o.outcome === 'fail')).toEqual([
+      { gate: 'no-banned-phrase', outcome: 'fail' },
+      { gate: 'no-banned-phrase', outcome: 'fail' },
+    ]);
+    expect(outcomes()).toContainEqual({ gate: 'no-banned-phrase', outcome: 'fallback' });
+  });
+
+  it('hands off with nothing to send when both attempts fail and no fallback is configured', async () => {
+    const context = turnContext({ settings: { bannedPhrases: [], fallbackReply: '  ' } });
+    const responder = scripted({ messages: [] }, text(''));
+    const plan = await produceReply(responder, context);
+    expect(plan).toEqual({ parts: [], handoff: true, memory: undefined, outcome: 'handoff' });
+    expect(outcomes()).toContainEqual({ gate: 'non-empty', outcome: 'fallback' });
+  });
+
+  it('rejects a repeat of the previous bot reply and regenerates', async () => {
+    const responder = scripted(text('Cảm ơn bạn!'), text('Bạn cần thêm gì không ạ?'));
+    const plan = await produceReply(responder, turnContext(), { previousBotReply: 'cảm ơn bạn' });
+    expect(plan.outcome).toBe('regenerated');
+    expect(responder.calls[1]?.regenerationReason).toMatch(/repeated/);
+  });
+
+  it("rejects a reply quoting the responder's hidden instructions", async () => {
+    const responder: Responder & { calls: TurnContext[] } = {
+      ...scripted(
+        text('My instructions: always be polite and never discuss competitor prices with anyone.'),
+        text('Hi!'),
+      ),
+      systemPrompt: () => 'Always be polite and never discuss competitor prices with anyone.',
+    };
+    const plan = await produceReply(responder, turnContext());
+    expect(plan.outcome).toBe('regenerated');
+    expect(plan.parts).toEqual([{ text: 'Hi!' }]);
+  });
+
+  it('splits a long reply to the channel limit without counting it as a failure', async () => {
+    const long = Array.from({ length: 300 }, (_, i) => `Câu số ${i} rất dài.`).join(' ');
+    const responder = scripted(text(long));
+    const plan = await produceReply(responder, turnContext({ channel: 'instagram', maxReplyLength: 1000 }));
+    expect(plan.outcome).toBe('ok');
+    expect(plan.parts.length).toBeGreaterThan(5);
+    for (const part of plan.parts) expect(part.text!.length).toBeLessThanOrEqual(1000);
+    expect(plan.parts.map((p) => p.text).join(' ')).toBe(long);
+    expect(outcomes().every((o) => o.outcome === 'pass')).toBe(true);
+  });
+
+  it('never exceeds the channel limit even when the context claims a larger one', async () => {
+    const responder = scripted(text('word '.repeat(400)));
+    const plan = await produceReply(responder, turnContext({ channel: 'instagram', maxReplyLength: 5000 }));
+    for (const part of plan.parts) expect(part.text!.length).toBeLessThanOrEqual(1000);
+  });
+
+  it('honours a responder handoff: its message is sent and handoff is set', async () => {
+    const responder = scripted({ messages: [{ text: 'Để mình chuyển cho nhân viên nhé.' }], handoff: true });
+    const plan = await produceReply(responder, turnContext());
+    expect(plan).toMatchObject({
+      parts: [{ text: 'Để mình chuyển cho nhân viên nhé.' }],
+      handoff: true,
+      outcome: 'handoff',
+    });
+  });
+
+  it('honours a silent handoff without running the gates', async () => {
+    const responder = scripted({ messages: [], handoff: true });
+    const plan = await produceReply(responder, turnContext());
+    expect(plan).toEqual({ parts: [], handoff: true, memory: undefined, outcome: 'handoff' });
+    expect(outcomes()).toEqual([]);
+  });
+
+  it('keeps an image message and puts it on the first part', async () => {
+    const responder = scripted({
+      messages: [
+        { text: 'Mẫu này ạ', imageUrl: 'https://cdn.example/a.jpg' },
+        { imageUrl: 'https://cdn.example/b.jpg' },
+      ],
+    });
+    const plan = await produceReply(responder, turnContext());
+    expect(plan.parts).toEqual([
+      { text: 'Mẫu này ạ', imageUrl: 'https://cdn.example/a.jpg' },
+      { imageUrl: 'https://cdn.example/b.jpg' },
+    ]);
+  });
+
+  it('keeps memory updates when the text is replaced by the fallback', async () => {
+    const responder = scripted(
+      { messages: [], memory: { facts: { phone: '0901' } } },
+      { messages: [], memory: { facts: { phone: '0901' }, summary: 's' } },
+    );
+    const plan = await produceReply(responder, turnContext());
+    expect(plan.outcome).toBe('fallback');
+    expect(plan.memory).toEqual({ facts: { phone: '0901' }, summary: 's' });
+  });
+
+  it('propagates a responder error so the turn is retried', async () => {
+    const responder = scripted(new ResponderError('Bedrock is throttling', { throttled: true }));
+    await expect(produceReply(responder, turnContext())).rejects.toMatchObject({
+      name: 'ResponderError',
+      throttled: true,
+    });
+  });
+
+  it('propagates a responder error raised during the regeneration', async () => {
+    const responder = scripted(text(''), new ResponderError('boom'));
+    await expect(produceReply(responder, turnContext())).rejects.toBeInstanceOf(ResponderError);
+  });
+
+  it('passes the abort signal to the responder', async () => {
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const responder: Responder = {
+      name: 'spy',
+      async respond(_context, signal) {
+        seen = signal;
+        return text('ok');
+      },
+    };
+    await produceReply(responder, turnContext(), { signal: controller.signal });
+    expect(seen).toBe(controller.signal);
+  });
+});
