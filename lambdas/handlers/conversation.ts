@@ -1,4 +1,7 @@
-// Placeholder entry so the CDK app can bundle while the real handler is being written.
-export const handler = async (): Promise<never> => {
-  throw new Error('conversation handler not implemented yet');
-};
+/**
+ * Conversation Lambda: consumes inbound.fifo (batch ≤ 10, `ReportBatchItemFailures`), one
+ * actor per conversation. Logic in lambdas/conversation; see docs/conversation.md.
+ */
+import { createConversationHandler } from '../conversation/runtime.js';
+
+export const handler = createConversationHandler();

@@ -1,4 +1,7 @@
-// Placeholder entry so the CDK app can bundle while the real handler is being written.
-export const handler = async (): Promise<never> => {
-  throw new Error('timer handler not implemented yet');
-};
+/**
+ * Timer Lambda: consumes the standard timer queue (delayed debounce / media-timeout ticks)
+ * and forwards each due tick into inbound.fifo as a `flush` event (`ReportBatchItemFailures`).
+ */
+import { createTimerHandler } from '../conversation/runtime.js';
+
+export const handler = createTimerHandler();

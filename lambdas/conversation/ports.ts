@@ -1,0 +1,142 @@
+/**
+ * The small interfaces the actor talks through. Production adapters (DynamoDB, SQS, the
+ * senders, the reply pipeline) implement them in lambdas/memory and lambdas/conversation/aws.ts;
+ * unit tests implement them in memory, so the actor's logic runs without emulators.
+ */
+import type { ChannelSender } from '../channels/types.js';
+import type { Reply, ReplyMessage, TurnContext } from '../responders/types.js';
+import { ChatRelayError, type ChatRelayErrorOptions } from '../shared/errors.js';
+import type { MetricName } from '../shared/metrics-catalogue.js';
+import type { ChannelName, MediaJob, OutboundPart } from '../shared/model.js';
+import type { TenantDocument } from '../shared/tenant.js';
+import type { TimerTick } from './debounce.js';
+import type { ConversationState } from './turn.js';
+
+/** Someone else wrote the conversation state since we read it: the record is retried. */
+export class StateConflictError extends ChatRelayError {
+  constructor(message = 'The conversation state changed concurrently.', options?: ChatRelayErrorOptions) {
+    super('STATE_CONFLICT', message, options);
+  }
+}
+
+/** Identifies a conversation. */
+export interface ConversationRef {
+  readonly tenantId: string;
+  readonly channel: ChannelName;
+  readonly conversationId: string;
+  readonly conversationKey: string;
+}
+
+/** The conversation state item. */
+export interface StateStore {
+  /** The state, or a fresh one (`rev` 0) when the conversation has none yet. Strongly consistent. */
+  load(ref: ConversationRef): Promise<ConversationState>;
+  /**
+   * Writes `state` if the stored revision is still `state.rev`; returns it with `rev + 1`.
+   * @throws StateConflictError when the stored revision moved on
+   */
+  save(state: ConversationState): Promise<ConversationState>;
+}
+
+/** One history entry (layer 2). */
+export interface HistoryItem {
+  readonly conversationKey: string;
+  readonly sk: string;
+  readonly role: 'customer' | 'bot' | 'human';
+  readonly text: string;
+  readonly at: number;
+  readonly messageId?: string;
+  readonly replyId?: string;
+  readonly status?: 'pending' | 'delivered' | 'failed' | 'expired';
+  /** Epoch seconds (table TTL). */
+  readonly expiresAt: number;
+}
+
+/** What a flush loads from memory. */
+export interface LoadedMemory {
+  readonly profile: { readonly id?: string; readonly name?: string; readonly phone?: string };
+  readonly facts: Readonly<Record<string, string>>;
+  /** Oldest first, expired entries already removed. */
+  readonly history: readonly {
+    readonly role: 'customer' | 'bot' | 'human';
+    readonly text: string;
+    readonly at: number;
+  }[];
+  /** Oldest first. */
+  readonly summaries: readonly string[];
+}
+
+/** Memory layers 1–4 and the echo filter's sent ids. */
+export interface MemoryStore {
+  load(input: {
+    readonly conversationKey: string;
+    readonly tenantId: string;
+    readonly channel: ChannelName;
+    readonly customerId: string | undefined;
+    readonly historyLimit: number;
+    readonly now: number;
+  }): Promise<LoadedMemory>;
+  /** Puts history entries (idempotent: the same entry has the same key). */
+  putHistory(items: readonly HistoryItem[]): Promise<void>;
+  /** Puts a history entry only when none exists under its key (never clobbers a delivered status). */
+  putHistoryIfAbsent(item: HistoryItem): Promise<void>;
+  /** Writes profile (layer 1), facts (layer 4) and an episode summary (layer 3); each optional. */
+  putMemory(input: {
+    readonly tenantId: string;
+    readonly channel: ChannelName;
+    readonly customerId: string | undefined;
+    readonly conversationKey: string;
+    readonly profile?: { readonly id: string; readonly name?: string; readonly phone?: string };
+    readonly facts?: Readonly<Record<string, string>>;
+    readonly summary?: { readonly at: number; readonly text: string; readonly expiresAt: number };
+    readonly now: number;
+  }): Promise<void>;
+  /** True when `platformMessageId` is one of our own sends (an echo, not a human). */
+  isOurSend(tenantId: string, channel: ChannelName, platformMessageId: string, now: number): Promise<boolean>;
+}
+
+/** The queues the actor writes to. */
+export interface Queues {
+  /** Puts a tick on the timer queue with the given delay. */
+  armTick(tick: TimerTick, delaySeconds: number): Promise<void>;
+  /** Puts reply parts on outbound.fifo (group = conversation, dedup id = reply id), in order. */
+  enqueueOutbound(parts: readonly OutboundPart[]): Promise<void>;
+  /** Puts media jobs on the media-jobs queue. Undefined when no media worker is configured. */
+  readonly enqueueMediaJobs?: (jobs: readonly MediaJob[]) => Promise<void>;
+}
+
+/** What the reply pipeline returns (lambdas/gates/pipeline.ts `ReplyPlan`). */
+export interface ReplyPlanLike {
+  readonly parts: readonly ReplyMessage[];
+  readonly handoff: boolean;
+  readonly memory?: Reply['memory'];
+  readonly outcome: string;
+}
+
+/** The responder behind the gates. */
+export interface ReplyPort {
+  /** Responder name (metric dimension). */
+  readonly responderName: string;
+  produce(context: TurnContext, options: { previousBotReply?: string }): Promise<ReplyPlanLike>;
+  maxReplyLength(channel: ChannelName): number;
+}
+
+/** Metric sink (Powertools `emitMetric` in production). */
+export type MetricSink = (
+  name: MetricName,
+  value: number,
+  dimensions?: Readonly<Record<string, string>>,
+) => void;
+
+/** Everything the actor needs. */
+export interface ActorDeps {
+  readonly state: StateStore;
+  readonly memory: MemoryStore;
+  readonly queues: Queues;
+  readonly reply: ReplyPort;
+  readonly loadTenant: (tenantId: string) => Promise<TenantDocument>;
+  /** Best-effort typing indicator; undefined disables it. */
+  readonly typing?: ChannelSender['typing'];
+  readonly metric: MetricSink;
+  readonly now: () => number;
+}

@@ -1,0 +1,260 @@
+/**
+ * Wires the actor to AWS and to Powertools for the conversation and timer Lambdas. The
+ * handlers in lambdas/handlers are one line each; tests build handlers here with a fake clock,
+ * a scripted responder or a fake typing indicator.
+ *
+ * Record handling (inbound.fifo): parse and validate the event (an invalid one is logged,
+ * counted as `InvalidEvents` and acknowledged: it can never succeed, and retrying it would
+ * hold its conversation's group until it reached the DLQ); `message` and `human-active` run
+ * under Powertools idempotency keyed on the platform message id; `flush` and `media-ready`
+ * are idempotent by the state machine itself.
+ */
+import {
+  BatchProcessor,
+  EventType,
+  processPartialResponse,
+  SqsFifoPartialProcessorAsync,
+} from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { maxReplyLength } from '../gates/limits.js';
+import { produceReply } from '../gates/pipeline.js';
+import { DynamoMemoryStore, DynamoStateStore } from '../memory/store.js';
+import { responderFromEnv } from '../responders/index.js';
+import type { Responder } from '../responders/types.js';
+import { documentClient, dynamoClient } from '../shared/clients.js';
+import { ENV, intEnv, optionalEnv, requireEnv } from '../shared/env.js';
+import { messageIdempotencyKey } from '../shared/keys.js';
+import {
+  type ConversationEvent,
+  conversationEventSchema,
+  type HumanActiveEvent,
+  type MessageEvent,
+} from '../shared/model.js';
+import { emitMetric, logger } from '../shared/powertools.js';
+import { loadTenant } from '../shared/tenant-store.js';
+import { type Attempt, ConversationActor, type Outcome, TurnFailedError } from './actor.js';
+import { sqsQueues } from './aws.js';
+import { type ActorConfig, actorConfigFromEnv, DEFAULT_DEDUP_TTL_SECONDS } from './config.js';
+import type { ActorDeps, MetricSink } from './ports.js';
+import { handleTimerRecord } from './timer.js';
+
+/** Overrides for {@link createConversationHandler} (tests, custom stacks). */
+export interface ConversationHandlerOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly now?: () => number;
+  readonly responder?: Responder;
+  readonly typing?: ActorDeps['typing'] | null;
+  readonly metric?: MetricSink;
+  /** Replace any actor dependency (unit tests of the processor). */
+  readonly deps?: Partial<ActorDeps>;
+  readonly config?: Partial<ActorConfig>;
+}
+
+/** The processing of one inbound.fifo record, with its idempotency wrapper. */
+export interface RecordProcessor {
+  (record: SQSRecord): Promise<Outcome | 'invalid'>;
+  /** Registers the Lambda context (idempotency in-progress expiry follows the remaining time). */
+  registerContext(context: Context): void;
+}
+
+interface IdempotentInput<E> {
+  readonly idempotencyKey: string;
+  readonly event: E;
+  readonly attempt: Attempt;
+}
+
+/** Builds the actor and the per-record function from the environment. */
+export function createRecordProcessor(options: ConversationHandlerOptions = {}): RecordProcessor {
+  const env = options.env ?? process.env;
+  const config = { ...actorConfigFromEnv(env), ...options.config };
+  const metric = options.metric ?? emitMetric;
+  const table = options.deps?.state && options.deps.memory ? '' : requireEnv(ENV.memoryTable, env);
+  const responder = options.responder ?? (options.deps?.reply ? undefined : responderFromEnv(env));
+  const mediaJobs = optionalEnv(ENV.mediaJobsQueueUrl, '', env);
+  const deps: ActorDeps = {
+    state: options.deps?.state ?? new DynamoStateStore(documentClient(), table),
+    memory: options.deps?.memory ?? new DynamoMemoryStore(documentClient(), table),
+    queues:
+      options.deps?.queues ??
+      sqsQueues({
+        timer: requireEnv(ENV.timerQueueUrl, env),
+        outbound: requireEnv(ENV.outboundQueueUrl, env),
+        ...(mediaJobs !== '' ? { mediaJobs } : {}),
+      }),
+    reply: options.deps?.reply ?? {
+      responderName: responder!.name,
+      produce: (context, produceOptions) => produceReply(responder!, context, produceOptions),
+      maxReplyLength,
+    },
+    loadTenant: options.deps?.loadTenant ?? loadTenant,
+    ...(options.typing === null
+      ? {}
+      : {
+          typing:
+            options.typing ??
+            options.deps?.typing ??
+            (async (target, signal) => {
+              const { senderFor } = await import('../channels/send/index.js');
+              await senderFor(target.channel).typing(target, signal);
+            }),
+        }),
+    metric,
+    now: options.now ?? options.deps?.now ?? Date.now,
+  };
+  const actor = new ConversationActor(deps, config);
+
+  const idempotencyTable = options.deps?.state
+    ? optionalEnv(ENV.idempotencyTable, '', env)
+    : requireEnv(ENV.idempotencyTable, env);
+  const expiresAfterSeconds = intEnv(ENV.dedupTtlSeconds, DEFAULT_DEDUP_TTL_SECONDS, env);
+  const persistenceStore =
+    idempotencyTable === ''
+      ? undefined
+      : new DynamoDBPersistenceLayer({ tableName: idempotencyTable, awsSdkV3Client: dynamoClient() });
+  const messageConfig = new IdempotencyConfig({
+    eventKeyJmesPath: 'idempotencyKey',
+    expiresAfterSeconds,
+    responseHook: (response, record) => {
+      const [, channel] = String(record.idempotencyKey).split('#');
+      metric('DuplicateMessages', 1, { channel: channel ?? 'unknown' });
+      return response;
+    },
+  });
+  const humanConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', expiresAfterSeconds });
+
+  const onMessage = async (input: IdempotentInput<MessageEvent>) => ({
+    outcome: await actor.onMessage(input.event, input.attempt),
+  });
+  const onHuman = async (input: IdempotentInput<HumanActiveEvent>) => ({
+    outcome: await actor.onHumanActive(input.event),
+  });
+  const idempotentMessage = persistenceStore
+    ? makeIdempotent(onMessage, { persistenceStore, config: messageConfig, keyPrefix: 'chat-relay-message' })
+    : onMessage;
+  const idempotentHuman = persistenceStore
+    ? makeIdempotent(onHuman, { persistenceStore, config: humanConfig, keyPrefix: 'chat-relay-human' })
+    : onHuman;
+
+  const handleRecord = async (record: SQSRecord): Promise<Outcome | 'invalid'> => {
+    const event = parseRecord(record, metric);
+    if (!event) return 'invalid';
+    const attempt: Attempt = { receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1 };
+    const keys = { tenant: event.tenantId, channel: event.channel, conversation: event.conversationKey };
+    try {
+      let outcome: Outcome;
+      switch (event.type) {
+        case 'message': {
+          const idempotencyKey = messageIdempotencyKey(
+            event.tenantId,
+            event.channel,
+            event.message.messageId,
+          );
+          const result = (await idempotentMessage({ idempotencyKey, event, attempt })) as {
+            outcome: Outcome;
+          };
+          // A completed record returns its stored result: this invocation did nothing.
+          outcome = result.outcome;
+          break;
+        }
+        case 'human-active': {
+          const idempotencyKey = messageIdempotencyKey(
+            event.tenantId,
+            event.channel,
+            event.activity.messageId,
+          );
+          outcome = ((await idempotentHuman({ idempotencyKey, event, attempt })) as { outcome: Outcome })
+            .outcome;
+          break;
+        }
+        case 'flush':
+          outcome = await actor.onFlush(event, attempt);
+          break;
+        case 'media-ready':
+          outcome = await actor.onMediaReady(event, attempt);
+          break;
+      }
+      logger.debug('Event handled', { ...keys, type: event.type, outcome });
+      return outcome;
+    } catch (err) {
+      const last = attempt.receiveCount >= config.maxReceiveCount;
+      if (last && !(err instanceof TurnFailedError)) metric('TurnsFailed', 1, { channel: event.channel });
+      logger.error('Event failed; it returns to the queue', {
+        ...keys,
+        type: event.type,
+        attempt: attempt.receiveCount,
+        last,
+        error: err as Error,
+      });
+      throw err;
+    }
+  };
+  return Object.assign(handleRecord, {
+    registerContext: (context: Context) => {
+      messageConfig.registerLambdaContext(context);
+      humanConfig.registerLambdaContext(context);
+    },
+  });
+}
+
+function parseRecord(record: SQSRecord, metric: MetricSink): ConversationEvent | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(record.body);
+  } catch {
+    json = undefined;
+  }
+  const result = conversationEventSchema.safeParse(json);
+  if (result.success) return result.data;
+  metric('InvalidEvents', 1, { queue: 'inbound' });
+  // ERROR level so the operator can recover it from the logs; it is never retried.
+  logger.error('Invalid conversation event acknowledged without processing', {
+    sqsMessageId: record.messageId,
+    group: record.attributes?.MessageGroupId,
+    issues: result.error?.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`) ?? ['not JSON'],
+    body: record.body.slice(0, 4096),
+  });
+  return undefined;
+}
+
+/** The conversation Lambda handler (inbound.fifo, batch ≤ 10, ReportBatchItemFailures). */
+export function createConversationHandler(
+  options: ConversationHandlerOptions = {},
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  let processRecord: RecordProcessor | undefined;
+  const processor = new SqsFifoPartialProcessorAsync();
+  return async (event, context) => {
+    // Built on first use so the environment (and the tests' emulator endpoints) is read then.
+    processRecord ??= createRecordProcessor(options);
+    processRecord.registerContext(context);
+    const recordHandler = processRecord;
+    return processPartialResponse(event, (record: SQSRecord) => recordHandler(record), processor, {
+      context,
+      skipGroupOnError: true,
+      throwOnFullBatchFailure: false,
+    });
+  };
+}
+
+/** The timer Lambda handler (standard timer queue → inbound.fifo). */
+export function createTimerHandler(
+  options: { readonly env?: NodeJS.ProcessEnv; readonly now?: () => number } = {},
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  const processor = new BatchProcessor(EventType.SQS);
+  return async (event, context) => {
+    const env = options.env ?? process.env;
+    const urls = { inbound: requireEnv(ENV.inboundQueueUrl, env), timer: requireEnv(ENV.timerQueueUrl, env) };
+    const now = options.now ?? Date.now;
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const outcome = await handleTimerRecord(record, urls, now());
+        if (outcome === 'invalid') emitMetric('InvalidEvents', 1, { queue: 'timer' });
+        return outcome;
+      },
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
+  };
+}

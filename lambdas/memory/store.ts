@@ -1,0 +1,272 @@
+/**
+ * DynamoDB adapters of the memory table (DESIGN §2): the conversation state item (the actor
+ * is its only writer, every write conditional on `rev`), history (layer 2, TTL), episode
+ * summaries (layer 3), the customer's profile (layer 1) and durable facts (layer 4), and the
+ * sent-ids records the echo filter reads. Items past their `expiresAt` that DynamoDB has not
+ * deleted yet are filtered out on every read.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type {
+  ConversationRef,
+  HistoryItem,
+  LoadedMemory,
+  MemoryStore,
+  StateStore,
+} from '../conversation/ports.js';
+import { StateConflictError } from '../conversation/ports.js';
+import { type ConversationState, emptyState } from '../conversation/turn.js';
+import { DependencyError } from '../shared/errors.js';
+import {
+  conversationPk,
+  customerPk,
+  FACT_PREFIX,
+  factSk,
+  HISTORY_PREFIX,
+  PROFILE_SK,
+  SENT_SK,
+  STATE_SK,
+  SUMMARY_PREFIX,
+  sentPk,
+  summarySk,
+} from '../shared/keys.js';
+import type { ChannelName } from '../shared/model.js';
+
+/** How many episode summaries a flush loads. */
+export const SUMMARY_LIMIT = 5;
+/** How many facts a flush loads at most. */
+export const FACT_LIMIT = 200;
+
+const isConditionFailure = (err: unknown): boolean =>
+  err instanceof ConditionalCheckFailedException ||
+  (err instanceof Error && err.name === 'ConditionalCheckFailedException');
+
+function wrap(what: string, err: unknown): never {
+  if (err instanceof StateConflictError || err instanceof DependencyError) throw err;
+  throw new DependencyError(`Memory table: could not ${what}.`, { cause: err });
+}
+
+const alive = (item: Record<string, unknown>, nowSeconds: number): boolean =>
+  typeof item.expiresAt !== 'number' || item.expiresAt > nowSeconds;
+
+/** The conversation state item in DynamoDB. */
+export class DynamoStateStore implements StateStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async load(ref: ConversationRef): Promise<ConversationState> {
+    let item: Record<string, unknown> | undefined;
+    try {
+      const result = await this.client.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk: conversationPk(ref.conversationKey), sk: STATE_SK },
+          ConsistentRead: true,
+        }),
+      );
+      item = result.Item;
+    } catch (err) {
+      wrap('read the conversation state', err);
+    }
+    if (!item) return emptyState(ref);
+    const { pk: _pk, sk: _sk, ...rest } = item;
+    return { ...emptyState(ref), ...(rest as Partial<ConversationState>) } as ConversationState;
+  }
+
+  async save(state: ConversationState): Promise<ConversationState> {
+    const next = { ...state, rev: state.rev + 1 };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...next, pk: conversationPk(state.conversationKey), sk: STATE_SK },
+          ...(state.rev === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: '#rev = :rev',
+                ExpressionAttributeNames: { '#rev': 'rev' },
+                ExpressionAttributeValues: { ':rev': state.rev },
+              }),
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err)) {
+        throw new StateConflictError(
+          `The state of conversation ${state.conversationKey} moved past revision ${state.rev}.`,
+          { cause: err },
+        );
+      }
+      wrap('write the conversation state', err);
+    }
+    return next;
+  }
+}
+
+/** Memory layers 1–4 and sent ids in DynamoDB. */
+export class DynamoMemoryStore implements MemoryStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async load(input: Parameters<MemoryStore['load']>[0]): Promise<LoadedMemory> {
+    const nowSeconds = Math.floor(input.now / 1000);
+    const pk = conversationPk(input.conversationKey);
+    try {
+      const [customer, history, summaries] = await Promise.all([
+        input.customerId === undefined
+          ? Promise.resolve([] as Record<string, unknown>[])
+          : this.query(
+              customerPk(input.tenantId, input.channel, input.customerId),
+              undefined,
+              FACT_LIMIT + 1,
+              true,
+            ),
+        input.historyLimit > 0
+          ? // Ask for twice the limit so entries expired-but-not-yet-deleted do not shorten it.
+            this.query(pk, HISTORY_PREFIX, input.historyLimit * 2, false)
+          : Promise.resolve([] as Record<string, unknown>[]),
+        this.query(pk, SUMMARY_PREFIX, SUMMARY_LIMIT * 2, false),
+      ]);
+      const profileItem = customer.find((i) => i.sk === PROFILE_SK && alive(i, nowSeconds));
+      const facts: Record<string, string> = {};
+      for (const item of customer) {
+        if (typeof item.sk === 'string' && item.sk.startsWith(FACT_PREFIX) && alive(item, nowSeconds)) {
+          facts[String(item.name ?? item.sk.slice(FACT_PREFIX.length))] = String(item.value ?? '');
+        }
+      }
+      return {
+        profile: {
+          ...(typeof profileItem?.id === 'string' ? { id: profileItem.id } : {}),
+          ...(typeof profileItem?.name === 'string' ? { name: profileItem.name } : {}),
+          ...(typeof profileItem?.phone === 'string' ? { phone: profileItem.phone } : {}),
+        },
+        facts,
+        history: history
+          .filter((i) => alive(i, nowSeconds))
+          .slice(0, input.historyLimit)
+          .reverse()
+          .map((i) => ({
+            role: i.role as 'customer' | 'bot' | 'human',
+            text: String(i.text ?? ''),
+            at: Number(i.at ?? 0),
+          })),
+        summaries: summaries
+          .filter((i) => alive(i, nowSeconds))
+          .slice(0, SUMMARY_LIMIT)
+          .reverse()
+          .map((i) => String(i.text ?? '')),
+      };
+    } catch (err) {
+      wrap('load memory', err);
+    }
+  }
+
+  async putHistory(items: readonly HistoryItem[]): Promise<void> {
+    await this.batchPut(items.map(historyRecord));
+  }
+
+  async putHistoryIfAbsent(item: HistoryItem): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: historyRecord(item),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err)) return;
+      wrap('write a history entry', err);
+    }
+  }
+
+  async putMemory(input: Parameters<MemoryStore['putMemory']>[0]): Promise<void> {
+    const items: Record<string, unknown>[] = [];
+    if (input.customerId !== undefined) {
+      const pk = customerPk(input.tenantId, input.channel, input.customerId);
+      if (input.profile) items.push({ ...input.profile, pk, sk: PROFILE_SK, updatedAt: input.now });
+      for (const [name, value] of Object.entries(input.facts ?? {})) {
+        items.push({ pk, sk: factSk(name), name, value: String(value), updatedAt: input.now });
+      }
+    }
+    if (input.summary) {
+      items.push({
+        pk: conversationPk(input.conversationKey),
+        sk: summarySk(input.summary.at),
+        text: input.summary.text,
+        at: input.summary.at,
+        expiresAt: input.summary.expiresAt,
+      });
+    }
+    await this.batchPut(items);
+  }
+
+  async isOurSend(
+    tenantId: string,
+    channel: ChannelName,
+    platformMessageId: string,
+    now: number,
+  ): Promise<boolean> {
+    try {
+      const result = await this.client.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk: sentPk(tenantId, channel, platformMessageId), sk: SENT_SK },
+        }),
+      );
+      return result.Item !== undefined && alive(result.Item, Math.floor(now / 1000));
+    } catch (err) {
+      wrap('read the sent ids', err);
+    }
+  }
+
+  private async query(
+    pk: string,
+    prefix: string | undefined,
+    limit: number,
+    forward: boolean,
+  ): Promise<Record<string, unknown>[]> {
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: prefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk, ...(prefix === undefined ? {} : { ':prefix': prefix }) },
+        ScanIndexForward: forward,
+        Limit: limit,
+      }),
+    );
+    return (result.Items ?? []) as Record<string, unknown>[];
+  }
+
+  private async batchPut(items: readonly Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; requests.length > 0; attempt += 1) {
+        if (attempt > 5) throw new DependencyError('Memory table: unprocessed writes after retries.');
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+        try {
+          const result = await this.client.send(
+            new BatchWriteCommand({ RequestItems: { [this.table]: requests } }),
+          );
+          requests = (result.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+        } catch (err) {
+          wrap('write memory items', err);
+        }
+      }
+    }
+  }
+}
+
+function historyRecord(item: HistoryItem): Record<string, unknown> {
+  const { conversationKey, ...rest } = item;
+  return { ...rest, pk: conversationPk(conversationKey) };
+}
