@@ -1,4 +1,9 @@
-// Placeholder entry so the CDK app can bundle while the real handler is being written.
-export const handler = async (): Promise<never> => {
-  throw new Error('delivery handler not implemented yet');
-};
+/**
+ * Delivery Lambda entry (event source: outbound.fifo, with ReportBatchItemFailures).
+ * Environment: MEMORY_TABLE, IDEMPOTENCY_TABLE, TENANT_SECRET_PREFIX (required);
+ * OUTBOUND_QUEUE_URL, SEND_TIMEOUT_MS, TYPING_DELAY, TENANT_CACHE_SECONDS and the
+ * *_API_BASE variables (optional).
+ */
+import { createDeliveryHandler } from '../delivery/handler.js';
+
+export const handler = createDeliveryHandler();

@@ -1,0 +1,459 @@
+/**
+ * The delivery Lambda's logic: consumes `outbound.fifo` (one reply part per message), sends
+ * each part through its channel's sender, and records the outcome.
+ *
+ * - Idempotent on the reply id (Powertools idempotency, key `reply#{replyId}`): a part that
+ *   was delivered, refused or expired is never sent again, even when SQS delivers it twice.
+ * - Batches go through `SqsFifoPartialProcessorAsync` with `skipGroupOnError`: a failure holds
+ *   back only its own conversation, whose later parts wait (FIFO order).
+ * - Retryable failures return the message with an exponential, jittered visibility timeout
+ *   (honouring `Retry-After`); permanent ones are recorded and not retried; replies outside the
+ *   messaging window are recorded as expired.
+ * - Per-page rate limits are shared across instances through the memory table.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createSender } from '../channels/send/index.js';
+import type { ChannelSender, SendTarget } from '../channels/types.js';
+import { dynamoClient, sqsClient } from '../shared/clients.js';
+import { boolEnv, ENV, intEnv, requireEnv } from '../shared/env.js';
+import {
+  InvalidEventError,
+  NotFoundError,
+  PermanentSendError,
+  RetryableSendError,
+} from '../shared/errors.js';
+import { CHANNELS, type ChannelName, type OutboundPart, outboundPartSchema } from '../shared/model.js';
+import { emitMetric, logger } from '../shared/powertools.js';
+import type { TenantDocument } from '../shared/tenant.js';
+import { loadTenant as loadTenantFromStore } from '../shared/tenant-store.js';
+import {
+  type BackoffOptions,
+  backoffSeconds,
+  type TypingDelayOptions,
+  typingDelayMs,
+  windowClosed,
+} from './policy.js';
+import { type RATE_LIMITS, RateLimiter, rateRules } from './rate-limit.js';
+import { type DeliveryOutcome, recordOutcome } from './records.js';
+
+/** Thrown by the rate limiter hook when the wait would be too long: the message comes back later. */
+export class RateLimitDeferred extends RetryableSendError {
+  constructor(retryAfterMs: number) {
+    super('RATE_LIMITED', `Over our own rate limit: deferred for ${retryAfterMs} ms.`, { retryAfterMs });
+  }
+}
+
+/** Options of {@link createDeliveryHandler} (tests and benchmarks tune these; the Lambda uses defaults). */
+export interface DeliveryOptions {
+  /** Backoff schedule of retryable failures. */
+  readonly backoff?: BackoffOptions;
+  /** Override platform limits (calls per second). */
+  readonly rateLimits?: Partial<typeof RATE_LIMITS>;
+  /** Longest in-process wait for a rate-limit slot before returning the message. @default 10000 */
+  readonly maxRateWaitMs?: number;
+  /** Jitter margin of the limiter's windows. @default 100 */
+  readonly rateMarginMs?: number;
+  /** Typing-delay shape (used when `TYPING_DELAY=true`). */
+  readonly typing?: TypingDelayOptions;
+  /** How long a part's idempotency record lives. @default 86400 */
+  readonly idempotencyTtlSeconds?: number;
+  /** Visibility timeout for a part another instance is sending right now. @default 10 */
+  readonly inProgressRetrySeconds?: number;
+  /** Replaces the tenant store (tests). */
+  readonly loadTenant?: (tenantId: string) => Promise<TenantDocument>;
+  /** Replaces `fetch` in the senders (tests). */
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+}
+
+/** Per-record state shared with the sender hooks through AsyncLocalStorage. */
+interface RunState {
+  readonly part: OutboundPart;
+  readonly deadline: number;
+  readonly controller: AbortController;
+  timer: NodeJS.Timeout | undefined;
+  /** The outcome produced by this invocation (not a replay from the idempotency store). */
+  outcome: DeliveryOutcome | undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+function isConditional(err: unknown, name: string): boolean {
+  return err instanceof Error && err.name === name;
+}
+
+/**
+ * The queue URL of a record: `OUTBOUND_QUEUE_URL` when it names the record's queue, else the
+ * standard URL derived from the record's ARN.
+ */
+export function queueUrlFor(record: SQSRecord, env: NodeJS.ProcessEnv = process.env): string {
+  const [, , , region, account, name] = record.eventSourceARN.split(':');
+  const configured = env[ENV.outboundQueueUrl];
+  if (configured && name && configured.endsWith(`/${name}`)) return configured;
+  return `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+}
+
+/** Creates the delivery Lambda handler. Environment variables are read on the first invocation. */
+export function createDeliveryHandler(
+  options: DeliveryOptions = {},
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  const now = options.now ?? Date.now;
+  const store = new AsyncLocalStorage<RunState>();
+  const loadTenant = options.loadTenant ?? loadTenantFromStore;
+  let state:
+    | {
+        memoryTable: string;
+        sendTimeoutMs: number;
+        typingDelay: boolean;
+        limiter: RateLimiter;
+        senders: Record<ChannelName, ChannelSender>;
+        config: IdempotencyConfig;
+        deliver: (key: { replyKey: string }, part: OutboundPart, run: RunState) => Promise<DeliveryOutcome>;
+      }
+    | undefined;
+
+  const arm = (run: RunState, ms: number): void => {
+    if (run.timer) clearTimeout(run.timer);
+    run.timer = setTimeout(() => run.controller.abort(new DOMException('send timeout', 'TimeoutError')), ms);
+  };
+
+  const init = () => {
+    const memoryTable = requireEnv(ENV.memoryTable);
+    const idempotencyTable = requireEnv(ENV.idempotencyTable);
+    const sendTimeoutMs = intEnv(ENV.sendTimeoutMs, 10_000);
+    const limiter = new RateLimiter({
+      tableName: memoryTable,
+      ...(options.rateMarginMs !== undefined ? { marginMs: options.rateMarginMs } : {}),
+      now,
+    });
+    const beforeCall = async (target: SendTarget): Promise<void> => {
+      const run = store.getStore();
+      const maxWait = Math.max(
+        0,
+        Math.min(
+          options.maxRateWaitMs ?? 10_000,
+          (run?.deadline ?? Number.POSITIVE_INFINITY) - now() - sendTimeoutMs - 1000,
+        ),
+      );
+      const acquired = await limiter.acquire(
+        rateRules(target.channel, target.pageId, target.recipientId, options.rateLimits),
+        maxWait,
+      );
+      if (!acquired.ok) throw new RateLimitDeferred(acquired.retryAfterMs);
+      if (acquired.delayed) emitMetric('RateLimited', 1, { channel: target.channel });
+      // The send timeout covers the platform call, not the wait for a rate-limit slot.
+      if (run) arm(run, sendTimeoutMs);
+    };
+    const senders = Object.fromEntries(
+      CHANNELS.map((channel) => [
+        channel,
+        createSender(channel, { beforeCall, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+      ]),
+    ) as Record<ChannelName, ChannelSender>;
+    const config = new IdempotencyConfig({
+      eventKeyJmesPath: 'replyKey',
+      expiresAfterSeconds: options.idempotencyTtlSeconds ?? 86_400,
+      throwOnNoIdempotencyKey: true,
+    });
+    const typingDelay = boolEnv(ENV.typingDelay, false);
+
+    const deliverOnce = async (
+      _key: { replyKey: string },
+      part: OutboundPart,
+      run: RunState,
+    ): Promise<DeliveryOutcome> => {
+      const at = now();
+      if (windowClosed(part.channel, part.customerLastMessageAt, at)) {
+        run.outcome = { status: 'expired', customerLastMessageAt: part.customerLastMessageAt, at };
+        return run.outcome;
+      }
+      let tenant: TenantDocument;
+      try {
+        tenant = await loadTenant(part.tenantId);
+      } catch (err) {
+        if (err instanceof NotFoundError) {
+          run.outcome = {
+            status: 'failed',
+            code: 'TENANT_NOT_FOUND',
+            message: err.message,
+            tokenInvalid: false,
+            at,
+          };
+          return run.outcome;
+        }
+        throw err;
+      }
+      const sender = senders[part.channel];
+      const target: SendTarget = {
+        tenant,
+        channel: part.channel,
+        pageId: part.pageId,
+        conversationId: part.conversationId,
+        recipientId: part.recipientId,
+        surface: part.surface,
+        ...(part.replyToMessageId !== undefined ? { replyToMessageId: part.replyToMessageId } : {}),
+      };
+      try {
+        if (part.text === undefined && part.imageUrl === undefined) {
+          throw new PermanentSendError('EMPTY_PART', 'The reply part has neither text nor an image.');
+        }
+        if (typingDelay && part.text) {
+          arm(run, sendTimeoutMs);
+          await sender.typing(target, run.controller.signal);
+          await sleep(typingDelayMs(part.text, options.typing));
+        }
+        arm(run, sendTimeoutMs);
+        let platformMessageId: string;
+        if (part.imageUrl !== undefined) {
+          platformMessageId = (await sender.sendImage(target, part.imageUrl, run.controller.signal))
+            .platformMessageId;
+          if (part.text) {
+            platformMessageId = (await sender.sendText(target, part.text, run.controller.signal))
+              .platformMessageId;
+          }
+        } else {
+          platformMessageId = (await sender.sendText(target, part.text ?? '', run.controller.signal))
+            .platformMessageId;
+        }
+        run.outcome = { status: 'delivered', platformMessageId, at: now() };
+        return run.outcome;
+      } catch (err) {
+        if (err instanceof PermanentSendError) {
+          run.outcome = {
+            status: 'failed',
+            code: err.platformCode,
+            message: err.message,
+            tokenInvalid: err.tokenInvalid,
+            at: now(),
+          };
+          return run.outcome;
+        }
+        throw err;
+      } finally {
+        if (run.timer) clearTimeout(run.timer);
+      }
+    };
+
+    const deliver = makeIdempotent(deliverOnce, {
+      persistenceStore: new DynamoDBPersistenceLayer({
+        tableName: idempotencyTable,
+        awsSdkV3Client: dynamoClient(),
+      }),
+      config,
+      keyPrefix: 'delivery',
+      dataIndexArgument: 0,
+    });
+    state = { memoryTable, sendTimeoutMs, typingDelay, limiter, senders, config, deliver };
+    return state;
+  };
+
+  const changeVisibility = async (
+    record: SQSRecord,
+    seconds: number,
+    keys: Record<string, string>,
+  ): Promise<void> => {
+    try {
+      await sqsClient().send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrlFor(record),
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      );
+    } catch (err) {
+      // The queue's own visibility timeout still brings the message back.
+      logger.warn({
+        message: 'Could not change the visibility of a message',
+        ...keys,
+        error: (err as Error).name,
+      });
+    }
+  };
+
+  const retryLater = async (
+    record: SQSRecord,
+    part: OutboundPart,
+    err: unknown,
+    keys: Record<string, string>,
+  ): Promise<never> => {
+    const attempt = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
+    let seconds: number;
+    if (err instanceof RateLimitDeferred) {
+      seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+      emitMetric('RateLimited', 1, { channel: part.channel });
+      logger.info({ message: 'Send deferred by the rate limiter', ...keys, delaySeconds: seconds });
+    } else if (isConditional(err, 'IdempotencyAlreadyInProgressError')) {
+      seconds = options.inProgressRetrySeconds ?? 10;
+      logger.info({ message: 'Part is being sent by another invocation', ...keys, delaySeconds: seconds });
+    } else if (err instanceof RetryableSendError) {
+      seconds = backoffSeconds(attempt, err.retryAfterMs, options.backoff);
+      emitMetric('SendRetried', 1, { channel: part.channel, code: err.platformCode });
+      logger.warn({
+        message: 'Send failed, will retry',
+        ...keys,
+        code: err.platformCode,
+        error: err.message,
+        attempt,
+        delaySeconds: seconds,
+      });
+    } else {
+      seconds = backoffSeconds(attempt, undefined, options.backoff);
+      logger.error({
+        message: 'Delivery failed, will retry',
+        ...keys,
+        errorName: (err as Error)?.name,
+        error: (err as Error)?.message,
+        attempt,
+        delaySeconds: seconds,
+      });
+    }
+    await changeVisibility(record, seconds, keys);
+    throw err instanceof Error ? err : new Error(String(err));
+  };
+
+  const processRecord = async (
+    record: SQSRecord,
+    context: Context | undefined,
+    handled: Set<string>,
+  ): Promise<void> => {
+    const s = state ?? init();
+    let part: OutboundPart;
+    try {
+      const parsed = outboundPartSchema.safeParse(JSON.parse(record.body));
+      if (!parsed.success)
+        throw new InvalidEventError(
+          parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        );
+      part = parsed.data;
+    } catch (err) {
+      // It can only fail again: drop it loudly rather than block the conversation.
+      logger.error({
+        message: 'Invalid outbound part dropped',
+        sqsMessageId: record.messageId,
+        error: (err as Error).message,
+      });
+      emitMetric('SendFailed', 1, { channel: 'unknown', code: 'INVALID_EVENT' });
+      return;
+    }
+    const keys = {
+      tenant: part.tenantId,
+      channel: part.channel,
+      conversation: part.conversationKey,
+      messageId: part.replyId,
+    };
+    handled.add(record.messageId);
+    const run: RunState = {
+      part,
+      deadline: context ? now() + context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY,
+      controller: new AbortController(),
+      timer: undefined,
+      outcome: undefined,
+    };
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await store.run(run, () => s.deliver({ replyKey: `reply#${part.replyId}` }, part, run));
+    } catch (err) {
+      if (run.outcome) {
+        // The platform answered but the idempotency store could not save it: never resend.
+        logger.warn({
+          message: 'Idempotency record not saved after the send',
+          ...keys,
+          error: (err as Error).name,
+        });
+        outcome = run.outcome;
+      } else {
+        return retryLater(record, part, err, keys);
+      }
+    }
+    const fresh = run.outcome !== undefined;
+    if (fresh) {
+      if (outcome.status === 'delivered') {
+        emitMetric('SendSucceeded', 1, { channel: part.channel });
+        if (part.partIndex === 0)
+          emitMetric('ReplyLatency', Math.max(0, outcome.at - part.receivedAt), { channel: part.channel });
+        logger.info({
+          message: 'Reply part delivered',
+          ...keys,
+          platformMessageId: outcome.platformMessageId,
+          partIndex: part.partIndex,
+        });
+      } else if (outcome.status === 'failed') {
+        emitMetric('SendFailed', 1, { channel: part.channel, code: outcome.code });
+        if (outcome.tokenInvalid) emitMetric('TokenInvalid', 1, { channel: part.channel });
+        logger.error({
+          message: 'Reply part refused by the platform, not retried',
+          ...keys,
+          code: outcome.code,
+          error: outcome.message,
+        });
+      } else {
+        emitMetric('ReplyExpired', 1, { channel: part.channel });
+        logger.warn({
+          message: 'Reply part not sent: messaging window closed',
+          ...keys,
+          customerLastMessageAt: outcome.customerLastMessageAt,
+        });
+      }
+    } else {
+      logger.info({
+        message: 'Reply part already handled (idempotent replay)',
+        ...keys,
+        status: outcome.status,
+      });
+    }
+    try {
+      await recordOutcome(s.memoryTable, part, outcome);
+    } catch (err) {
+      return retryLater(record, part, err, keys);
+    }
+  };
+
+  return async (event, context) => {
+    const s = state ?? init();
+    if (context) s.config.registerLambdaContext(context);
+    const handled = new Set<string>();
+    // A processor per invocation: its state must not be shared by concurrent invocations.
+    const processor = new SqsFifoPartialProcessorAsync();
+    const response = await processPartialResponse(
+      event,
+      (record: SQSRecord) => processRecord(record, context, handled),
+      processor,
+      {
+        ...(context ? { context } : {}),
+        skipGroupOnError: true,
+        throwOnFullBatchFailure: false,
+      },
+    );
+    // Records skipped because an earlier part of their conversation failed: make them visible
+    // again now. FIFO keeps them behind the failed part (a group with a message in flight
+    // delivers nothing else), so they follow it after its backoff instead of waiting out the
+    // queue's full visibility timeout.
+    const skipped = event.Records.filter(
+      (r) =>
+        !handled.has(r.messageId) && response.batchItemFailures.some((f) => f.itemIdentifier === r.messageId),
+    );
+    if (skipped.length > 0) {
+      const first = skipped[0] as SQSRecord;
+      try {
+        await sqsClient().send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrlFor(first),
+            Entries: skipped.map((r, i) => ({
+              Id: String(i),
+              ReceiptHandle: r.receiptHandle,
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
+      } catch (err) {
+        logger.warn({ message: 'Could not release skipped messages', error: (err as Error).name });
+      }
+    }
+    return response;
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * What delivery writes to the memory table after each outcome: the sent-id record (the
+ * conversation actor's echo filter), the history entry's status, and failure records.
+ * Every write is idempotent (same key, same values), so a retried record can redo them.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../shared/clients.js';
+import { DependencyError } from '../shared/errors.js';
+import { conversationPk, failureSk, SENT_SK, sentPk } from '../shared/keys.js';
+import type { OutboundPart } from '../shared/model.js';
+
+/** Sent ids live one day (DESIGN §2). */
+export const SENT_TTL_SECONDS = 86_400;
+/** Failure records live 14 days. */
+export const FAILURE_TTL_SECONDS = 14 * 86_400;
+
+/** The outcome of delivering one part (stored by the idempotency layer, so plain JSON). */
+export type DeliveryOutcome =
+  | { readonly status: 'delivered'; readonly platformMessageId: string; readonly at: number }
+  | {
+      readonly status: 'failed';
+      readonly code: string;
+      readonly message: string;
+      readonly tokenInvalid: boolean;
+      readonly at: number;
+    }
+  | { readonly status: 'expired'; readonly customerLastMessageAt: number; readonly at: number };
+
+/** Failure code recorded for replies not sent because the messaging window had closed. */
+export const EXPIRED_CODE = 'WINDOW_CLOSED';
+
+const dependency = (what: string, err: unknown): DependencyError =>
+  new DependencyError(`Delivery: could not write ${what} (${(err as Error).name}).`, { cause: err });
+
+/** Writes what an outcome requires. @throws DependencyError */
+export async function recordOutcome(
+  tableName: string,
+  part: OutboundPart,
+  outcome: DeliveryOutcome,
+): Promise<void> {
+  const client = documentClient();
+  const seconds = Math.floor(outcome.at / 1000);
+  if (outcome.status === 'delivered') {
+    try {
+      await client.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            pk: sentPk(part.tenantId, part.channel, outcome.platformMessageId),
+            sk: SENT_SK,
+            replyId: part.replyId,
+            conversationKey: part.conversationKey,
+            sentAt: outcome.at,
+            expiresAt: seconds + SENT_TTL_SECONDS,
+          },
+        }),
+      );
+    } catch (err) {
+      throw dependency('the sent-id record', err);
+    }
+  } else {
+    try {
+      await client.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            pk: conversationPk(part.conversationKey),
+            sk: failureSk(part.replyId),
+            channel: part.channel,
+            code: outcome.status === 'expired' ? EXPIRED_CODE : outcome.code,
+            replyId: part.replyId,
+            message:
+              outcome.status === 'expired'
+                ? `Not sent: the customer's last message (${new Date(outcome.customerLastMessageAt).toISOString()}) is outside the ${part.channel} messaging window.`
+                : outcome.message,
+            at: outcome.at,
+            expiresAt: seconds + FAILURE_TTL_SECONDS,
+          },
+        }),
+      );
+    } catch (err) {
+      throw dependency('the failure record', err);
+    }
+  }
+  await markHistory(tableName, part, outcome);
+}
+
+/**
+ * Sets the history entry's status. The entry is written by the conversation actor before the
+ * part is queued; if it is missing (expired, or a part queued without history) nothing is
+ * created: a bare status item would pollute the history.
+ */
+async function markHistory(tableName: string, part: OutboundPart, outcome: DeliveryOutcome): Promise<void> {
+  if (!part.historySk) return;
+  const values: Record<string, unknown> = { ':status': outcome.status };
+  let set = '#status = :status';
+  if (outcome.status === 'delivered') {
+    set += ', deliveredAt = :at, platformMessageId = :pmid';
+    values[':at'] = outcome.at;
+    values[':pmid'] = outcome.platformMessageId;
+  } else {
+    set += ', failedAt = :at, failureCode = :code';
+    values[':at'] = outcome.at;
+    values[':code'] = outcome.status === 'expired' ? EXPIRED_CODE : outcome.code;
+  }
+  try {
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: conversationPk(part.conversationKey), sk: part.historySk },
+        UpdateExpression: `SET ${set}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: values,
+      }),
+    );
+  } catch (err) {
+    if (
+      err instanceof ConditionalCheckFailedException ||
+      (err as Error).name === 'ConditionalCheckFailedException'
+    ) {
+      return;
+    }
+    throw dependency('the history status', err);
+  }
+}
