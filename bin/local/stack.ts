@@ -25,7 +25,7 @@ import { type LocalFunction, lambdaContext } from './lambda-context.js';
 import type { SandboxHandler } from './sandbox.js';
 import { mountSandbox } from './sandbox-mount.js';
 import { type SqsHandler, type SqsPoller, startSqsPoller } from './sqs-poller.js';
-import { createDemoTenant, storeTenantSecrets, writeTenantsState } from './tenants.js';
+import { createDemoTenant, storeTenantSecrets, writeStackState, writeTenantsState } from './tenants.js';
 
 /** The route API Gateway sends to the webhook Lambda (lib/ingest.ts). */
 export const WEBHOOK_ROUTE = '/webhooks/{channel}/{tenantId}';
@@ -332,6 +332,21 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     }
 
     webhook = webhookModule.handler;
+    writeStackState(config.stateDir, {
+      pid: process.pid,
+      url,
+      region: emulators.region,
+      endpoints: {
+        sqs: emulators.sqsEndpoint,
+        s3: emulators.s3Endpoint,
+        dynamodb: emulators.dynamoEndpoint,
+        secretsmanager: emulators.secrets.endpoint,
+      },
+      queues: emulators.queues,
+      tables: emulators.tables,
+      mediaBucket: emulators.mediaBucket,
+      secretPrefix: emulators.secretPrefix,
+    });
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> => {

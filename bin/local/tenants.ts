@@ -89,6 +89,19 @@ export function writeTenantsState(stateDir: string, tenants: readonly TenantDocu
   return path;
 }
 
+/**
+ * Writes `stack.json` into `stateDir`: where the running stack and its emulators listen and
+ * the names of its queues and tables (for the AWS CLI with `--endpoint-url`, and the tests).
+ */
+export function writeStackState(stateDir: string, state: Readonly<Record<string, unknown>>): string {
+  mkdirSync(stateDir, { recursive: true });
+  const path = join(stateDir, 'stack.json');
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(temp, path);
+  return path;
+}
+
 /** The channels a tenant has configured, in the canonical order. */
 export function configuredChannels(tenant: TenantDocument): ChannelName[] {
   return CHANNELS.filter((c) => tenant.channels[c] !== undefined);
