@@ -1,0 +1,87 @@
+/**
+ * Bedrock invoke permission scoped to the configured model. A foundation model id gets
+ * `bedrock:InvokeModel` on that model in the stack's region. A cross-region inference profile
+ * (`us.…`, `eu.…`, `apac.…`, `global.…`) or a profile ARN gets it on the profile, plus on the
+ * foundation model(s) the profile routes to — in any region, but only when the call comes
+ * through that profile (condition `bedrock:InferenceProfileArn`), as the Bedrock docs prescribe.
+ * The Converse API is authorised by `bedrock:InvokeModel`.
+ */
+import { Stack } from 'aws-cdk-lib';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IConstruct } from 'constructs';
+
+/** Claude Haiku: available on demand (no inference profile needed) in most Bedrock regions. */
+export const DEFAULT_BEDROCK_MODEL_ID = 'anthropic.claude-3-haiku-20240307-v1:0';
+
+/** Geography prefixes of system-defined cross-region inference profiles. */
+const PROFILE_PREFIX = /^(us|us-gov|eu|apac|ap|jp|au|ca|global)\.(.+)$/;
+
+/** What a model id / ARN is allowed to look like. */
+export const BEDROCK_MODEL_ID_PATTERN =
+  /^(arn:[a-z-]+:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+\/[A-Za-z0-9.:_/-]+|[A-Za-z0-9][A-Za-z0-9.:_-]*)$/;
+
+/** How a configured model id is invoked. */
+export interface BedrockTarget {
+  /** ARNs the function may invoke directly. */
+  readonly directArns: readonly string[];
+  /** Foundation-model ARNs reachable only through {@link profileArn}. */
+  readonly routedModelArns: readonly string[];
+  /** The inference profile ARN, when the id names one. */
+  readonly profileArn?: string;
+}
+
+/** Resolves a model id or ARN to the ARNs an IAM policy must name. */
+export function bedrockTarget(scope: IConstruct, modelId: string): BedrockTarget {
+  const { partition, region, account } = Stack.of(scope);
+  if (modelId.startsWith('arn:')) {
+    const resource = modelId.split(':').slice(5).join(':');
+    const [type, ...rest] = resource.split('/');
+    const name = rest.join('/');
+    if (type === 'inference-profile' || type === 'application-inference-profile') {
+      const base = type === 'inference-profile' ? PROFILE_PREFIX.exec(name)?.[2] : undefined;
+      return {
+        directArns: [modelId],
+        profileArn: modelId,
+        routedModelArns: routedModelArns(partition, base ?? '*', name.startsWith('global.')),
+      };
+    }
+    return { directArns: [modelId], routedModelArns: [] };
+  }
+  const profile = PROFILE_PREFIX.exec(modelId);
+  if (profile) {
+    const profileArn = `arn:${partition}:bedrock:${region}:${account}:inference-profile/${modelId}`;
+    return {
+      directArns: [profileArn],
+      profileArn,
+      routedModelArns: routedModelArns(partition, profile[2] ?? '*', profile[1] === 'global'),
+    };
+  }
+  return {
+    directArns: [`arn:${partition}:bedrock:${region}::foundation-model/${modelId}`],
+    routedModelArns: [],
+  };
+}
+
+function routedModelArns(partition: string, baseModel: string, global: boolean): string[] {
+  const arns = [`arn:${partition}:bedrock:*::foundation-model/${baseModel}`];
+  // Global profiles are authorised against a region-less foundation-model ARN as well.
+  if (global) arns.push(`arn:${partition}:bedrock:::foundation-model/${baseModel}`);
+  return arns;
+}
+
+/** Grants `grantee` `bedrock:InvokeModel` on `modelId` (see the module comment). */
+export function grantBedrockInvoke(scope: IConstruct, grantee: IGrantable, modelId: string): void {
+  const target = bedrockTarget(scope, modelId);
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({ actions: ['bedrock:InvokeModel'], resources: [...target.directArns] }),
+  );
+  if (target.profileArn && target.routedModelArns.length > 0) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['bedrock:InvokeModel'],
+        resources: [...target.routedModelArns],
+        conditions: { StringEquals: { 'bedrock:InferenceProfileArn': target.profileArn } },
+      }),
+    );
+  }
+}

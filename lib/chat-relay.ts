@@ -1,0 +1,293 @@
+/**
+ * `ChatRelay`: the whole relay as one construct. A minimal deployment is
+ * `new ChatRelay(this, 'Relay')`. The constructor resolves defaults, validates the props
+ * (every problem at once), then builds the sub-constructs: storage, queues, ingest,
+ * conversation, delivery. Media (`ChatRelayMedia`) and monitoring (`ChatRelayMonitoring`)
+ * attach to the public resources below.
+ */
+import { CfnOutput, type Duration } from 'aws-cdk-lib';
+import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/env.js';
+import { type ChannelName, isChannelName } from '../lambdas/shared/model.js';
+import { TENANT_ID_PATTERN } from '../lambdas/shared/tenant.js';
+import { RelayConversation, type ResponderConfig } from './conversation.js';
+import { RelayDelivery } from './delivery.js';
+import {
+  FUNCTION_DEFAULTS,
+  logRemovalPolicy,
+  type RelayFunction,
+  type RelayFunctionDefaults,
+} from './function-defaults.js';
+import { RelayIngest } from './ingest.js';
+import { acknowledgeRelayFindings } from './nag.js';
+import {
+  CHAT_RELAY_DEFAULTS,
+  type ChatRelayProps,
+  ChatRelayPropsError,
+  validateChatRelayProps,
+} from './props.js';
+import { RelayQueues } from './queues.js';
+import { RelayStorage } from './storage.js';
+import { grantTenantSecretsRead, tenantSecretsArnPattern } from './tenant-secrets.js';
+
+export type { ChatRelayProps } from './props.js';
+
+/** The chat-relay construct: webhooks in, answered conversations out. */
+export class ChatRelay extends Construct {
+  // Ingest
+  /** The webhook HTTP API. */
+  public readonly api: HttpApi;
+  /** Its `$default` stage (throttling, access logs). */
+  public readonly stage: HttpStage;
+  /** API access logs (JSON; never the path with its query, headers or body). */
+  public readonly accessLogGroup: LogGroup;
+  /** `https://…/webhooks`: a platform's URL is `{webhookBaseUrl}/{channel}/{tenantId}`. */
+  public readonly webhookBaseUrl: string;
+  /** The `WebhookBaseUrl` output. */
+  public readonly webhookBaseUrlOutput: CfnOutput;
+  // Functions
+  public readonly webhookFunction: NodejsFunction;
+  public readonly conversationFunction: NodejsFunction;
+  public readonly timerFunction: NodejsFunction;
+  public readonly deliveryFunction: NodejsFunction;
+  public readonly webhookLogGroup: LogGroup;
+  public readonly conversationLogGroup: LogGroup;
+  public readonly timerLogGroup: LogGroup;
+  public readonly deliveryLogGroup: LogGroup;
+  // Queues
+  public readonly inboundQueue: Queue;
+  public readonly inboundDlq: Queue;
+  public readonly timerQueue: Queue;
+  public readonly timerDlq: Queue;
+  public readonly outboundQueue: Queue;
+  public readonly outboundDlq: Queue;
+  // Tables
+  public readonly idempotencyTable: Table;
+  public readonly memoryTable: Table;
+  // Settings other constructs (media, monitoring, CLIs) need
+  /** Tenant secrets live at `{secretPrefix}/tenants/{tenantId}`. */
+  public readonly secretPrefix: string;
+  /** The ARN pattern of the tenant secrets (`…:secret:{prefix}/tenants/*`). */
+  public readonly tenantSecretsArn: string;
+  /** The responder in use. */
+  public readonly responder: ResponderConfig;
+  /** Shared function defaults (runtime settings, log retention), for sub-constructs added later. */
+  public readonly functionDefaults: RelayFunctionDefaults;
+  /** The conversation sub-construct (media wiring calls `addMediaJobsQueue`). */
+  public readonly conversation: RelayConversation;
+
+  constructor(scope: Construct, id: string, props: ChatRelayProps = {}) {
+    super(scope, id);
+    const problems = validateChatRelayProps(props);
+    if (problems.length > 0) throw new ChatRelayPropsError(problems);
+
+    const d = CHAT_RELAY_DEFAULTS;
+    const removalPolicy = props.removalPolicy ?? d.removalPolicy;
+    this.secretPrefix = props.secretPrefix ?? d.secretPrefix;
+    this.responder = props.responder ?? { type: 'bedrock' };
+    const sizing = (key: keyof typeof FUNCTION_DEFAULTS): { memorySize: number; timeout: Duration } => ({
+      memorySize: props.functions?.[key]?.memorySize ?? FUNCTION_DEFAULTS[key].memorySize,
+      timeout: props.functions?.[key]?.timeout ?? FUNCTION_DEFAULTS[key].timeout,
+    });
+    this.functionDefaults = {
+      logRetention: props.logRetention ?? d.logRetention,
+      logRemovalPolicy: logRemovalPolicy(removalPolicy),
+      logLevel: props.logLevel ?? d.logLevel,
+      serviceName: props.serviceName ?? d.serviceName,
+      tracing: props.tracing ?? d.tracing,
+    };
+
+    const storage = new RelayStorage(this, 'Storage', { removalPolicy, namePrefix: props.namePrefix });
+    this.idempotencyTable = storage.idempotencyTable;
+    this.memoryTable = storage.memoryTable;
+
+    const queues = new RelayQueues(this, 'Queues', {
+      namePrefix: props.namePrefix,
+      maxReceiveCount: {
+        inbound: props.maxReceiveCount?.inbound ?? d.maxReceiveCount.inbound,
+        timer: props.maxReceiveCount?.timer ?? d.maxReceiveCount.timer,
+        outbound: props.maxReceiveCount?.outbound ?? d.maxReceiveCount.outbound,
+      },
+      consumerTimeouts: {
+        inbound: sizing('conversation').timeout,
+        timer: sizing('timer').timeout,
+        outbound: sizing('delivery').timeout,
+      },
+    });
+    this.inboundQueue = queues.inbound.queue;
+    this.inboundDlq = queues.inbound.deadLetterQueue;
+    this.timerQueue = queues.timer.queue;
+    this.timerDlq = queues.timer.deadLetterQueue;
+    this.outboundQueue = queues.outbound.queue;
+    this.outboundDlq = queues.outbound.deadLetterQueue;
+
+    // Environment shared by the functions that read tenant secrets.
+    const tenantEnv = {
+      [ENV.tenantSecretPrefix]: this.secretPrefix,
+      [ENV.tenantCacheSeconds]: String((props.tenantCacheTtl ?? d.tenantCacheTtl).toSeconds()),
+    };
+    const apiEnv: Record<string, string> = {};
+    const urls = props.apiBaseUrls ?? {};
+    if (urls.pancake) apiEnv[ENV.pancakeApiBase] = urls.pancake;
+    if (urls.graph) apiEnv[ENV.graphApiBase] = urls.graph;
+    if (urls.telegram) apiEnv[ENV.telegramApiBase] = urls.telegram;
+    if (urls.zalo) apiEnv[ENV.zaloApiBase] = urls.zalo;
+    const sendTimeoutMs = String((props.sendTimeout ?? d.sendTimeout).toMilliseconds());
+
+    const ingest = new RelayIngest(this, 'Ingest', {
+      functionDefaults: this.functionDefaults,
+      inboundQueue: this.inboundQueue,
+      environment: {
+        ...tenantEnv,
+        [ENV.maxBodyBytes]: String(props.maxBodyBytes ?? d.maxBodyBytes),
+        [ENV.enqueueBudgetMs]: String((props.enqueueBudget ?? d.enqueueBudget).toMilliseconds()),
+      },
+      ...sizing('webhook'),
+      throttleRateLimit: props.throttleRateLimit ?? d.throttleRateLimit,
+      throttleBurstLimit: props.throttleBurstLimit ?? d.throttleBurstLimit,
+      logRetention: this.functionDefaults.logRetention,
+      logRemovalPolicy: this.functionDefaults.logRemovalPolicy,
+    });
+    this.api = ingest.api;
+    this.stage = ingest.stage;
+    this.accessLogGroup = ingest.accessLogGroup;
+    this.webhookBaseUrl = ingest.webhookBaseUrl;
+    this.webhookBaseUrlOutput = ingest.webhookBaseUrlOutput;
+
+    this.conversation = new RelayConversation(this, 'Conversation', {
+      functionDefaults: this.functionDefaults,
+      inboundQueue: this.inboundQueue,
+      timerQueue: this.timerQueue,
+      outboundQueue: this.outboundQueue,
+      idempotencyTable: this.idempotencyTable,
+      memoryTable: this.memoryTable,
+      responder: this.responder,
+      bedrockModelId: (this.responder.type === 'bedrock' && this.responder.modelId) || d.bedrockModelId,
+      bedrockTimeout: (this.responder.type === 'bedrock' && this.responder.timeout) || d.bedrockTimeout,
+      environment: {
+        ...tenantEnv,
+        ...apiEnv,
+        // Typing indicators are sent at flush start.
+        [ENV.sendTimeoutMs]: sendTimeoutMs,
+        [ENV.debounceMs]: String(props.debounceMs ?? d.debounceMs),
+        [ENV.maxTurnWaitMs]: String(props.maxTurnWaitMs ?? d.maxTurnWaitMs),
+        [ENV.mediaTimeoutMs]: String(props.mediaTimeoutMs ?? d.mediaTimeoutMs),
+        [ENV.dedupTtlSeconds]: String((props.dedupTtl ?? d.dedupTtl).toSeconds()),
+        [ENV.historyTtlDays]: String((props.historyTtl ?? d.historyTtl).toDays()),
+        [ENV.historyLimit]: String(props.historyLimit ?? d.historyLimit),
+        [ENV.summaryEveryTurns]: String(props.summaryEveryTurns ?? d.summaryEveryTurns),
+        [ENV.maxReceiveCount]: String(queues.inbound.maxReceiveCount),
+        [ENV.sendFallbackOnFailure]: String(props.sendFallbackOnFailure ?? d.sendFallbackOnFailure),
+      },
+      conversation: sizing('conversation'),
+      timer: sizing('timer'),
+    });
+
+    const delivery = new RelayDelivery(this, 'Delivery', {
+      functionDefaults: this.functionDefaults,
+      outboundQueue: this.outboundQueue,
+      idempotencyTable: this.idempotencyTable,
+      memoryTable: this.memoryTable,
+      environment: {
+        ...tenantEnv,
+        ...apiEnv,
+        [ENV.sendTimeoutMs]: sendTimeoutMs,
+        [ENV.typingDelay]: String(props.typingDelay ?? d.typingDelay),
+        [ENV.maxReceiveCount]: String(queues.outbound.maxReceiveCount),
+      },
+      ...sizing('delivery'),
+      reservedConcurrency: props.deliveryReservedConcurrency,
+    });
+
+    const functions: Record<'webhook' | 'conversation' | 'timer' | 'delivery', RelayFunction> = {
+      webhook: ingest.webhook,
+      conversation: this.conversation.conversation,
+      timer: this.conversation.timer,
+      delivery: delivery.delivery,
+    };
+    this.webhookFunction = functions.webhook.function;
+    this.conversationFunction = functions.conversation.function;
+    this.timerFunction = functions.timer.function;
+    this.deliveryFunction = functions.delivery.function;
+    this.webhookLogGroup = functions.webhook.logGroup;
+    this.conversationLogGroup = functions.conversation.logGroup;
+    this.timerLogGroup = functions.timer.logGroup;
+    this.deliveryLogGroup = functions.delivery.logGroup;
+
+    this.tenantSecretsArn = tenantSecretsArnPattern(this, this.secretPrefix);
+    for (const fn of [this.webhookFunction, this.conversationFunction, this.deliveryFunction]) {
+      this.grantTenantSecretsRead(fn);
+    }
+
+    acknowledgeRelayFindings({
+      allFunctions: [
+        this.webhookFunction,
+        this.conversationFunction,
+        this.timerFunction,
+        this.deliveryFunction,
+      ],
+      secretReaders: [this.webhookFunction, this.conversationFunction, this.deliveryFunction],
+      tenantSecretsArn: this.tenantSecretsArn,
+      routes: ingest.routes,
+      tracing: this.functionDefaults.tracing,
+      conversationFunction: this.conversationFunction,
+      bedrockRoutedArns: this.conversation.bedrockRoutedModelArns,
+      responderFunctionArn:
+        this.responder.type === 'lambda' ? this.responder.function.functionArn : undefined,
+    });
+  }
+
+  /**
+   * Grants `secretsmanager:GetSecretValue` on the tenant secrets (`{secretPrefix}/tenants/*`)
+   * and nothing else — for your own functions that need tenant configuration.
+   */
+  public grantTenantSecretsRead(grantee: IGrantable): Grant {
+    return grantTenantSecretsRead(this, grantee, this.secretPrefix);
+  }
+
+  /** The webhook URL a platform must call for `tenantId` on `channel`. */
+  public webhookUrl(channel: ChannelName, tenantId: string): string {
+    return `${this.webhookBaseUrl}/${channel}/${tenantId}`;
+  }
+
+  /**
+   * Adds one stack output per channel holding that tenant's webhook URL
+   * (`{webhookBaseUrl}/{channel}/{tenantId}`). Pancake also needs `?token={webhookToken}`
+   * appended — the token is never put in a template. Returns the outputs.
+   */
+  public addTenantOutputs(tenantId: string, channels: readonly ChannelName[]): CfnOutput[] {
+    const problems: string[] = [];
+    if (!TENANT_ID_PATTERN.test(tenantId)) {
+      problems.push(
+        `tenantId must match ${TENANT_ID_PATTERN} (lower-case letters, digits and "-", 1–63 characters); got "${tenantId}". Use the id the tenant CLI created.`,
+      );
+    }
+    for (const channel of channels) {
+      if (!isChannelName(channel)) {
+        problems.push(
+          `channel must be one of pancake, messenger, instagram, whatsapp, telegram, zalo; got "${String(channel)}". Fix the channel name.`,
+        );
+      }
+    }
+    if (channels.length === 0)
+      problems.push('channels must list at least one channel; got none. Pass e.g. ["telegram"].');
+    if (problems.length > 0) throw new ChatRelayPropsError(problems);
+    return [...new Set(channels)].map((channel) => {
+      const idPart = `${tenantId}-${channel}`.replace(/[^A-Za-z0-9]/g, '');
+      return new CfnOutput(this, `WebhookUrl${idPart}`, {
+        description: `Webhook URL of tenant ${tenantId} on ${channel}${channel === 'pancake' ? ' (append ?token={webhookToken})' : ''}`,
+        value: this.webhookUrl(channel, tenantId),
+      });
+    });
+  }
+
+  // Monitoring: `metric…()` helpers (DLQ depth, oldest message age, webhook rejects, send
+  // failures…) are added here by the monitoring engineer; lib/monitoring.ts builds the
+  // dashboard and alarms from them and from the public resources above.
+}

@@ -1,0 +1,149 @@
+/**
+ * The conversation actor and its debounce timer.
+ *
+ * - conversation Lambda on `inbound.fifo` (batch 10, partial batch failures, no batching
+ *   window — Lambda allows none on FIFO sources);
+ * - timer Lambda on the standard timer queue: a tick delayed by `DelaySeconds` comes back into
+ *   `inbound.fifo` as a `flush` event. A small Lambda rather than EventBridge Pipes: a Pipe
+ *   SQS→SQS FIFO cannot derive the per-message group and dedup ids from our message body as
+ *   cleanly, and the local stack could not run it.
+ *
+ * Each function gets exactly the grants matching the environment variables it receives.
+ */
+import type { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/env.js';
+import { bedrockTarget, grantBedrockInvoke } from './bedrock.js';
+import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.js';
+
+/** The built-in `echo` responder (deterministic; for local runs and tests). */
+export interface EchoResponderConfig {
+  readonly type: 'echo';
+}
+
+/** Amazon Bedrock through the Converse API. */
+export interface BedrockResponderConfig {
+  readonly type: 'bedrock';
+  /**
+   * Foundation model id, cross-region inference profile id (`us.…`, `eu.…`, `apac.…`, `global.…`)
+   * or a model / inference-profile ARN. The IAM permission is scoped to exactly this.
+   * @default DEFAULT_BEDROCK_MODEL_ID (Claude Haiku)
+   */
+  readonly modelId?: string;
+  /**
+   * Time allowed for one Converse call; must be shorter than the conversation function's timeout.
+   * @default Duration.seconds(20)
+   */
+  readonly timeout?: Duration;
+}
+
+/** Your own Lambda: invoked with the `TurnContext` JSON, must return a `Reply` JSON. */
+export interface LambdaResponderConfig {
+  readonly type: 'lambda';
+  /** The function to invoke (the conversation Lambda is granted `lambda:InvokeFunction` on it). */
+  readonly function: IFunction;
+}
+
+/** Which responder answers turns. */
+export type ResponderConfig = EchoResponderConfig | BedrockResponderConfig | LambdaResponderConfig;
+
+/** Properties of {@link RelayConversation} (resolved values; defaults live in ChatRelay). */
+export interface RelayConversationProps {
+  readonly functionDefaults: RelayFunctionDefaults;
+  readonly inboundQueue: IQueue;
+  readonly timerQueue: IQueue;
+  readonly outboundQueue: IQueue;
+  readonly idempotencyTable: ITable;
+  readonly memoryTable: ITable;
+  readonly responder: ResponderConfig;
+  readonly bedrockModelId: string;
+  readonly bedrockTimeout: Duration;
+  /** Shared environment (secret prefix, cache, API bases…). */
+  readonly environment: Readonly<Record<string, string>>;
+  readonly conversation: { readonly memorySize: number; readonly timeout: Duration };
+  readonly timer: { readonly memorySize: number; readonly timeout: Duration };
+}
+
+/** The conversation Lambda (actor) and the timer Lambda, with their event sources. */
+export class RelayConversation extends Construct {
+  public readonly conversation: RelayFunction;
+  public readonly timer: RelayFunction;
+  public readonly conversationEventSource: SqsEventSource;
+  public readonly timerEventSource: SqsEventSource;
+  /** Foundation-model ARNs (with a region wildcard) reachable through the configured inference profile. */
+  public readonly bedrockRoutedModelArns: readonly string[];
+
+  constructor(scope: Construct, id: string, props: RelayConversationProps) {
+    super(scope, id);
+    const responderEnv: Record<string, string> = { [ENV.responder]: props.responder.type };
+    if (props.responder.type === 'bedrock') {
+      responderEnv[ENV.bedrockModelId] = props.bedrockModelId;
+      responderEnv[ENV.bedrockTimeoutMs] = String(props.bedrockTimeout.toMilliseconds());
+    } else if (props.responder.type === 'lambda') {
+      responderEnv[ENV.responderFunctionName] = props.responder.function.functionArn;
+    }
+
+    this.conversation = new RelayFunction(this, 'Conversation', props.functionDefaults, {
+      entry: 'conversation',
+      description: 'chat-relay conversation actor: turns, debounce, memory, responder, gates',
+      memorySize: props.conversation.memorySize,
+      timeout: props.conversation.timeout,
+      environment: {
+        [ENV.inboundQueueUrl]: props.inboundQueue.queueUrl,
+        [ENV.timerQueueUrl]: props.timerQueue.queueUrl,
+        [ENV.outboundQueueUrl]: props.outboundQueue.queueUrl,
+        [ENV.idempotencyTable]: props.idempotencyTable.tableName,
+        [ENV.memoryTable]: props.memoryTable.tableName,
+        ...props.environment,
+        ...responderEnv,
+      },
+    });
+    const fn = this.conversation.function;
+    // The event source grants consume on inbound; the actor also re-enqueues to inbound
+    // (inline flush when debounceMs is 0), arms timers and queues replies.
+    props.inboundQueue.grantSendMessages(fn);
+    props.timerQueue.grantSendMessages(fn);
+    props.outboundQueue.grantSendMessages(fn);
+    props.idempotencyTable.grantReadWriteData(fn);
+    props.memoryTable.grantReadWriteData(fn);
+    this.bedrockRoutedModelArns = [];
+    if (props.responder.type === 'bedrock') {
+      grantBedrockInvoke(this, fn, props.bedrockModelId);
+      this.bedrockRoutedModelArns = bedrockTarget(this, props.bedrockModelId).routedModelArns;
+    } else if (props.responder.type === 'lambda') {
+      props.responder.function.grantInvoke(fn);
+    }
+    this.conversationEventSource = new SqsEventSource(props.inboundQueue, {
+      batchSize: 10,
+      reportBatchItemFailures: true,
+    });
+    fn.addEventSource(this.conversationEventSource);
+
+    this.timer = new RelayFunction(this, 'Timer', props.functionDefaults, {
+      entry: 'timer',
+      description: 'chat-relay debounce timer: moves due ticks from the timer queue into inbound.fifo',
+      memorySize: props.timer.memorySize,
+      timeout: props.timer.timeout,
+      environment: { [ENV.inboundQueueUrl]: props.inboundQueue.queueUrl },
+    });
+    props.inboundQueue.grantSendMessages(this.timer.function);
+    this.timerEventSource = new SqsEventSource(props.timerQueue, {
+      batchSize: 10,
+      reportBatchItemFailures: true,
+    });
+    this.timer.function.addEventSource(this.timerEventSource);
+  }
+
+  /**
+   * Lets the actor hand audio/video to the media worker: sets `MEDIA_JOBS_QUEUE_URL` and
+   * grants `sqs:SendMessage` on the queue (called when media processing is enabled).
+   */
+  public addMediaJobsQueue(queue: IQueue): void {
+    this.conversation.function.addEnvironment(ENV.mediaJobsQueueUrl, queue.queueUrl);
+    queue.grantSendMessages(this.conversation.function);
+  }
+}

@@ -1,0 +1,474 @@
+/**
+ * `ChatRelayProps`, their defaults and their synth-time validation. Validation is a pure
+ * function returning every problem at once, each message naming the prop, the allowed range,
+ * the value given and the fix.
+ */
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BEDROCK_MODEL_ID_PATTERN, DEFAULT_BEDROCK_MODEL_ID } from './bedrock.js';
+import type { ResponderConfig } from './conversation.js';
+import { QUEUE_DEFINITIONS } from './definitions.js';
+import { FUNCTION_DEFAULTS, type RelayLogLevel } from './function-defaults.js';
+import { DEFAULT_SECRET_PREFIX, SECRET_PREFIX_PATTERN } from './tenant-secrets.js';
+
+/** Memory and timeout of one function. */
+export interface FunctionSizing {
+  /**
+   * Memory in MB (128–10240).
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout. Webhook at most 29 s (the HTTP API integration limit), others at most 15 min.
+   * @default webhook 10 s, conversation 60 s, timer 10 s, delivery 30 s
+   */
+  readonly timeout?: Duration;
+}
+
+/** Outbound API base URLs (for staging, sandboxes and tests). Unset → the real hosts. */
+export interface ApiBaseUrls {
+  /** Pancake (`PANCAKE_API_BASE`). @default https://pages.fm */
+  readonly pancake?: string;
+  /** Meta Graph API for Messenger, Instagram and WhatsApp (`GRAPH_API_BASE`). @default https://graph.facebook.com */
+  readonly graph?: string;
+  /** Telegram Bot API (`TELEGRAM_API_BASE`). @default https://api.telegram.org */
+  readonly telegram?: string;
+  /** Zalo OA API (`ZALO_API_BASE`). @default https://openapi.zalo.me */
+  readonly zalo?: string;
+}
+
+/** Receive counts before a message moves to its dead-letter queue (1–1000). */
+export interface MaxReceiveCounts {
+  /** @default 5 */
+  readonly inbound?: number;
+  /** @default 5 */
+  readonly timer?: number;
+  /** @default 8 */
+  readonly outbound?: number;
+}
+
+/** Per-function sizing. */
+export interface FunctionSizings {
+  /** @default 256 MB, 10 s */
+  readonly webhook?: FunctionSizing;
+  /** @default 256 MB, 60 s */
+  readonly conversation?: FunctionSizing;
+  /** @default 256 MB, 10 s */
+  readonly timer?: FunctionSizing;
+  /** @default 256 MB, 30 s */
+  readonly delivery?: FunctionSizing;
+}
+
+/** Properties of the `ChatRelay` construct. Every prop is optional. */
+export interface ChatRelayProps {
+  /**
+   * Tenant secrets are read from `{secretPrefix}/tenants/{tenantId}`; the functions may read
+   * those secrets and nothing else.
+   * @default 'chat-relay'
+   */
+  readonly secretPrefix?: string;
+  /**
+   * Physical name prefix for queues (`{prefix}-inbound.fifo`…) and tables (`{prefix}-memory`…).
+   * @default - CloudFormation generates unique names
+   */
+  readonly namePrefix?: string;
+  /**
+   * What happens to the tables and log groups when the stack is deleted. Use `DESTROY` only for dev stacks.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the function log groups and the API access log group.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * `POWERTOOLS_LOG_LEVEL` of every function.
+   * @default 'INFO'
+   */
+  readonly logLevel?: RelayLogLevel;
+  /**
+   * `POWERTOOLS_SERVICE_NAME`: the `service` key in every log line and dimension of every metric.
+   * @default 'chat-relay'
+   */
+  readonly serviceName?: string;
+  /**
+   * X-Ray active tracing on every function.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * Steady-state request rate limit of the webhook API's default stage (requests per second).
+   * @default 100
+   */
+  readonly throttleRateLimit?: number;
+  /**
+   * Burst limit of the webhook API's default stage.
+   * @default 200
+   */
+  readonly throttleBurstLimit?: number;
+  /**
+   * Largest webhook body accepted; larger requests get 413 (`MAX_BODY_BYTES`).
+   * @default 1048576 (1 MiB)
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * Time the webhook may spend retrying partial enqueue failures before answering 5xx
+   * (`ENQUEUE_BUDGET_MS`). Must be shorter than the webhook timeout.
+   * @default Duration.seconds(5)
+   */
+  readonly enqueueBudget?: Duration;
+  /**
+   * How long a function caches a tenant document (`TENANT_CACHE_SECONDS`).
+   * @default Duration.minutes(5)
+   */
+  readonly tenantCacheTtl?: Duration;
+  /**
+   * Receives before a message is moved to its dead-letter queue.
+   * @default { inbound: 5, timer: 5, outbound: 8 }
+   */
+  readonly maxReceiveCount?: MaxReceiveCounts;
+  /**
+   * Quiet time after a customer's last message before the turn is answered (0 flushes inline,
+   * no timer). A tenant's `settings.debounceMs` overrides it. At most 900000 (SQS DelaySeconds max).
+   * @default 2500
+   */
+  readonly debounceMs?: number;
+  /**
+   * Longest a turn waits for a customer who keeps typing. At least `debounceMs`, at most 900000.
+   * @default 15000
+   */
+  readonly maxTurnWaitMs?: number;
+  /**
+   * Longest a turn waits for media results (transcripts, keyframes) before answering with a marker.
+   * @default 120000
+   */
+  readonly mediaTimeoutMs?: number;
+  /**
+   * How long a platform message id is remembered for de-duplication (WhatsApp retries up to 7 days).
+   * @default Duration.days(7)
+   */
+  readonly dedupTtl?: Duration;
+  /**
+   * How long conversation history is kept (whole days).
+   * @default Duration.days(30)
+   */
+  readonly historyTtl?: Duration;
+  /**
+   * History entries given to the responder.
+   * @default 20
+   */
+  readonly historyLimit?: number;
+  /**
+   * Write an episode summary every this many turns (0 disables summaries).
+   * @default 10
+   */
+  readonly summaryEveryTurns?: number;
+  /**
+   * Send the tenant's fallback reply when a turn exhausts its retries.
+   * @default false
+   */
+  readonly sendFallbackOnFailure?: boolean;
+  /**
+   * Who answers: `{ type: 'bedrock', modelId? }` (Amazon Bedrock Converse), `{ type: 'lambda',
+   * function }` (your own function) or `{ type: 'echo' }` (deterministic, for tests).
+   * @default { type: 'bedrock' } with DEFAULT_BEDROCK_MODEL_ID (Claude Haiku)
+   */
+  readonly responder?: ResponderConfig;
+  /**
+   * Outbound API base URLs.
+   * @default - the real hosts
+   */
+  readonly apiBaseUrls?: ApiBaseUrls;
+  /**
+   * Timeout of one platform send call (`SEND_TIMEOUT_MS`). Must be shorter than the delivery timeout.
+   * @default Duration.seconds(10)
+   */
+  readonly sendTimeout?: Duration;
+  /**
+   * Wait before sending, proportional to the reply length and capped, so replies feel typed (`TYPING_DELAY`).
+   * @default false
+   */
+  readonly typingDelay?: boolean;
+  /**
+   * Reserved concurrency of the delivery function.
+   * @default - unreserved
+   */
+  readonly deliveryReservedConcurrency?: number;
+  /**
+   * Memory and timeout per function.
+   * @default see {@link FunctionSizings}
+   */
+  readonly functions?: FunctionSizings;
+}
+
+/** Every default, in one place (docs/configuration.md lists the same values). */
+export const CHAT_RELAY_DEFAULTS = {
+  secretPrefix: DEFAULT_SECRET_PREFIX,
+  removalPolicy: RemovalPolicy.RETAIN,
+  logRetention: RetentionDays.ONE_MONTH,
+  logLevel: 'INFO' as RelayLogLevel,
+  serviceName: 'chat-relay',
+  tracing: false,
+  throttleRateLimit: 100,
+  throttleBurstLimit: 200,
+  maxBodyBytes: 1_048_576,
+  enqueueBudget: Duration.seconds(5),
+  tenantCacheTtl: Duration.minutes(5),
+  maxReceiveCount: {
+    inbound: QUEUE_DEFINITIONS.inbound.dlq.maxReceiveCount,
+    timer: QUEUE_DEFINITIONS.timer.dlq.maxReceiveCount,
+    outbound: QUEUE_DEFINITIONS.outbound.dlq.maxReceiveCount,
+  },
+  debounceMs: 2500,
+  maxTurnWaitMs: 15_000,
+  mediaTimeoutMs: 120_000,
+  dedupTtl: Duration.days(7),
+  historyTtl: Duration.days(30),
+  historyLimit: 20,
+  summaryEveryTurns: 10,
+  sendFallbackOnFailure: false,
+  bedrockModelId: DEFAULT_BEDROCK_MODEL_ID,
+  bedrockTimeout: Duration.seconds(20),
+  sendTimeout: Duration.seconds(10),
+  typingDelay: false,
+} as const;
+
+/** SQS DelaySeconds maximum, in ms: the debounce and media ticks ride on it. */
+const MAX_DELAY_MS = 900_000;
+const LOG_LEVELS: readonly RelayLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+const NAME_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
+const SERVICE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const known = (v: unknown): boolean => !Token.isUnresolved(v);
+
+function show(value: unknown): string {
+  if (value instanceof Duration) return value.toHumanString();
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
+
+/**
+ * Every problem with `props`, as messages saying what is wrong and how to fix it; empty when
+ * the props are valid. Unresolved tokens are not checked.
+ */
+export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
+  const problems: string[] = [];
+  const intIn = (name: string, value: number | undefined, min: number, max: number, why = ''): void => {
+    if (value === undefined || !known(value)) return;
+    if (!Number.isInteger(value)) {
+      problems.push(`${name} must be a whole number; got ${show(value)}. Set ${name} to a whole number.`);
+    } else if (value < min || value > max) {
+      const hint = value > max ? 'smaller' : 'larger';
+      problems.push(
+        `${name} must be between ${min} and ${max}${why}; got ${show(value)}. Set ${name} to a ${hint} value.`,
+      );
+    }
+  };
+  const durationIn = (
+    name: string,
+    value: Duration | undefined,
+    min: Duration,
+    max: Duration,
+    unit: 'milliseconds' | 'seconds' | 'days' = 'seconds',
+    why = '',
+  ): void => {
+    if (value === undefined || value.isUnresolved()) return;
+    const ms = value.toMilliseconds();
+    const whole =
+      unit === 'days' ? ms % 86_400_000 === 0 : unit === 'seconds' ? ms % 1000 === 0 : Number.isInteger(ms);
+    if (ms < min.toMilliseconds() || ms > max.toMilliseconds()) {
+      const hint = ms > max.toMilliseconds() ? 'shorter' : 'longer';
+      problems.push(
+        `${name} must be between ${min.toHumanString()} and ${max.toHumanString()}${why}; got ${show(value)}. Set ${name} to a ${hint} duration.`,
+      );
+    } else if (!whole) {
+      problems.push(
+        `${name} must be a whole number of ${unit}; got ${show(value)}. Set ${name} to whole ${unit}.`,
+      );
+    }
+  };
+
+  // Names
+  if (props.secretPrefix !== undefined && known(props.secretPrefix)) {
+    if (!SECRET_PREFIX_PATTERN.test(props.secretPrefix) || props.secretPrefix.length > 400) {
+      problems.push(
+        `secretPrefix must be 1–400 characters of letters, digits and _+=.@- separated by single "/" (no leading or trailing "/"); got ${show(props.secretPrefix)}. Set secretPrefix to a value like "chat-relay" or "prod/chat-relay".`,
+      );
+    }
+  }
+  if (
+    props.namePrefix !== undefined &&
+    known(props.namePrefix) &&
+    !NAME_PREFIX_PATTERN.test(props.namePrefix)
+  ) {
+    problems.push(
+      `namePrefix must be 1–40 characters of letters, digits, "-" or "_" (queue names are limited to 80 characters); got ${show(props.namePrefix)}. Set namePrefix to a shorter plain name such as "chat-relay-prod", or leave it unset for generated names.`,
+    );
+  }
+  if (
+    props.serviceName !== undefined &&
+    known(props.serviceName) &&
+    !SERVICE_NAME_PATTERN.test(props.serviceName)
+  ) {
+    problems.push(
+      `serviceName must be 1–64 characters of letters, digits, ".", "-" or "_"; got ${show(props.serviceName)}. Set serviceName to a plain name such as "chat-relay".`,
+    );
+  }
+  if (props.logLevel !== undefined && !LOG_LEVELS.includes(props.logLevel)) {
+    problems.push(
+      `logLevel must be one of ${LOG_LEVELS.join(', ')}; got ${show(props.logLevel)}. Set logLevel to "INFO" (or "DEBUG" while investigating).`,
+    );
+  }
+
+  // API
+  intIn('throttleRateLimit', props.throttleRateLimit, 1, 10_000, ' (requests per second)');
+  intIn('throttleBurstLimit', props.throttleBurstLimit, 1, 5_000);
+  if (
+    props.throttleRateLimit !== undefined &&
+    props.throttleBurstLimit !== undefined &&
+    known(props.throttleRateLimit) &&
+    known(props.throttleBurstLimit) &&
+    props.throttleBurstLimit < props.throttleRateLimit
+  ) {
+    problems.push(
+      `throttleBurstLimit must be at least throttleRateLimit; got burst ${props.throttleBurstLimit} < rate ${props.throttleRateLimit}. Raise throttleBurstLimit to ${props.throttleRateLimit} or more.`,
+    );
+  }
+  intIn('maxBodyBytes', props.maxBodyBytes, 1024, 10_485_760, ' (API Gateway HTTP API payload limit 10 MiB)');
+  durationIn('tenantCacheTtl', props.tenantCacheTtl, Duration.seconds(0), Duration.hours(1));
+
+  // Functions
+  const sizing = props.functions ?? {};
+  for (const key of ['webhook', 'conversation', 'timer', 'delivery'] as const) {
+    const s = sizing[key];
+    if (!s) continue;
+    intIn(`functions.${key}.memorySize`, s.memorySize, 128, 10_240, ' MB');
+    const max = key === 'webhook' ? Duration.seconds(29) : Duration.minutes(15);
+    const why = key === 'webhook' ? ' (HTTP API integrations time out after 30 s)' : ' (Lambda maximum)';
+    durationIn(`functions.${key}.timeout`, s.timeout, Duration.seconds(1), max, 'seconds', why);
+  }
+  const timeoutOf = (key: keyof FunctionSizings): Duration =>
+    sizing[key]?.timeout ?? FUNCTION_DEFAULTS[key].timeout;
+  const webhookTimeout = timeoutOf('webhook');
+  if (props.enqueueBudget !== undefined) {
+    durationIn(
+      'enqueueBudget',
+      props.enqueueBudget,
+      Duration.millis(100),
+      Duration.seconds(28),
+      'milliseconds',
+    );
+  }
+  const budget = props.enqueueBudget ?? CHAT_RELAY_DEFAULTS.enqueueBudget;
+  if (
+    !budget.isUnresolved() &&
+    !webhookTimeout.isUnresolved() &&
+    budget.toMilliseconds() >= webhookTimeout.toMilliseconds()
+  ) {
+    problems.push(
+      `enqueueBudget must be shorter than the webhook timeout (${webhookTimeout.toHumanString()}); got ${budget.toHumanString()}. Lower enqueueBudget or raise functions.webhook.timeout.`,
+    );
+  }
+
+  // Queues
+  const mrc = props.maxReceiveCount ?? {};
+  intIn('maxReceiveCount.inbound', mrc.inbound, 1, 1000);
+  intIn('maxReceiveCount.timer', mrc.timer, 1, 1000);
+  intIn('maxReceiveCount.outbound', mrc.outbound, 1, 1000);
+
+  // Conversation timing
+  intIn('debounceMs', props.debounceMs, 0, MAX_DELAY_MS, ' (SQS DelaySeconds max 900 s)');
+  intIn('maxTurnWaitMs', props.maxTurnWaitMs, 0, MAX_DELAY_MS, ' (SQS DelaySeconds max 900 s)');
+  intIn('mediaTimeoutMs', props.mediaTimeoutMs, 1000, MAX_DELAY_MS, ' (SQS DelaySeconds max 900 s)');
+  const debounce = props.debounceMs ?? CHAT_RELAY_DEFAULTS.debounceMs;
+  const maxWait = props.maxTurnWaitMs ?? CHAT_RELAY_DEFAULTS.maxTurnWaitMs;
+  if (known(debounce) && known(maxWait) && Number.isInteger(debounce) && Number.isInteger(maxWait)) {
+    if (maxWait < debounce && debounce <= MAX_DELAY_MS && maxWait >= 0) {
+      problems.push(
+        `maxTurnWaitMs must be at least debounceMs (${debounce}); got ${maxWait}. Raise maxTurnWaitMs or lower debounceMs.`,
+      );
+    }
+  }
+  durationIn('dedupTtl', props.dedupTtl, Duration.hours(1), Duration.days(365));
+  durationIn('historyTtl', props.historyTtl, Duration.days(1), Duration.days(3650), 'days');
+  intIn('historyLimit', props.historyLimit, 1, 200);
+  intIn('summaryEveryTurns', props.summaryEveryTurns, 0, 1000, ' (0 disables summaries)');
+
+  // Responder
+  const responder = props.responder;
+  if (responder !== undefined) {
+    const type = (responder as { type?: unknown }).type;
+    if (type !== 'echo' && type !== 'bedrock' && type !== 'lambda') {
+      problems.push(
+        `responder.type must be "echo", "bedrock" or "lambda"; got ${show(type)}. Set responder to { type: 'bedrock' }, { type: 'lambda', function } or { type: 'echo' }.`,
+      );
+    } else if (responder.type === 'bedrock') {
+      const modelId = responder.modelId;
+      if (modelId !== undefined && known(modelId) && !BEDROCK_MODEL_ID_PATTERN.test(modelId)) {
+        problems.push(
+          `responder.modelId must be a Bedrock model id (e.g. "${DEFAULT_BEDROCK_MODEL_ID}"), an inference profile id (e.g. "us.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got ${show(modelId)}. Copy the id from the Bedrock console's model catalog.`,
+        );
+      }
+      durationIn('responder.timeout', responder.timeout, Duration.seconds(1), Duration.minutes(14));
+      const convTimeout = timeoutOf('conversation');
+      const bedrockTimeout = responder.timeout ?? CHAT_RELAY_DEFAULTS.bedrockTimeout;
+      if (
+        !convTimeout.isUnresolved() &&
+        !bedrockTimeout.isUnresolved() &&
+        bedrockTimeout.toMilliseconds() * 2 > convTimeout.toMilliseconds()
+      ) {
+        problems.push(
+          `responder.timeout must be at most half the conversation timeout (${convTimeout.toHumanString()}) so a regeneration still fits; got ${bedrockTimeout.toHumanString()}. Lower responder.timeout or raise functions.conversation.timeout.`,
+        );
+      }
+    } else if (responder.type === 'lambda' && !(responder as { function?: unknown }).function) {
+      problems.push(
+        `responder.function is required when responder.type is "lambda"; got none. Pass the function to invoke, e.g. { type: 'lambda', function: myResponderFn }.`,
+      );
+    }
+  }
+
+  // Delivery
+  for (const [key, url] of Object.entries(props.apiBaseUrls ?? {})) {
+    if (url === undefined || !known(url)) continue;
+    let ok = false;
+    try {
+      const parsed = new URL(url);
+      ok = (parsed.protocol === 'https:' || parsed.protocol === 'http:') && !parsed.search && !parsed.hash;
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      problems.push(
+        `apiBaseUrls.${key} must be an absolute http(s) URL without query or fragment; got ${show(url)}. Set it like "https://sandbox.example.com" or leave it unset for the real host.`,
+      );
+    }
+  }
+  if (props.sendTimeout !== undefined) {
+    durationIn('sendTimeout', props.sendTimeout, Duration.seconds(1), Duration.minutes(14), 'seconds');
+  }
+  const send = props.sendTimeout ?? CHAT_RELAY_DEFAULTS.sendTimeout;
+  const deliveryTimeout = timeoutOf('delivery');
+  if (
+    !send.isUnresolved() &&
+    !deliveryTimeout.isUnresolved() &&
+    send.toMilliseconds() >= deliveryTimeout.toMilliseconds()
+  ) {
+    problems.push(
+      `sendTimeout must be shorter than the delivery timeout (${deliveryTimeout.toHumanString()}); got ${send.toHumanString()}. Lower sendTimeout or raise functions.delivery.timeout.`,
+    );
+  }
+  intIn('deliveryReservedConcurrency', props.deliveryReservedConcurrency, 1, 1000);
+  return problems;
+}
+
+/** Thrown at synth time when props are invalid; lists every problem. */
+export class ChatRelayPropsError extends Error {
+  constructor(public readonly problems: readonly string[]) {
+    super(
+      `Invalid ChatRelay props (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    this.name = 'ChatRelayPropsError';
+  }
+}

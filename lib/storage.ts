@@ -1,0 +1,58 @@
+/**
+ * The two DynamoDB tables, built from `TABLE_DEFINITIONS` (lib/definitions.ts): the Powertools
+ * idempotency table (`id`, TTL `expiration`) and the memory table (`pk`/`sk`, TTL `expiresAt`).
+ * Both on-demand, with point-in-time recovery and AWS-managed encryption, retained on stack
+ * deletion unless the removal policy says otherwise.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { TABLE_DEFINITIONS, type TableDefinition } from './definitions.js';
+
+/** Properties of {@link RelayStorage}. */
+export interface RelayStorageProps {
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Physical table name prefix (`{prefix}-{name}`); CloudFormation generates names when unset. */
+  readonly namePrefix?: string;
+}
+
+function buildTable(
+  scope: Construct,
+  id: string,
+  def: TableDefinition,
+  props: RelayStorageProps,
+  removalPolicy: RemovalPolicy,
+): Table {
+  return new Table(scope, id, {
+    tableName: props.namePrefix ? `${props.namePrefix}-${def.name}` : undefined,
+    partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
+    sortKey: def.sortKey ? { name: def.sortKey, type: AttributeType.STRING } : undefined,
+    timeToLiveAttribute: def.ttlAttribute,
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    encryption: TableEncryption.AWS_MANAGED,
+    removalPolicy,
+  });
+}
+
+/** The idempotency and memory tables. */
+export class RelayStorage extends Construct {
+  /** Powertools idempotency records (platform message ids, reply ids). */
+  public readonly idempotencyTable: Table;
+  /** Conversation state, history, summaries, profiles, facts, sent ids, rate-limit windows. */
+  public readonly memoryTable: Table;
+
+  constructor(scope: Construct, id: string, props: RelayStorageProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.idempotencyTable = buildTable(
+      this,
+      'IdempotencyTable',
+      TABLE_DEFINITIONS.idempotency,
+      props,
+      removalPolicy,
+    );
+    this.memoryTable = buildTable(this, 'MemoryTable', TABLE_DEFINITIONS.memory, props, removalPolicy);
+  }
+}
