@@ -224,7 +224,7 @@ describe('webhook handler (bundled) against the emulators', () => {
   });
 
   it('answers 503 during an SQS outage and, once SQS is back, the retried POST enqueues each message once', async () => {
-    const realSend = SQSClient.prototype.send;
+    const realSend = SQSClient.prototype.send as (this: unknown, command: unknown) => Promise<unknown>;
     const sqsMock = mockClient(SQSClient);
     let calls = 0;
     // First call: half the batch really lands, the rest fails; then SQS is down entirely.
