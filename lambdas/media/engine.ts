@@ -237,7 +237,7 @@ function runProcess(
       reject(signal.reason instanceof Error ? signal.reason : new MediaError('MEDIA_FAILED', 'Aborted.'));
       return;
     }
-    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     let timedOut = false;
     child.stderr.setEncoding('utf8');
@@ -245,7 +245,13 @@ function runProcess(
       stderr = (stderr + chunk).slice(-8192);
     });
     const kill = (): void => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      // The whole process group: a wrapper script's own children must die too.
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     };
     const timer = setTimeout(() => {
       timedOut = true;

@@ -63,6 +63,7 @@ export function runFfmpeg(args: readonly string[], options: RunOptions = {}): Pr
     }
     const child = spawn(bin, ['-nostdin', '-hide_banner', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
     });
     let stderr = '';
     let timedOut = false;
@@ -72,7 +73,13 @@ export function runFfmpeg(args: readonly string[], options: RunOptions = {}): Pr
       if (stderr.length > STDERR_KEEP) stderr = stderr.slice(-STDERR_KEEP);
     });
     const kill = (): void => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      // The whole process group: a wrapper script's own children must die too.
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -305,9 +312,7 @@ export function planKeyframes(
     ...new Set(scenes.map((s) => s.timeSec).filter((t) => t > minGapSec && t < durationSec - minGapSec)),
   ].sort((a, b) => a - b);
   const bounds = [0, ...cuts, durationSec];
-  let segments = bounds
-    .slice(0, -1)
-    .map((start, i) => ({ start, end: bounds[i + 1] as number, frames: 1, scene: i > 0 }));
+  let segments = bounds.slice(0, -1).map((start, i) => ({ start, end: bounds[i + 1] as number, frames: 1 }));
   if (segments.length > count) {
     segments = [...segments]
       .sort((a, b) => b.end - b.start - (a.end - a.start))
@@ -328,7 +333,8 @@ export function planKeyframes(
     const len = s.end - s.start;
     for (let j = 0; j < s.frames; j += 1) {
       const timeSec = s.start + (len * (j + 0.5)) / s.frames;
-      const source: KeyframeSource = segments.length > 1 && j === 0 ? 'scene' : 'uniform';
+      // With cuts, each scene's first frame stands for that scene (the opening one included).
+      const source: KeyframeSource = bounds.length > 2 && j === 0 ? 'scene' : 'uniform';
       planned.push({ timeSec, source });
     }
   }
