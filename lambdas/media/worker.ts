@@ -66,6 +66,8 @@ export interface MediaWorkerOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Receives before a job is answered with MEDIA_FAILED instead of being retried. @default 3 (the DLQ's maxReceiveCount) */
   readonly maxAttempts?: number;
+  /** A job that hit a dependency failure is retried after this many seconds × its receive count. @default 15 */
+  readonly retryBaseSeconds?: number;
   /** On shutdown, how long jobs in hand may take to finish before they are released. @default 20000 */
   readonly drainTimeoutMs?: number;
   /** Budget of a whole job. @default 600000 */
@@ -225,6 +227,7 @@ export async function runMediaWorker(options: MediaWorkerOptions): Promise<void>
   const visibility = options.visibilityTimeoutSeconds ?? QUEUE_DEFINITIONS.mediaJobs.visibilityTimeoutSeconds;
   const maxAttempts = options.maxAttempts ?? QUEUE_DEFINITIONS.mediaJobs.dlq.maxReceiveCount;
   const drainTimeoutMs = options.drainTimeoutMs ?? 20_000;
+  const retryBaseSeconds = options.retryBaseSeconds ?? 15;
   const jobTimeoutMs = options.jobTimeoutMs ?? 600_000;
   const deps = {
     engine: options.engine ?? WhisperCppEngine.fromEnv(),
@@ -357,7 +360,7 @@ export async function runMediaWorker(options: MediaWorkerOptions): Promise<void>
         return;
       }
       // Retry later, a little later each time.
-      const delay = Math.min(visibility, 15 * receiveCount);
+      const delay = Math.min(visibility, retryBaseSeconds * receiveCount);
       logger.warn('Media job will be retried', {
         ...logKeys,
         receiveCount,
