@@ -408,6 +408,7 @@ export class ConversationActor {
         answeredAt,
         handoff: plan.handoff,
         outcome: plan.outcome,
+        reason,
       };
 
       // Memory first (idempotent puts keyed by the turn): a crash before the state write below

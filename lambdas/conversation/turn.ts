@@ -41,6 +41,8 @@ export interface StoredReply {
   readonly answeredAt: number;
   readonly handoff: boolean;
   readonly outcome: string;
+  /** Why the turn was flushed: `debounce`, `max-wait` or `media-timeout`. */
+  readonly reason: string;
 }
 
 export interface Turn {

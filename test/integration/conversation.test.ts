@@ -1,0 +1,406 @@
+/**
+ * The conversation actor end to end against the emulators (fauxqs + dynalite + Secrets
+ * Manager): inbound.fifo → conversation handler → timer queue → timer handler → inbound.fifo
+ * → outbound.fifo, with the echo responder unless a test scripts one.
+ */
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
+import { createConversationHandler, createTimerHandler } from '../../lambdas/conversation/runtime.js';
+import type { Reply, Responder, TurnContext } from '../../lambdas/responders/types.js';
+import { resetClients } from '../../lambdas/shared/clients.js';
+import {
+  conversationPk,
+  HISTORY_PREFIX,
+  messageGroupId,
+  SENT_SK,
+  STATE_SK,
+  sentPk,
+  sha256Hex,
+} from '../../lambdas/shared/keys.js';
+import type { MetricName } from '../../lambdas/shared/metrics-catalogue.js';
+import type { HumanActiveEvent, MessageEvent, OutboundPart } from '../../lambdas/shared/model.js';
+import { type TenantSettings, tenantSecretName } from '../../lambdas/shared/tenant.js';
+import { type Driver, runUntil } from '../helpers/sqs-driver.js';
+
+let emu: Emulators;
+let doc: DynamoDBDocumentClient;
+let offset = 0;
+const clock = () => Date.now() + offset;
+const metrics: { name: MetricName; value: number; dims: Record<string, string> }[] = [];
+const metric = (name: MetricName, value: number, dims: Readonly<Record<string, string>> = {}) => {
+  metrics.push({ name, value, dims: { ...dims } });
+};
+const count = (name: MetricName) => metrics.filter((m) => m.name === name).reduce((n, m) => n + m.value, 0);
+const outbound: OutboundPart[] = [];
+const typingCalls: string[] = [];
+
+function putTenant(tenantId: string, settings: TenantSettings): void {
+  emu.secrets.putSecret(
+    tenantSecretName(emu.secretPrefix, tenantId),
+    JSON.stringify({
+      tenantId,
+      channels: { telegram: { botToken: '123456:ABC-token', secretToken: 'secret' } },
+      settings,
+    }),
+  );
+}
+
+function messageEvent(tenantId: string, conv: string, id: string, text: string, at = clock()): MessageEvent {
+  const conversationKey = `${tenantId}#telegram#${conv}`;
+  return {
+    v: 1,
+    type: 'message',
+    tenantId,
+    channel: 'telegram',
+    conversationId: conv,
+    conversationKey,
+    message: {
+      tenantId,
+      channel: 'telegram',
+      conversationId: conv,
+      conversationKey,
+      messageId: id,
+      pageId: '123456',
+      customer: { id: conv.split(':')[1] ?? conv, name: 'Lan' },
+      timestamp: at,
+      receivedAt: at,
+      kind: 'text',
+      text,
+      attachments: [],
+      surface: 'inbox',
+    },
+  };
+}
+
+function humanEvent(tenantId: string, conv: string, id: string): HumanActiveEvent {
+  const conversationKey = `${tenantId}#telegram#${conv}`;
+  return {
+    v: 1,
+    type: 'human-active',
+    tenantId,
+    channel: 'telegram',
+    conversationId: conv,
+    conversationKey,
+    activity: {
+      tenantId,
+      channel: 'telegram',
+      conversationId: conv,
+      conversationKey,
+      messageId: id,
+      pageId: '123456',
+      timestamp: clock(),
+      receivedAt: clock(),
+    },
+  };
+}
+
+/** Sends events to inbound.fifo the way the webhook does (group = conversation, dedup = message). */
+async function enqueue(events: readonly (MessageEvent | HumanActiveEvent)[], dedupSalt = ''): Promise<void> {
+  for (let i = 0; i < events.length; i += 10) {
+    const chunk = events.slice(i, i + 10);
+    const result = await emu.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: emu.queues.inbound.url,
+        Entries: chunk.map((e, j) => ({
+          Id: String(j),
+          MessageBody: JSON.stringify(e),
+          MessageGroupId: messageGroupId(e.conversationKey),
+          MessageDeduplicationId: sha256Hex(
+            e.type === 'message' ? e.message.messageId : e.activity.messageId,
+            dedupSalt,
+          ),
+        })),
+      }),
+    );
+    expect(result.Failed ?? []).toEqual([]);
+  }
+}
+
+let respond: ((context: TurnContext) => Promise<Reply>) | undefined;
+const responderCalls: TurnContext[] = [];
+const scripted: Responder = {
+  name: 'scripted',
+  async respond(context) {
+    responderCalls.push(context);
+    if (respond) return respond(context);
+    const texts = context.messages.map((m) => m.text ?? m.transcript ?? m.mediaNote ?? '');
+    return { messages: [{ text: `echo: ${texts.join(' | ')}` }] };
+  },
+};
+
+let drivers: (Driver & { concurrency?: number })[];
+
+function repliesFor(conversationKey: string): string[] {
+  return outbound.filter((p) => p.conversationKey === conversationKey).map((p) => p.text ?? '');
+}
+
+async function settle(until: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const ok = await runUntil(drivers, until, timeoutMs);
+  expect(ok, 'the pipeline settled before the timeout').toBe(true);
+}
+
+/** Runs the pipeline for a while with no expectation (lets stray ticks arrive). */
+async function idle(ms: number): Promise<void> {
+  await runUntil(drivers, () => false, ms);
+}
+
+async function stateOf(conversationKey: string): Promise<Record<string, unknown> | undefined> {
+  const result = await doc.send(
+    new GetCommand({
+      TableName: emu.tables.memory,
+      Key: { pk: conversationPk(conversationKey), sk: STATE_SK },
+    }),
+  );
+  return result.Item;
+}
+
+beforeAll(async () => {
+  emu = await startEmulators({ visibilityTimeoutSeconds: { inbound: 2, outbound: 2, timer: 2 } });
+  Object.assign(process.env, emu.env);
+  resetClients();
+  doc = DynamoDBDocumentClient.from(emu.dynamo);
+  const env = { ...process.env, DEBOUNCE_MS: '1000', MEDIA_JOBS_QUEUE_URL: '' };
+  const conversation = createConversationHandler({
+    env,
+    now: clock,
+    responder: scripted,
+    metric,
+    typing: async (target) => {
+      typingCalls.push(target.conversationId);
+    },
+  });
+  const timer = createTimerHandler({ env, now: clock });
+  drivers = [
+    { sqs: emu.sqs, queueUrl: emu.queues.inbound.url, handler: conversation, concurrency: 3 },
+    { sqs: emu.sqs, queueUrl: emu.queues.timer.url, handler: timer },
+    {
+      sqs: emu.sqs,
+      queueUrl: emu.queues.outbound.url,
+      handler: async (event) => {
+        for (const r of event.Records) outbound.push(JSON.parse(r.body) as OutboundPart);
+        return { batchItemFailures: [] };
+      },
+    },
+  ];
+  putTenant('burst', { debounceMs: 0 });
+  putTenant('dedup', { debounceMs: 0 });
+  putTenant('debounce', { debounceMs: 1000, maxTurnWaitMs: 0 });
+  putTenant('maxwait', { debounceMs: 1000, maxTurnWaitMs: 3000 });
+  putTenant('human', { debounceMs: 0, humanTakeoverMinutes: 30 });
+  putTenant('gates', {
+    debounceMs: 0,
+    bannedPhrases: ['forbidden'],
+    fallbackReply: 'A person will help you soon.',
+  });
+});
+
+afterAll(async () => {
+  await emu?.stop();
+});
+
+describe('conversation actor against the emulators', () => {
+  it('answers 50 concurrent conversations with interleaved bursts, each in order', async () => {
+    const perConversation = 4;
+    const events: MessageEvent[] = [];
+    for (let i = 0; i < perConversation; i += 1) {
+      for (let c = 0; c < 50; c += 1)
+        events.push(messageEvent('burst', `b:${c}`, `b${c}-m${i}`, `c${c} m${i}`));
+    }
+    await enqueue(events);
+    await settle(() => outbound.filter((p) => p.tenantId === 'burst').length >= 50 * perConversation, 60_000);
+    for (let c = 0; c < 50; c += 1) {
+      const expected = Array.from({ length: perConversation }, (_, i) => `echo: c${c} m${i}`);
+      expect(repliesFor(`burst#telegram#b:${c}`)).toEqual(expected);
+    }
+    const part = outbound.find((p) => p.tenantId === 'burst');
+    expect(part).toMatchObject({ channel: 'telegram', pageId: '123456', recipientId: '0', surface: 'inbox' });
+    expect(part?.replyId).toMatch(/^t[0-9a-f]{31}:0$/);
+    expect(typingCalls).toContain('b:0');
+  }, 90_000);
+
+  it('answers a platform message re-delivered 10 minutes later only once', async () => {
+    const event = messageEvent('dedup', 'd:1', 'wamid.same', 'hello');
+    await enqueue([event]);
+    await settle(() => repliesFor('dedup#telegram#d:1').length === 1);
+    const duplicatesBefore = count('DuplicateMessages');
+    offset += 10 * 60_000;
+    // Past SQS's 5-minute dedup window the queue accepts it again: a new dedup id says so.
+    await enqueue([event], 'redelivery');
+    await settle(() => count('DuplicateMessages') > duplicatesBefore);
+    await idle(300);
+    expect(repliesFor('dedup#telegram#d:1')).toEqual(['echo: hello']);
+    const scan = await emu.dynamo.send(new ScanCommand({ TableName: emu.tables.idempotency }));
+    const expirations = (scan.Items ?? []).map((i) => Number(i.expiration?.N));
+    // Powertools keeps the record for DEDUP_TTL_SECONDS (7 days) — far past a 10-minute retry.
+    expect(Math.min(...expirations) * 1000).toBeGreaterThan(Date.now() + 6 * 86_400_000);
+  }, 60_000);
+
+  it('merges three messages within the debounce window into one turn and ignores the stale ticks', async () => {
+    const staleBefore = count('StaleTicks');
+    const key = 'debounce#telegram#q:1';
+    await enqueue([
+      messageEvent('debounce', 'q:1', 'q-1', 'one'),
+      messageEvent('debounce', 'q:1', 'q-2', 'two'),
+      messageEvent('debounce', 'q:1', 'q-3', 'three'),
+    ]);
+    await settle(() => repliesFor(key).length === 1);
+    await idle(2500);
+    expect(repliesFor(key)).toEqual(['echo: one | two | three']);
+    expect(count('StaleTicks') - staleBefore).toBeGreaterThanOrEqual(2);
+    const state = await stateOf(key);
+    expect(state).toMatchObject({
+      turnCount: 1,
+      turn: { status: 'done', version: 3, reply: { reason: 'debounce' } },
+    });
+    const flushed = metrics.filter((m) => m.name === 'MessagesPerTurn' && m.dims.channel === 'telegram');
+    expect(flushed.at(-1)?.value).toBe(3);
+  }, 60_000);
+
+  it('flushes a customer who never stops typing once maxTurnWaitMs has passed', async () => {
+    const key = 'maxwait#telegram#w:1';
+    const inboundOnly = drivers.slice(0, 1);
+    await enqueue([
+      messageEvent('maxwait', 'w:1', 'w-1', 'first'),
+      messageEvent('maxwait', 'w:1', 'w-2', 'second'),
+    ]);
+    const version = async () =>
+      (await stateOf(key))?.turn as { version?: number; turnId?: string } | undefined;
+    expect(await runUntil(inboundOnly, async () => (await version())?.version === 2, 10_000)).toBe(true);
+    const turnId = (await version())?.turnId ?? '';
+    // The tick armed for version 1 comes back while the customer is still typing (version 2).
+    const tick = (armedAt: number) => ({
+      v: 1,
+      type: 'flush',
+      tenantId: 'maxwait',
+      channel: 'telegram',
+      conversationId: 'w:1',
+      conversationKey: key,
+      turnId,
+      version: 1,
+      reason: 'debounce',
+      armedAt,
+    });
+    const staleBefore = count('StaleTicks');
+    await emu.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: emu.queues.inbound.url,
+        MessageBody: JSON.stringify(tick(clock())),
+        MessageGroupId: messageGroupId(key),
+        MessageDeduplicationId: 'maxwait-tick-1',
+      }),
+    );
+    expect(await runUntil(inboundOnly, () => count('StaleTicks') > staleBefore, 10_000)).toBe(true);
+    expect(repliesFor(key)).toEqual([]);
+    // Past the cap, the same stale tick flushes the turn regardless of the newer version.
+    offset += 5_000;
+    await emu.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: emu.queues.inbound.url,
+        MessageBody: JSON.stringify(tick(clock())),
+        MessageGroupId: messageGroupId(key),
+        MessageDeduplicationId: 'maxwait-tick-2',
+      }),
+    );
+    await settle(() => repliesFor(key).length === 1);
+    await idle(2500);
+    expect(repliesFor(key)).toEqual(['echo: first | second']);
+    expect(await stateOf(key)).toMatchObject({ turn: { status: 'done', reply: { reason: 'max-wait' } } });
+  }, 60_000);
+
+  it('ignores an echo of our own send, and pauses for a human agent until the takeover ends', async () => {
+    // Our own send coming back as "human activity" must not pause the bot.
+    await doc.send(
+      new PutCommand({
+        TableName: emu.tables.memory,
+        Item: {
+          pk: sentPk('human', 'telegram', 'our-send-1'),
+          sk: SENT_SK,
+          expiresAt: Math.floor(clock() / 1000) + 86_400,
+        },
+      }),
+    );
+    await enqueue([
+      humanEvent('human', 'e:1', 'our-send-1'),
+      messageEvent('human', 'e:1', 'e-1', 'still there?'),
+    ]);
+    await settle(() => repliesFor('human#telegram#e:1').length === 1);
+    expect(repliesFor('human#telegram#e:1')).toEqual(['echo: still there?']);
+
+    const key = 'human#telegram#h:1';
+    const pausedBefore = count('MessagesWhilePaused');
+    await enqueue([messageEvent('human', 'h:1', 'h-1', 'hi')]);
+    await settle(() => repliesFor(key).length === 1);
+    await enqueue([
+      humanEvent('human', 'h:1', 'agent-msg-1'),
+      messageEvent('human', 'h:1', 'h-2', 'are you a bot?'),
+    ]);
+    await settle(() => count('MessagesWhilePaused') > pausedBefore);
+    expect(count('HumanTakeover')).toBeGreaterThanOrEqual(1);
+    expect(repliesFor(key)).toEqual(['echo: hi']);
+
+    const history = await doc.send(
+      new QueryCommand({
+        TableName: emu.tables.memory,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':pk': conversationPk(key), ':p': HISTORY_PREFIX },
+      }),
+    );
+    const roles = (history.Items ?? []).map((i) => `${i.role}:${i.text}`);
+    expect(roles).toEqual(
+      expect.arrayContaining([
+        'customer:hi',
+        'bot:echo: hi',
+        'human:[a team member replied]',
+        'customer:are you a bot?',
+      ]),
+    );
+
+    offset += 31 * 60_000;
+    await enqueue([messageEvent('human', 'h:1', 'h-3', 'hello again')]);
+    await settle(() => repliesFor(key).length === 2);
+    expect(repliesFor(key)).toEqual(['echo: hi', 'echo: hello again']);
+    // The history the responder saw includes the human's reply and the unanswered message.
+    const context = responderCalls.filter((c) => c.conversationKey === key).at(-1);
+    expect(context?.history.map((h) => h.role)).toEqual(['customer', 'bot', 'human', 'customer']);
+  }, 60_000);
+
+  it('regenerates a reply that fails a gate once, then falls back to the tenant reply', async () => {
+    const regenerated = 'gates#telegram#g:1';
+    respond = async (context) =>
+      context.regenerationReason === undefined
+        ? { messages: [{ text: 'this is forbidden' }] }
+        : { messages: [{ text: 'a clean answer' }] };
+    await enqueue([messageEvent('gates', 'g:1', 'g-1', 'question')]);
+    await settle(() => repliesFor(regenerated).length === 1);
+    expect(repliesFor(regenerated)).toEqual(['a clean answer']);
+    const calls = responderCalls.filter((c) => c.conversationKey === regenerated);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]?.regenerationReason).toBeTruthy();
+
+    const fallback = 'gates#telegram#g:2';
+    respond = async () => ({ messages: [{ text: 'still forbidden' }] });
+    await enqueue([messageEvent('gates', 'g:2', 'g-2', 'question')]);
+    await settle(() => repliesFor(fallback).length === 1);
+    expect(repliesFor(fallback)).toEqual(['A person will help you soon.']);
+    expect(responderCalls.filter((c) => c.conversationKey === fallback)).toHaveLength(2);
+    respond = undefined;
+  }, 60_000);
+
+  it('acknowledges a schema-invalid event without blocking its conversation', async () => {
+    const before = count('InvalidEvents');
+    await emu.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: emu.queues.inbound.url,
+        MessageBody: JSON.stringify({ v: 1, type: 'message', tenantId: 'burst' }),
+        MessageGroupId: messageGroupId('burst#telegram#x:1'),
+        MessageDeduplicationId: 'invalid-1',
+      }),
+    );
+    await enqueue([messageEvent('burst', 'x:1', 'x-1', 'after the bad one')]);
+    await settle(() => repliesFor('burst#telegram#x:1').length === 1);
+    expect(count('InvalidEvents') - before).toBe(1);
+  }, 60_000);
+});
