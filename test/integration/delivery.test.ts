@@ -1,0 +1,477 @@
+/**
+ * The delivery Lambda against the emulators (fauxqs, dynalite, Secrets Manager) and the
+ * sandbox fake platforms, driven with Lambda-shaped SQS events read from outbound.fifo.
+ */
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
+import { type Sandbox, type SandboxRecord, startSandbox } from '../../bin/local/sandbox.js';
+import {
+  conversationPk,
+  failureSk,
+  historySk,
+  messageGroupId,
+  outboundDedupId,
+  SENT_SK,
+  sentPk,
+} from '../../lambdas/shared/keys.js';
+import type { ChannelName, OutboundPart } from '../../lambdas/shared/model.js';
+import { tenantSecretName } from '../../lambdas/shared/tenant.js';
+import { type Driver, lambdaContext, pollOnce, runUntil } from '../helpers/sqs-driver.js';
+
+// Metrics and DEBUG logs on, so the captured output holds every line the handler writes.
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+process.env.POWERTOOLS_METRICS_NAMESPACE = 'ChatRelay';
+
+const TOKENS = {
+  pancake: 'PANCAKE-SECRET-TOKEN-123',
+  messenger: 'EAAG-MESSENGER-SECRET-456',
+  instagram: 'IG-SECRET-TOKEN-789',
+  whatsapp: 'WA-SECRET-TOKEN-012',
+  telegram: '123456:TELEGRAM-SECRET_abc',
+  zalo: 'ZALO-SECRET-TOKEN-345',
+} as const;
+
+const TENANT = 'acme';
+const tenantDoc = {
+  tenantId: TENANT,
+  channels: {
+    pancake: { pageIds: ['p1', 'p-rate'], pageAccessToken: TOKENS.pancake, webhookToken: 'wh-token-1' },
+    messenger: {
+      appSecret: 'app-secret-1',
+      verifyToken: 'verify-1',
+      pages: { fbpage: { accessToken: TOKENS.messenger } },
+    },
+    instagram: {
+      appSecret: 'app-secret-2',
+      verifyToken: 'verify-2',
+      accounts: { igacc: { accessToken: TOKENS.instagram } },
+    },
+    whatsapp: {
+      appSecret: 'app-secret-3',
+      verifyToken: 'verify-3',
+      accessToken: TOKENS.whatsapp,
+      phoneNumberIds: ['15550001'],
+    },
+    telegram: { botToken: TOKENS.telegram, secretToken: 'tg-secret' },
+    zalo: { oaId: 'oa1', oaSecretKey: 'oa-secret', accessToken: TOKENS.zalo },
+  },
+  settings: {},
+};
+
+const PAGES: Record<ChannelName, string> = {
+  pancake: 'p1',
+  messenger: 'fbpage',
+  instagram: 'igacc',
+  whatsapp: '15550001',
+  telegram: '123456',
+  zalo: 'oa1',
+};
+
+let emu: Emulators;
+let sandbox: Sandbox;
+let handler: (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
+let driver: Driver;
+const output: string[] = [];
+const visibilityChanges: { receiptHandle: string; seconds: number; at: number }[] = [];
+let restoreWrites: () => void = () => {};
+let seq = 0;
+
+function makePart(
+  channel: ChannelName,
+  conversation: string,
+  index: number,
+  count: number,
+  text: string,
+  extra: Partial<OutboundPart> = {},
+): OutboundPart {
+  const pageId = extra.pageId ?? PAGES[channel];
+  const recipientId =
+    channel === 'telegram'
+      ? `-100${conversation.replace(/\D/g, '') || '7'}123456789`
+      : `cust-${conversation}`;
+  const conversationId = channel === 'pancake' ? `${pageId}_${conversation}` : `${pageId}:${recipientId}`;
+  const turnId = `turn-${conversation}`;
+  return {
+    v: 1,
+    replyId: `${turnId}:${index}`,
+    turnId,
+    partIndex: index,
+    partCount: count,
+    tenantId: TENANT,
+    channel,
+    conversationId,
+    conversationKey: `${TENANT}#${channel}#${conversationId}`,
+    pageId,
+    recipientId,
+    surface: 'inbox',
+    text,
+    customerLastMessageAt: Date.now() - 60_000,
+    receivedAt: Date.now() - 5_000,
+    createdAt: Date.now(),
+    ...extra,
+  };
+}
+
+async function enqueue(parts: readonly OutboundPart[]): Promise<void> {
+  for (let i = 0; i < parts.length; i += 10) {
+    const result = await emu.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: emu.queues.outbound.url,
+        Entries: parts.slice(i, i + 10).map((p, j) => ({
+          Id: String(j),
+          MessageBody: JSON.stringify(p),
+          MessageGroupId: messageGroupId(p.conversationKey),
+          MessageDeduplicationId: outboundDedupId(p.replyId),
+        })),
+      }),
+    );
+    expect(result.Failed ?? []).toEqual([]);
+  }
+}
+
+const delivered = (texts: readonly string[]): SandboxRecord[] =>
+  sandbox.messages().filter((m) => m.delivered && m.text !== undefined && texts.includes(m.text));
+
+async function deliverUntil(
+  done: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  concurrency = 1,
+): Promise<void> {
+  const ok = await runUntil([{ ...driver, concurrency }], done, timeoutMs);
+  expect(ok, 'delivery did not finish in time').toBe(true);
+}
+
+const metricLines = (name: string): Record<string, unknown>[] =>
+  output
+    .filter((line) => line.includes('"_aws"') && line.includes(`"${name}"`))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+async function getItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+  const { documentClient } = await import('../../lambdas/shared/clients.js');
+  const result = await documentClient().send(
+    new GetCommand({ TableName: emu.tables.memory, Key: { pk, sk } }),
+  );
+  return result.Item;
+}
+
+beforeAll(async () => {
+  emu = await startEmulators({ prefix: `dlv${process.pid}`, maxReceiveCount: { outbound: 20 } });
+  sandbox = await startSandbox();
+  Object.assign(process.env, emu.env, sandbox.env, { SEND_TIMEOUT_MS: '1500', TENANT_CACHE_SECONDS: '300' });
+  emu.secrets.putSecret(tenantSecretName(emu.secretPrefix, TENANT), JSON.stringify(tenantDoc));
+
+  const capture = (stream: NodeJS.WriteStream) => {
+    const original = stream.write.bind(stream);
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      output.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((l) => l.trim() !== ''),
+      );
+      return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof stream.write;
+    return () => {
+      stream.write = original as typeof stream.write;
+    };
+  };
+  const restoreOut = capture(process.stdout);
+  const restoreErr = capture(process.stderr);
+  restoreWrites = () => {
+    restoreOut();
+    restoreErr();
+  };
+
+  const clients = await import('../../lambdas/shared/clients.js');
+  clients.resetClients();
+  clients.sqsClient().middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { ReceiptHandle?: string; VisibilityTimeout?: number; Entries?: unknown };
+      if (
+        input.ReceiptHandle !== undefined &&
+        input.VisibilityTimeout !== undefined &&
+        input.Entries === undefined
+      ) {
+        visibilityChanges.push({
+          receiptHandle: input.ReceiptHandle,
+          seconds: input.VisibilityTimeout,
+          at: Date.now(),
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordVisibilityChanges' },
+  );
+  const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
+  // random() = 0.999: the jittered backoff sits at the top of its range, so growth is visible.
+  handler = createDeliveryHandler({ backoff: { baseMs: 1000, random: () => 0.999 } });
+  driver = {
+    sqs: emu.sqs,
+    queueUrl: emu.queues.outbound.url,
+    queueArn: emu.queues.outbound.arn,
+    handler,
+  };
+}, 120_000);
+
+afterAll(async () => {
+  restoreWrites();
+  await sandbox?.stop();
+  await emu?.stop();
+});
+
+beforeEach(() => {
+  sandbox.clear();
+  visibilityChanges.length = 0;
+  seq += 1;
+});
+
+describe('delivery Lambda', () => {
+  it('delivers every part on every channel exactly once, even when SQS redelivers a batch', async () => {
+    const channels: ChannelName[] = ['pancake', 'messenger', 'instagram', 'whatsapp', 'telegram', 'zalo'];
+    const parts = channels.flatMap((channel) =>
+      [0, 1].map((i) => makePart(channel, `once${seq}${channel}`, i, 2, `once ${channel} part ${i}`)),
+    );
+    // History entries the conversation actor would have written before queueing.
+    const { documentClient } = await import('../../lambdas/shared/clients.js');
+    for (const p of parts) {
+      const sk = historySk(p.createdAt, p.replyId);
+      await documentClient().send(
+        new PutCommand({
+          TableName: emu.tables.memory,
+          Item: { pk: conversationPk(p.conversationKey), sk, role: 'bot', text: p.text, status: 'queued' },
+        }),
+      );
+      Object.assign(p, { historySk: sk });
+    }
+    await enqueue(parts);
+    const texts = parts.map((p) => p.text ?? '');
+    await deliverUntil(() => delivered(texts).length >= parts.length);
+
+    // A redelivered batch (the at-least-once case SQS dedup does not cover): nothing is resent.
+    const replay: SQSEvent = {
+      Records: parts.slice(0, 4).map((p, i) => ({
+        messageId: `replay-${i}`,
+        receiptHandle: `replay-${i}`,
+        body: JSON.stringify(p),
+        attributes: {
+          ApproximateReceiveCount: '2',
+          SentTimestamp: String(Date.now()),
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+          MessageGroupId: messageGroupId(p.conversationKey),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: emu.queues.outbound.arn,
+        awsRegion: 'us-east-1',
+      })),
+    };
+    const response = await handler(replay, lambdaContext());
+    expect(response.batchItemFailures).toEqual([]);
+
+    const sent = delivered(texts);
+    for (const text of texts)
+      expect(
+        sent.filter((m) => m.text === text),
+        text,
+      ).toHaveLength(1);
+    const byApi = new Set(sent.map((m) => m.api));
+    expect([...byApi].sort()).toEqual(['messenger', 'pancake', 'telegram', 'whatsapp', 'zalo']);
+    // Telegram chat ids travel as exact 64-bit digit strings.
+    const tg = sent.find((m) => m.api === 'telegram');
+    expect(tg?.recipientId).toMatch(/^-100\d+123456789$/);
+    expect((tg?.body as { chat_id?: unknown } | undefined)?.chat_id).toBe(tg?.recipientId);
+
+    for (const p of parts) {
+      const record = sent.find((m) => m.text === p.text);
+      const messageId = record?.messageId ?? '';
+      const sentItem = await getItem(sentPk(TENANT, p.channel, messageId), SENT_SK);
+      expect(sentItem, `sent id of ${p.replyId}`).toMatchObject({
+        replyId: p.replyId,
+        conversationKey: p.conversationKey,
+      });
+      expect(Number(sentItem?.expiresAt)).toBeGreaterThan(Date.now() / 1000 + 86_000);
+      const history = await getItem(conversationPk(p.conversationKey), p.historySk ?? '');
+      expect(history).toMatchObject({ status: 'delivered', platformMessageId: messageId });
+    }
+    expect(metricLines('SendSucceeded').length).toBeGreaterThanOrEqual(parts.length);
+    expect(metricLines('ReplyLatency').length).toBeGreaterThanOrEqual(channels.length);
+  });
+
+  it('keeps the order of parts within each conversation', async () => {
+    const parts = ['a', 'b', 'c'].flatMap((c) =>
+      [0, 1, 2, 3, 4].map((i) => makePart('messenger', `order${seq}${c}`, i, 5, `order ${seq} ${c} ${i}`)),
+    );
+    await enqueue(parts);
+    const texts = parts.map((p) => p.text ?? '');
+    await deliverUntil(() => delivered(texts).length >= parts.length, 20_000, 2);
+    for (const c of ['a', 'b', 'c']) {
+      const seen = delivered(texts)
+        .filter((m) => m.text?.startsWith(`order ${seq} ${c} `))
+        .sort((x, y) => x.seq - y.seq)
+        .map((m) => m.text);
+      expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `order ${seq} ${c} ${i}`));
+    }
+  });
+
+  it('retries retryable failures with growing visibility timeouts and honours Retry-After', async () => {
+    sandbox.fail({ channel: 'zalo', kind: '500', count: 2 });
+    sandbox.fail({ channel: 'telegram', kind: 'telegram-429', retryAfter: 3, count: 1 });
+    const zalo = makePart('zalo', `backoff${seq}z`, 0, 1, `backoff zalo ${seq}`);
+    const tg = makePart('telegram', `backoff${seq}t`, 0, 1, `backoff telegram ${seq}`);
+    await enqueue([zalo]);
+    const started = Date.now();
+    await deliverUntil(() => delivered([zalo.text ?? '']).length === 1, 20_000);
+    const zaloElapsed = Date.now() - started;
+    const zaloChanges = visibilityChanges.map((c) => c.seconds);
+    // attempt 1 → 1 s, attempt 2 → 2 s (base 1 s, doubling, top of the jitter range).
+    expect(zaloChanges).toEqual([1, 2]);
+    expect(zaloElapsed).toBeGreaterThanOrEqual(2_900);
+    const zaloCalls = sandbox.messages().filter((m) => m.text === zalo.text);
+    expect(zaloCalls.map((m) => m.status)).toEqual([500, 500, 200]);
+    expect(zaloCalls[1]!.at - zaloCalls[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(zaloCalls[2]!.at - zaloCalls[1]!.at).toBeGreaterThan(zaloCalls[1]!.at - zaloCalls[0]!.at);
+
+    visibilityChanges.length = 0;
+    await enqueue([tg]);
+    await deliverUntil(() => delivered([tg.text ?? '']).length === 1, 20_000);
+    expect(visibilityChanges.map((c) => c.seconds)).toEqual([3]);
+    const tgCalls = sandbox.messages().filter((m) => m.text === tg.text);
+    expect(tgCalls).toHaveLength(2);
+    expect(tgCalls[1]!.at - tgCalls[0]!.at).toBeGreaterThanOrEqual(2_900);
+    const retried = metricLines('SendRetried');
+    expect(retried.some((l) => l.channel === 'zalo' && l.code === '500')).toBe(true);
+    expect(retried.some((l) => l.channel === 'telegram' && l.code === '429')).toBe(true);
+  });
+
+  it('records permanent failures once, counts them and never retries them', async () => {
+    sandbox.fail({ channel: 'graph', kind: '401' });
+    sandbox.fail({ channel: 'pancake', kind: 'success-false' });
+    const fb = makePart('messenger', `perm${seq}f`, 0, 1, `perm messenger ${seq}`);
+    const pc = makePart('pancake', `perm${seq}p`, 0, 1, `perm pancake ${seq}`);
+    const nextFb = makePart('messenger', `perm${seq}f`, 1, 2, `perm messenger next ${seq}`);
+    await enqueue([fb, nextFb, pc]);
+    await deliverUntil(() => delivered([nextFb.text ?? '']).length === 1, 20_000);
+    // Let any wrongly scheduled retry surface.
+    for (let i = 0; i < 3; i += 1) await pollOnce(driver);
+
+    expect(sandbox.messages().filter((m) => m.text === fb.text)).toHaveLength(1);
+    expect(sandbox.messages().filter((m) => m.text === pc.text)).toHaveLength(1);
+    expect(visibilityChanges).toEqual([]);
+    const fbFailure = await getItem(conversationPk(fb.conversationKey), failureSk(fb.replyId));
+    expect(fbFailure).toMatchObject({ channel: 'messenger', code: '190', replyId: fb.replyId });
+    const pcFailure = await getItem(conversationPk(pc.conversationKey), failureSk(pc.replyId));
+    expect(pcFailure).toMatchObject({ channel: 'pancake', code: 'SUCCESS_FALSE', replyId: pc.replyId });
+    expect(metricLines('SendFailed').some((l) => l.channel === 'messenger' && l.code === '190')).toBe(true);
+    expect(metricLines('SendFailed').some((l) => l.channel === 'pancake' && l.code === 'SUCCESS_FALSE')).toBe(
+      true,
+    );
+    expect(metricLines('TokenInvalid').some((l) => l.channel === 'messenger')).toBe(true);
+  });
+
+  it('does not send a reply outside the messaging window, and records it as expired', async () => {
+    const late = makePart('whatsapp', `late${seq}`, 0, 1, `late ${seq}`, {
+      customerLastMessageAt: Date.now() - 25 * 3_600_000,
+      historySk: historySk(Date.now(), `turn-late${seq}:0`),
+    });
+    const { documentClient } = await import('../../lambdas/shared/clients.js');
+    await documentClient().send(
+      new PutCommand({
+        TableName: emu.tables.memory,
+        Item: { pk: conversationPk(late.conversationKey), sk: late.historySk, role: 'bot', status: 'queued' },
+      }),
+    );
+    await enqueue([late]);
+    await deliverUntil(
+      async () =>
+        (await getItem(conversationPk(late.conversationKey), failureSk(late.replyId))) !== undefined,
+      10_000,
+    );
+    expect(sandbox.messages().filter((m) => m.text === late.text)).toEqual([]);
+    const failure = await getItem(conversationPk(late.conversationKey), failureSk(late.replyId));
+    expect(failure).toMatchObject({ channel: 'whatsapp', code: 'WINDOW_CLOSED', replyId: late.replyId });
+    const history = await getItem(conversationPk(late.conversationKey), late.historySk ?? '');
+    expect(history).toMatchObject({ status: 'expired', failureCode: 'WINDOW_CLOSED' });
+    expect(metricLines('ReplyExpired').some((l) => l.channel === 'whatsapp')).toBe(true);
+  });
+
+  it('resumes a multi-part reply after a send timeout without resending the parts already delivered', async () => {
+    // Part 2's first attempt hangs past SEND_TIMEOUT_MS (1.5 s): a retryable timeout.
+    sandbox.fail({ channel: 'pancake', kind: 'hang', text: `resume ${seq} part 2`, hangMs: 5_000 });
+    const parts = [1, 2, 3, 4].map((i) =>
+      makePart('pancake', `resume${seq}`, i - 1, 4, `resume ${seq} part ${i}`),
+    );
+    await enqueue(parts);
+    const texts = parts.map((p) => p.text ?? '');
+    await deliverUntil(() => delivered(texts).length >= 4, 30_000);
+    const calls = sandbox
+      .messages()
+      .filter((m) => m.text !== undefined && texts.includes(m.text))
+      .sort((a, b) => a.seq - b.seq)
+      .map((m) => `${m.text}${m.fault ? ` (${m.fault})` : ''}`);
+    expect(calls).toEqual([
+      `resume ${seq} part 1`,
+      `resume ${seq} part 2 (hang)`,
+      `resume ${seq} part 2`,
+      `resume ${seq} part 3`,
+      `resume ${seq} part 4`,
+    ]);
+    expect(visibilityChanges).toHaveLength(1);
+    expect(metricLines('SendRetried').some((l) => l.channel === 'pancake' && l.code === 'TIMEOUT')).toBe(
+      true,
+    );
+  });
+
+  it('never sends more than 5 messages per second to one Pancake page, measured by the platform', async () => {
+    // 50 replies in 10 conversations on one page, consumed by 3 concurrent pollers.
+    const parts = Array.from({ length: 10 }, (_, c) =>
+      Array.from({ length: 5 }, (_, i) =>
+        makePart('pancake', `rate${seq}c${c}`, i, 5, `rate ${seq} c${c} p${i}`, { pageId: 'p-rate' }),
+      ),
+    ).flat();
+    await enqueue(parts);
+    const texts = parts.map((p) => p.text ?? '');
+    await deliverUntil(() => delivered(texts).length >= 50, 60_000, 3);
+    const calls = sandbox.messages().filter((m) => m.pageId === 'p-rate');
+    expect(calls.filter((m) => m.fault === 'rate-limit')).toEqual([]);
+    expect(delivered(texts)).toHaveLength(50);
+    const times = calls.map((m) => m.at).sort((a, b) => a - b);
+    let worst = 0;
+    for (let i = 0; i < times.length; i += 1) {
+      const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 1000).length;
+      worst = Math.max(worst, inWindow);
+    }
+    expect(worst).toBeLessThanOrEqual(5);
+    // The limiter does not crawl either: 50 sends at ~4.5/s.
+    expect(times[times.length - 1]! - times[0]!).toBeLessThan(15_000);
+  });
+
+  it('writes no token into any log line, even on errors', async () => {
+    sandbox.fail({ channel: 'telegram', kind: 'network' });
+    sandbox.fail({ channel: 'graph', kind: 'meta-error', code: 100 });
+    const parts = [
+      makePart('telegram', `tok${seq}t`, 0, 1, `token telegram ${seq}`),
+      makePart('instagram', `tok${seq}i`, 0, 1, `token instagram ${seq}`),
+    ];
+    await enqueue(parts);
+    await deliverUntil(
+      () =>
+        delivered([parts[0]!.text ?? '']).length === 1 &&
+        sandbox.messages().some((m) => m.text === parts[1]!.text),
+      20_000,
+    );
+    const logLines = output.filter((l) => l.includes('"level"'));
+    expect(logLines.length).toBeGreaterThan(10);
+    expect(logLines.some((l) => l.includes('Send failed, will retry'))).toBe(true);
+    for (const token of Object.values(TOKENS)) {
+      const leaks = output.filter((l) => l.includes(token) || l.includes(encodeURIComponent(token)));
+      expect(leaks, `token ${token.slice(0, 6)}… leaked`).toEqual([]);
+    }
+    // The token-free sandbox log does not hold them either.
+    expect(JSON.stringify(sandbox.messages())).not.toMatch(/SECRET/);
+  });
+});
