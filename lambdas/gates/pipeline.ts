@@ -96,8 +96,8 @@ function limitFor(context: TurnContext): number {
  * fallback reply, or hands off when no fallback is configured (blank `settings.fallbackReply`).
  * Texts longer than the channel limit are split at sentence boundaries (not a failure).
  * A responder handoff is honoured: its messages (if any, gated) are sent and `handoff` is set.
- * Emits `GateOutcome` per gate result (pass/fail) and per recovery (regenerated/fallback), and
- * `ResponderLatency` / `ResponderFailed` per responder call (callers must not emit them again).
+ * Emits `GateOutcome` per gate result (pass/fail) and per recovery (regenerated/fallback).
+ * `ResponderLatency`/`ResponderFailed` are the caller's (the actor measures the whole call).
  * @throws ResponderError (or whatever the responder throws): the turn is retried by the caller.
  */
 export async function produceReply(
@@ -110,7 +110,7 @@ export async function produceReply(
   const { previousBotReply, signal } = options;
   const log = { tenant: context.tenantId, channel: context.channel, conversation: context.conversationKey };
 
-  const first = await timedRespond(responder, context, signal);
+  const first = await responder.respond(context, signal);
   if (first.handoff === true && first.messages.length === 0) {
     return { parts: [], handoff: true, memory: first.memory, outcome: 'handoff' };
   }
@@ -121,7 +121,7 @@ export async function produceReply(
   logger.info('Reply failed a gate; regenerating', { ...log, gate: firstFailure.gate, turn: context.turnId });
 
   const retryContext: TurnContext = { ...context, regenerationReason: firstFailure.reason };
-  const second = await timedRespond(responder, retryContext, signal);
+  const second = await responder.respond(retryContext, signal);
   const secondSystemPrompt = options.systemPrompt ?? responder.systemPrompt?.(retryContext) ?? systemPrompt;
   if (second.handoff === true && second.messages.length === 0) {
     emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });
@@ -151,23 +151,6 @@ export async function produceReply(
     memory,
     outcome: 'fallback',
   };
-}
-
-/** One responder call, measured: `ResponderLatency` on success, `ResponderFailed` on an error (rethrown). */
-async function timedRespond(
-  responder: Responder,
-  context: TurnContext,
-  signal?: AbortSignal,
-): Promise<Reply> {
-  const started = performance.now();
-  try {
-    const reply = await responder.respond(context, signal);
-    emitMetric('ResponderLatency', Math.round(performance.now() - started), { responder: responder.name });
-    return reply;
-  } catch (err) {
-    emitMetric('ResponderFailed', 1, { responder: responder.name });
-    throw err;
-  }
 }
 
 function plan(reply: Reply, limit: number, outcome: ReplyPlan['outcome']): ReplyPlan {
