@@ -6,8 +6,17 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { adapterFor } from '../../../lambdas/channels/index.js';
 import type { AdapterContext, WebhookRequest } from '../../../lambdas/channels/types.js';
-import type { ChannelName, HumanActivity, NormalisedMessage, ParsedEvent } from '../../../lambdas/shared/model.js';
-import { type ChannelConfigs, parseTenantDocument, type TenantDocument } from '../../../lambdas/shared/tenant.js';
+import type {
+  ChannelName,
+  HumanActivity,
+  NormalisedMessage,
+  ParsedEvent,
+} from '../../../lambdas/shared/model.js';
+import {
+  type ChannelConfigs,
+  parseTenantDocument,
+  type TenantDocument,
+} from '../../../lambdas/shared/tenant.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/channels/', import.meta.url));
 
@@ -26,7 +35,9 @@ export function fixtureLines(name: string): Buffer[] {
 }
 
 /** The test tenant (every channel configured). */
-export const TENANT: TenantDocument = parseTenantDocument(JSON.parse(fixture('tenant.json').toString('utf8')));
+export const TENANT: TenantDocument = parseTenantDocument(
+  JSON.parse(fixture('tenant.json').toString('utf8')),
+);
 
 export const RECEIVED_AT = 1_718_000_100_000;
 
@@ -57,7 +68,11 @@ export const zaloMac = (appId: string, body: Buffer, timestamp: string, key: str
   `mac=${createHash('sha256').update(appId).update(body).update(timestamp).update(key).digest('hex')}`;
 
 /** Parses `body` with the channel's adapter for the test tenant. */
-export function parse<C extends ChannelName>(channel: C, body: Buffer, overrides: Partial<ChannelConfigs[C]> = {}) {
+export function parse<C extends ChannelName>(
+  channel: C,
+  body: Buffer,
+  overrides: Partial<ChannelConfigs[C]> = {},
+) {
   return adapterFor(channel).parse(body, ctxFor(channel, overrides));
 }
 

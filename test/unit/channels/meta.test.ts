@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { instagramAdapter, messengerAdapter } from '../../../lambdas/channels/index.js';
 import { PAGE_INBOX_APP_IDS } from '../../../lambdas/channels/meta.js';
-import { HandshakeFailedError, InvalidPayloadError, InvalidSignatureError } from '../../../lambdas/shared/errors.js';
-import { ctxFor, fixture, humans, hubSignature, messages, outcomes, parse, post } from './helpers.js';
+import {
+  HandshakeFailedError,
+  InvalidPayloadError,
+  InvalidSignatureError,
+} from '../../../lambdas/shared/errors.js';
+import { ctxFor, fixture, hubSignature, humans, messages, outcomes, parse, post } from './helpers.js';
 
 const SECRET = 'messenger-app-secret';
 const get = (query: Record<string, string>) => ({
@@ -15,7 +19,11 @@ const get = (query: Record<string, string>) => ({
 
 describe('Meta handshake', () => {
   it('answers the challenge when mode is subscribe and the verify token matches', () => {
-    const request = get({ 'hub.mode': 'subscribe', 'hub.verify_token': 'verify-me', 'hub.challenge': '1158201444' });
+    const request = get({
+      'hub.mode': 'subscribe',
+      'hub.verify_token': 'verify-me',
+      'hub.challenge': '1158201444',
+    });
     expect(messengerAdapter.handshake?.(request, ctxFor('messenger'))).toBe('1158201444');
     const ig = get({ 'hub.mode': 'subscribe', 'hub.verify_token': 'ig-verify', 'hub.challenge': 'abc' });
     expect(instagramAdapter.handshake?.(ig, ctxFor('instagram'))).toBe('abc');
@@ -23,7 +31,7 @@ describe('Meta handshake', () => {
 
   it('fails with HandshakeFailedError on a wrong token, wrong mode or missing challenge', () => {
     const ctx = ctxFor('messenger');
-    const cases = [
+    const cases: Record<string, string>[] = [
       { 'hub.mode': 'subscribe', 'hub.verify_token': 'verify-me!', 'hub.challenge': '1' },
       { 'hub.mode': 'subscribe', 'hub.verify_token': 'verify-m', 'hub.challenge': '1' },
       { 'hub.mode': 'unsubscribe', 'hub.verify_token': 'verify-me', 'hub.challenge': '1' },
@@ -71,7 +79,10 @@ describe('Meta signature', () => {
     // Decoding the base64 body as latin1 would change the bytes and must fail.
     const mangled = Buffer.from(utf8.toString('latin1'), 'utf8');
     expect(() =>
-      messengerAdapter.authenticate(post(mangled, { 'x-hub-signature-256': hubSignature(SECRET, utf8) }), ctxFor('messenger')),
+      messengerAdapter.authenticate(
+        post(mangled, { 'x-hub-signature-256': hubSignature(SECRET, utf8) }),
+        ctxFor('messenger'),
+      ),
     ).toThrow(InvalidSignatureError);
   });
 
@@ -84,7 +95,7 @@ describe('Meta signature', () => {
 
   it('rejects a missing, malformed, SHA-1 or wrong-secret signature', () => {
     const ctx = ctxFor('messenger');
-    const bad = [
+    const bad: Record<string, string>[] = [
       {},
       { 'x-hub-signature-256': '' },
       { 'x-hub-signature-256': 'sha256=' },
@@ -102,10 +113,16 @@ describe('Meta signature', () => {
   it('checks Instagram with the Instagram app secret', () => {
     const ig = fixture('instagram-messaging.json');
     expect(() =>
-      instagramAdapter.authenticate(post(ig, { 'x-hub-signature-256': hubSignature('instagram-app-secret', ig) }), ctxFor('instagram')),
+      instagramAdapter.authenticate(
+        post(ig, { 'x-hub-signature-256': hubSignature('instagram-app-secret', ig) }),
+        ctxFor('instagram'),
+      ),
     ).not.toThrow();
     expect(() =>
-      instagramAdapter.authenticate(post(ig, { 'x-hub-signature-256': hubSignature(SECRET, ig) }), ctxFor('instagram')),
+      instagramAdapter.authenticate(
+        post(ig, { 'x-hub-signature-256': hubSignature(SECRET, ig) }),
+        ctxFor('instagram'),
+      ),
     ).toThrow(InvalidSignatureError);
   });
 });
@@ -147,13 +164,29 @@ describe('Messenger parse', () => {
 
   it('maps attachments, postbacks and quick replies', () => {
     const msgs = messages(parse('messenger', fixture('messenger-batch-3x2.json')));
-    expect(msgs[2]).toMatchObject({ kind: 'image', attachments: [{ kind: 'image', url: 'https://scontent.example/b1.jpg' }] });
-    expect(msgs[3]).toMatchObject({ kind: 'audio', attachments: [{ kind: 'audio', url: 'https://cdn.fbsbx.example/b2.mp4' }] });
-    expect(msgs[4]).toMatchObject({ kind: 'postback', text: 'Mua ngay', postback: 'BUY_NOW', messageId: 'm_c1' });
+    expect(msgs[2]).toMatchObject({
+      kind: 'image',
+      attachments: [{ kind: 'image', url: 'https://scontent.example/b1.jpg' }],
+    });
+    expect(msgs[3]).toMatchObject({
+      kind: 'audio',
+      attachments: [{ kind: 'audio', url: 'https://cdn.fbsbx.example/b2.mp4' }],
+    });
+    expect(msgs[4]).toMatchObject({
+      kind: 'postback',
+      text: 'Mua ngay',
+      postback: 'BUY_NOW',
+      messageId: 'm_c1',
+    });
     expect(msgs[5]).toMatchObject({ kind: 'postback', text: 'Red one', postback: 'COLOR_RED' });
     const more = messages(parse('messenger', fixture('messenger-attachments.json')));
     expect(more.map((m) => m.kind)).toEqual(['location', 'sticker', 'file', 'video']);
-    expect(more[0]?.attachments[0]).toEqual({ kind: 'location', name: 'Shop', latitude: 10.77, longitude: 106.7 });
+    expect(more[0]?.attachments[0]).toEqual({
+      kind: 'location',
+      name: 'Shop',
+      latitude: 10.77,
+      longitude: 106.7,
+    });
     expect(more[2]?.text).toBe('my invoice');
   });
 
@@ -187,12 +220,24 @@ describe('Messenger parse', () => {
 
   it('ignores entries of pages the tenant has not configured and malformed items, keeping the rest', () => {
     const events = parse('messenger', fixture('messenger-unsubscribed.json'));
-    expect(outcomes(events)).toEqual(['ignored:not-subscribed-page', 'message', 'ignored:unsupported', 'ignored:unsupported']);
+    expect(outcomes(events)).toEqual([
+      'ignored:not-subscribed-page',
+      'message',
+      'ignored:unsupported',
+      'ignored:unsupported',
+    ]);
     expect(messages(events)[0]?.messageId).toBe('m_ok');
   });
 
   it('rejects bodies without the Meta structure with InvalidPayloadError', () => {
-    for (const text of ['not json', '[]', '"x"', '{"object":"page"}', '{"object":"whatsapp_business_account","entry":[]}', '{"entry":{}}']) {
+    for (const text of [
+      'not json',
+      '[]',
+      '"x"',
+      '{"object":"page"}',
+      '{"object":"whatsapp_business_account","entry":[]}',
+      '{"entry":{}}',
+    ]) {
       expect(() => parse('messenger', Buffer.from(text))).toThrow(InvalidPayloadError);
     }
     expect(parse('messenger', Buffer.from('{"object":"page","entry":[]}'))).toEqual([]);
@@ -253,7 +298,9 @@ describe('Instagram parse', () => {
   });
 
   it('ignores accounts the tenant has not configured', () => {
-    const body = Buffer.from(fixture('instagram-messaging.json').toString().replaceAll('17841400000000001', '17841499999999999'));
+    const body = Buffer.from(
+      fixture('instagram-messaging.json').toString().replaceAll('17841400000000001', '17841499999999999'),
+    );
     expect(new Set(outcomes(parse('instagram', body)))).toEqual(new Set(['ignored:not-subscribed-page']));
   });
 });

@@ -12,14 +12,16 @@ describe('Telegram authentication', () => {
 
   it('accepts the secret token header and rejects a missing, wrong or prefixed one', () => {
     const ctx = ctxFor('telegram');
-    expect(() => telegramAdapter.authenticate(post(body, { 'x-telegram-bot-api-secret-token': 'tg_Secret-123' }), ctx)).not.toThrow();
+    expect(() =>
+      telegramAdapter.authenticate(post(body, { 'x-telegram-bot-api-secret-token': 'tg_Secret-123' }), ctx),
+    ).not.toThrow();
     for (const headers of [
       {},
       { 'x-telegram-bot-api-secret-token': '' },
       { 'x-telegram-bot-api-secret-token': 'tg_Secret-12' },
       { 'x-telegram-bot-api-secret-token': 'tg_Secret-1234' },
       { 'x-telegram-bot-api-secret-token': 'TG_SECRET-123' },
-    ]) {
+    ] as Record<string, string>[]) {
       expect(() => telegramAdapter.authenticate(post(body, headers), ctx)).toThrow(InvalidSignatureError);
     }
   });
@@ -48,7 +50,7 @@ describe('Telegram parse', () => {
 
   it('keeps 64-bit chat and user ids exact (beyond 2^53) and leaves numbers inside text alone', () => {
     const raw = fixture('telegram-group-bigid.json');
-    expect(Number.isSafeInteger(9007199254740993)).toBe(false);
+    expect(Number.isSafeInteger(Number('9007199254740993'))).toBe(false);
     const [message] = messages(parse('telegram', raw));
     expect(message?.conversationId).toBe('7123456789:-1009007199254740993');
     expect(message?.conversationKey).toBe('acme#telegram#7123456789:-1009007199254740993');
@@ -60,13 +62,17 @@ describe('Telegram parse', () => {
     const [voice] = messages(parse('telegram', fixture('telegram-voice.json')));
     expect(voice).toMatchObject({
       kind: 'audio',
-      attachments: [{ kind: 'audio', fileId: 'AwACAgIAAxkBAAIBvoice', mimeType: 'audio/ogg', voice: true, size: 23456 }],
+      attachments: [
+        { kind: 'audio', fileId: 'AwACAgIAAxkBAAIBvoice', mimeType: 'audio/ogg', voice: true, size: 23456 },
+      ],
     });
     const [photo] = messages(parse('telegram', fixture('telegram-photo.json')));
     expect(photo).toMatchObject({ kind: 'image', text: 'this colour?' });
     expect(photo?.attachments).toHaveLength(1);
     expect(photo?.attachments[0]).toMatchObject({ kind: 'image', fileId: 'large', size: 98000 });
-    const misc = fixtureLines('telegram-media-misc.jsonl').flatMap((line) => messages(parse('telegram', line)));
+    const misc = fixtureLines('telegram-media-misc.jsonl').flatMap((line) =>
+      messages(parse('telegram', line)),
+    );
     expect(misc.map((m) => [m.kind, m.attachments[0]?.fileId ?? null])).toEqual([
       ['video', 'vnote'],
       ['file', 'docid'],

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { whatsappAdapter } from '../../../lambdas/channels/index.js';
-import { HandshakeFailedError, InvalidPayloadError, InvalidSignatureError } from '../../../lambdas/shared/errors.js';
-import { ctxFor, fixture, humans, hubSignature, messages, outcomes, parse, post } from './helpers.js';
+import {
+  HandshakeFailedError,
+  InvalidPayloadError,
+  InvalidSignatureError,
+} from '../../../lambdas/shared/errors.js';
+import { ctxFor, fixture, hubSignature, humans, messages, outcomes, parse, post } from './helpers.js';
 
 describe('WhatsApp authentication', () => {
   it('answers the hub handshake with the WhatsApp verify token only', () => {
@@ -15,12 +19,14 @@ describe('WhatsApp authentication', () => {
   it('checks X-Hub-Signature-256 over the raw bytes and rejects a tampered byte', () => {
     const body = fixture('whatsapp-messages.json');
     const sig = hubSignature('whatsapp-app-secret', body);
-    expect(() => whatsappAdapter.authenticate(post(body, { 'x-hub-signature-256': sig }), ctxFor('whatsapp'))).not.toThrow();
+    expect(() =>
+      whatsappAdapter.authenticate(post(body, { 'x-hub-signature-256': sig }), ctxFor('whatsapp')),
+    ).not.toThrow();
     const tampered = Buffer.from(body);
     tampered[100] = (tampered[100] ?? 0) ^ 0x20;
-    expect(() => whatsappAdapter.authenticate(post(tampered, { 'x-hub-signature-256': sig }), ctxFor('whatsapp'))).toThrow(
-      InvalidSignatureError,
-    );
+    expect(() =>
+      whatsappAdapter.authenticate(post(tampered, { 'x-hub-signature-256': sig }), ctxFor('whatsapp')),
+    ).toThrow(InvalidSignatureError);
     expect(() => whatsappAdapter.authenticate(post(body), ctxFor('whatsapp'))).toThrow(InvalidSignatureError);
   });
 });
@@ -61,13 +67,36 @@ describe('WhatsApp parse', () => {
       'message',
     ]);
     const msgs = messages(events);
-    expect(msgs.map((m) => m.kind)).toEqual(['text', 'audio', 'image', 'file', 'location', 'postback', 'postback', 'sticker', 'video']);
+    expect(msgs.map((m) => m.kind)).toEqual([
+      'text',
+      'audio',
+      'image',
+      'file',
+      'location',
+      'postback',
+      'postback',
+      'sticker',
+      'video',
+    ]);
     expect(msgs[1]?.attachments).toEqual([
       { kind: 'audio', fileId: '1146827793960001', mimeType: 'audio/ogg; codecs=opus', voice: true },
     ]);
-    expect(msgs[2]).toMatchObject({ text: 'this one', customer: { name: 'Bob' }, attachments: [{ fileId: '1146827793960002' }] });
-    expect(msgs[3]?.attachments[0]).toMatchObject({ kind: 'file', name: 'order.pdf', mimeType: 'application/pdf' });
-    expect(msgs[4]?.attachments[0]).toEqual({ kind: 'location', latitude: 10.7769, longitude: 106.7009, name: 'Ben Thanh' });
+    expect(msgs[2]).toMatchObject({
+      text: 'this one',
+      customer: { name: 'Bob' },
+      attachments: [{ fileId: '1146827793960002' }],
+    });
+    expect(msgs[3]?.attachments[0]).toMatchObject({
+      kind: 'file',
+      name: 'order.pdf',
+      mimeType: 'application/pdf',
+    });
+    expect(msgs[4]?.attachments[0]).toEqual({
+      kind: 'location',
+      latitude: 10.7769,
+      longitude: 106.7009,
+      name: 'Ben Thanh',
+    });
     expect(msgs[5]).toMatchObject({ text: 'Yes', postback: 'YES_CONFIRM' });
     expect(msgs[6]).toMatchObject({ text: 'Stop promotions', postback: 'STOP' });
   });
