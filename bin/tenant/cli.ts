@@ -1,0 +1,372 @@
+/**
+ * The tenant CLI's commands against Secrets Manager (`{prefix}/tenants/{tenantId}`) and, for the
+ * webhook base URL, CloudFormation. Endpoints follow the SDK's own `AWS_ENDPOINT_URL*`
+ * variables, so the same commands work against the local emulator.
+ */
+import { readFileSync } from 'node:fs';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { TenantConfigError } from '../../lambdas/shared/errors.js';
+import {
+  parseTenantDocument,
+  TENANT_ID_PATTERN,
+  type TenantDocument,
+  tenantSecretName,
+} from '../../lambdas/shared/tenant.js';
+import { type ParsedArgs, parseArgs, USAGE, UsageError } from './args.js';
+import { applySets, type DraftDocument, generateMissingTokens, maskDocument } from './document.js';
+import { BASE_URL_PLACEHOLDER, channelSetups, formatSetups } from './setup.js';
+
+/** Where the CLI writes and which environment it reads. */
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly readStdin?: () => string;
+}
+
+/** Exit codes. */
+export const EXIT = { ok: 0, aws: 1, usage: 2 } as const;
+
+export const DEFAULT_PREFIX = 'chat-relay';
+export const DEFAULT_STACK = 'ChatRelay';
+/** The stack output holding the API's base URL. */
+export const BASE_URL_OUTPUT = 'WebhookBaseUrl';
+
+/** An AWS call failed: exit code 1. */
+class AwsCallError extends Error {
+  override readonly name = 'AwsCallError';
+}
+
+function awsName(err: unknown): string {
+  return err instanceof Error ? err.name : 'Error';
+}
+
+function describeAwsError(action: string, err: unknown): AwsCallError {
+  const name = awsName(err);
+  const message = err instanceof Error ? err.message : String(err);
+  let hint = '';
+  if (/credential/i.test(message) || name === 'CredentialsProviderError') {
+    hint = ' Configure AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).';
+  } else if (/region/i.test(message)) {
+    hint = ' Set AWS_REGION.';
+  } else if (name === 'AccessDeniedException') {
+    hint = ' Your identity needs secretsmanager permissions on the tenant secrets.';
+  }
+  return new AwsCallError(`${action} failed: ${name}: ${message}.${hint}`);
+}
+
+function readDocumentFile(path: string, io: CliIo): DraftDocument {
+  let text: string;
+  try {
+    text = path === '-' ? (io.readStdin?.() ?? readFileSync(0, 'utf8')) : readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`Cannot read --file ${path}: ${err instanceof Error ? err.message : String(err)}.`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(
+      `--file ${path} is not valid JSON: ${err instanceof Error ? err.message : String(err)}.`,
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`--file ${path} must hold a JSON object (a tenant document).`);
+  }
+  return parsed as DraftDocument;
+}
+
+/** Runs the CLI; resolves to the exit code. Never throws. */
+export async function runTenantCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    io.err(err instanceof Error ? err.message : String(err));
+    return EXIT.usage;
+  }
+  if (args.command === 'help') {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+  const prefix = args.prefix ?? (io.env.TENANT_SECRET_PREFIX || DEFAULT_PREFIX);
+  const sm = new SecretsManagerClient({});
+  try {
+    switch (args.command) {
+      case 'add':
+        return await add(args, prefix, sm, io);
+      case 'update':
+        return await update(args, prefix, sm, io);
+      case 'show':
+        return await show(args, prefix, sm, io);
+      case 'list':
+        return await list(prefix, sm, io);
+      case 'remove':
+        return await remove(args, prefix, sm, io);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(err.message);
+      return EXIT.usage;
+    }
+    if (err instanceof TenantConfigError) {
+      io.err(`The tenant document is not valid; fix these and run again:\n- ${err.problems.join('\n- ')}`);
+      return EXIT.usage;
+    }
+    if (err instanceof AwsCallError) {
+      io.err(err.message);
+      return EXIT.aws;
+    }
+    io.err(`Unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return EXIT.aws;
+  } finally {
+    sm.destroy();
+  }
+}
+
+function checkTenantId(tenantId: string): void {
+  if (!TENANT_ID_PATTERN.test(tenantId)) {
+    throw new UsageError(
+      `Tenant id "${tenantId}" is not valid: use 1–63 lowercase letters, digits and "-", starting with a letter or digit.`,
+    );
+  }
+}
+
+async function readTenant(
+  sm: SecretsManagerClient,
+  name: string,
+  tenantId: string,
+): Promise<Record<string, unknown>> {
+  let text: string | undefined;
+  try {
+    text = (await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString;
+  } catch (err) {
+    if (awsName(err) === 'ResourceNotFoundException') {
+      throw new UsageError(`Tenant "${tenantId}" does not exist (no secret ${name}); create it with add.`);
+    }
+    throw describeAwsError(`Reading ${name}`, err);
+  }
+  try {
+    const parsed = JSON.parse(text ?? '') as unknown;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      return parsed as Record<string, unknown>;
+    }
+  } catch {
+    // fall through
+  }
+  throw new UsageError(
+    `The secret ${name} does not hold a JSON object; replace it with update ${tenantId} --file doc.json.`,
+  );
+}
+
+/** Resolves the webhook base URL: --api-url, CHAT_RELAY_API_URL, else the stack output. */
+async function baseUrl(args: ParsedArgs, io: CliIo): Promise<string> {
+  const explicit = args.apiUrl ?? io.env.CHAT_RELAY_API_URL;
+  if (explicit) return explicit;
+  const stack = args.stack ?? DEFAULT_STACK;
+  const cfn = new CloudFormationClient({});
+  try {
+    const res = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
+    const output = res.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === BASE_URL_OUTPUT)?.OutputValue;
+    if (output) return output;
+    io.err(
+      `Note: stack ${stack} has no ${BASE_URL_OUTPUT} output; pass --api-url to print the real webhook URLs.`,
+    );
+  } catch (err) {
+    io.err(
+      `Note: could not read the ${BASE_URL_OUTPUT} output of stack ${stack} (${awsName(err)}); ` +
+        'pass --api-url <url> or set CHAT_RELAY_API_URL (or --stack <name>) to print the real webhook URLs.',
+    );
+  } finally {
+    cfn.destroy();
+  }
+  return BASE_URL_PLACEHOLDER;
+}
+
+async function printSetup(
+  tenant: TenantDocument,
+  args: ParsedArgs,
+  io: CliIo,
+  reveal: boolean,
+): Promise<void> {
+  const base = await baseUrl(args, io);
+  io.out(`\nWebhook setup:\n\n${formatSetups(channelSetups(tenant, base, reveal))}`);
+}
+
+function finalise(
+  draft: DraftDocument,
+  args: ParsedArgs,
+  tenantId: string,
+): {
+  doc: TenantDocument;
+  generated: string[];
+} {
+  if (draft.tenantId === undefined) draft.tenantId = tenantId;
+  if (draft.tenantId !== tenantId) {
+    throw new UsageError(
+      `The document's tenantId is "${String(draft.tenantId)}" but the command names "${tenantId}"; make them equal.`,
+    );
+  }
+  applySets(draft, args.channels, args.sets);
+  const generated = generateMissingTokens(draft);
+  return { doc: parseTenantDocument(draft), generated };
+}
+
+async function add(args: ParsedArgs, prefix: string, sm: SecretsManagerClient, io: CliIo): Promise<number> {
+  const tenantId = args.tenantId!;
+  checkTenantId(tenantId);
+  const draft: DraftDocument = args.file ? readDocumentFile(args.file, io) : { tenantId, channels: {} };
+  const { doc, generated } = finalise(draft, args, tenantId);
+  const name = tenantSecretName(prefix, tenantId);
+  try {
+    await sm.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString: JSON.stringify(doc),
+        Description: `chat-relay tenant ${tenantId}`,
+      }),
+    );
+  } catch (err) {
+    if (awsName(err) === 'ResourceExistsException') {
+      throw new UsageError(`Tenant "${tenantId}" already exists (${name}); change it with update.`);
+    }
+    if (awsName(err) === 'InvalidRequestException' && /deletion/i.test(String((err as Error).message))) {
+      throw new UsageError(
+        `Tenant "${tenantId}" is scheduled for deletion; restore it (aws secretsmanager restore-secret --secret-id ${name}) or remove it with --force first.`,
+      );
+    }
+    throw describeAwsError(`Creating ${name}`, err);
+  }
+  io.out(`Created tenant "${tenantId}" (secret ${name}).`);
+  if (generated.length > 0) io.out(`Generated: ${generated.join(', ')}.`);
+  await printSetup(doc, args, io, true);
+  return EXIT.ok;
+}
+
+async function update(
+  args: ParsedArgs,
+  prefix: string,
+  sm: SecretsManagerClient,
+  io: CliIo,
+): Promise<number> {
+  const tenantId = args.tenantId!;
+  checkTenantId(tenantId);
+  const name = tenantSecretName(prefix, tenantId);
+  const current = await readTenant(sm, name, tenantId);
+  const draft: DraftDocument = args.file ? readDocumentFile(args.file, io) : current;
+  if (args.removeChannels.length > 0) {
+    const channels = (draft.channels ?? {}) as Record<string, unknown>;
+    for (const channel of args.removeChannels) {
+      if (!(channel in channels))
+        throw new UsageError(`Tenant "${tenantId}" has no ${channel} channel to remove.`);
+      delete channels[channel];
+    }
+  }
+  const { doc, generated } = finalise(draft, args, tenantId);
+  try {
+    await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(doc) }));
+  } catch (err) {
+    throw describeAwsError(`Updating ${name}`, err);
+  }
+  io.out(`Updated tenant "${tenantId}" (secret ${name}).`);
+  if (generated.length > 0) io.out(`Generated: ${generated.join(', ')}.`);
+  io.out('Running webhooks pick the change up within TENANT_CACHE_SECONDS (default 5 minutes).');
+  await printSetup(doc, args, io, true);
+  return EXIT.ok;
+}
+
+async function show(args: ParsedArgs, prefix: string, sm: SecretsManagerClient, io: CliIo): Promise<number> {
+  const tenantId = args.tenantId!;
+  checkTenantId(tenantId);
+  const name = tenantSecretName(prefix, tenantId);
+  const raw = await readTenant(sm, name, tenantId);
+  io.out(JSON.stringify(args.reveal ? raw : maskDocument(raw), null, 2));
+  let doc: TenantDocument;
+  try {
+    doc = parseTenantDocument(raw);
+  } catch (err) {
+    if (err instanceof TenantConfigError) {
+      io.err(
+        `Warning: this document is not valid, so the webhook answers 500 for it:\n- ${err.problems.join('\n- ')}\nFix it with update ${tenantId}.`,
+      );
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  await printSetup(doc, args, io, args.reveal);
+  return EXIT.ok;
+}
+
+async function list(prefix: string, sm: SecretsManagerClient, io: CliIo): Promise<number> {
+  const namePrefix = tenantSecretName(prefix, '');
+  const ids: string[] = [];
+  let nextToken: string | undefined;
+  try {
+    do {
+      const page = await sm.send(
+        new ListSecretsCommand({
+          Filters: [{ Key: 'name', Values: [namePrefix] }],
+          MaxResults: 100,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      );
+      for (const secret of page.SecretList ?? []) {
+        const id = secret.Name?.startsWith(namePrefix) ? secret.Name.slice(namePrefix.length) : undefined;
+        if (id && TENANT_ID_PATTERN.test(id)) ids.push(id);
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+  } catch (err) {
+    throw describeAwsError(`Listing ${namePrefix}*`, err);
+  }
+  ids.sort();
+  if (ids.length === 0) io.err(`No tenants under ${namePrefix}.`);
+  for (const id of ids) io.out(id);
+  return EXIT.ok;
+}
+
+async function remove(
+  args: ParsedArgs,
+  prefix: string,
+  sm: SecretsManagerClient,
+  io: CliIo,
+): Promise<number> {
+  const tenantId = args.tenantId!;
+  checkTenantId(tenantId);
+  const name = tenantSecretName(prefix, tenantId);
+  try {
+    await sm.send(new DescribeSecretCommand({ SecretId: name }));
+  } catch (err) {
+    if (awsName(err) === 'ResourceNotFoundException') {
+      throw new UsageError(`Tenant "${tenantId}" does not exist (no secret ${name}).`);
+    }
+    throw describeAwsError(`Reading ${name}`, err);
+  }
+  try {
+    await sm.send(
+      new DeleteSecretCommand(
+        args.force
+          ? { SecretId: name, ForceDeleteWithoutRecovery: true }
+          : { SecretId: name, RecoveryWindowInDays: 7 },
+      ),
+    );
+  } catch (err) {
+    throw describeAwsError(`Deleting ${name}`, err);
+  }
+  io.out(
+    args.force
+      ? `Deleted tenant "${tenantId}" (${name}) permanently.`
+      : `Scheduled tenant "${tenantId}" (${name}) for deletion in 7 days; restore with aws secretsmanager restore-secret --secret-id ${name}, or delete now with --force.`,
+  );
+  io.out('Running webhooks stop accepting it within TENANT_CACHE_SECONDS (default 5 minutes).');
+  return EXIT.ok;
+}
