@@ -73,7 +73,7 @@ export interface BedrockResponderOptions {
   readonly maxTokens?: number;
   readonly temperature?: number;
   /** Image loading: size cap, media bucket, S3 client. */
-  readonly images?: ImageLoaderOptions & { readonly maxImages?: number };
+  readonly images?: ImageLoaderOptions & { readonly maxImages?: number; readonly timeoutMs?: number };
 }
 
 /** Answers with a Claude model on Amazon Bedrock through the Converse API. */
@@ -177,6 +177,11 @@ export class BedrockResponder implements Responder {
     );
   }
 
+  /** Time allowed to load one image: a third of the deadline, at most 5 s (option `images.timeoutMs`). */
+  private imageTimeoutMs(): number {
+    return this.options.images?.timeoutMs ?? Math.max(1, Math.min(5000, Math.floor(this.timeoutMs / 3)));
+  }
+
   /** Customer photos (by URL) and keyframes, at most `maxImages`; failures become notes. */
   private async loadImages(
     context: TurnContext,
@@ -208,7 +213,9 @@ export class BedrockResponder implements Responder {
         };
       }
       try {
-        const image = await loadImage(item.ref, signal, {
+        // A slow image host gets a slice of the deadline, then the image becomes a note.
+        const imageSignal = deadlineSignal(this.imageTimeoutMs(), signal);
+        const image = await loadImage(item.ref, imageSignal, {
           maxBytes: this.options.images?.maxBytes ?? MAX_IMAGE_BYTES,
           ...(this.options.images?.bucket ? { bucket: this.options.images.bucket } : {}),
           ...(this.options.images?.s3 ? { s3: this.options.images.s3 } : {}),

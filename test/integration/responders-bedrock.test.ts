@@ -51,6 +51,8 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'image/png' }).end(PNG);
     } else if (req.url === '/huge.jpg') {
       res.writeHead(200, { 'content-type': 'image/jpeg' }).end(Buffer.concat([JPEG, Buffer.alloc(5000)]));
+    } else if (req.url === '/slow.png') {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'image/png' }).end(PNG), 3000).unref();
     } else if (req.url === '/not-an-image') {
       res.writeHead(200, { 'content-type': 'image/png' }).end('<html>nope</html>');
     } else {
@@ -75,7 +77,11 @@ afterAll(async () => {
   s3?.destroy();
   await Promise.allSettled([
     bedrock?.close(),
-    new Promise<void>((resolve) => (images ? images.close(() => resolve()) : resolve())),
+    new Promise<void>((resolve) => {
+      if (!images) return resolve();
+      images.closeAllConnections();
+      images.close(() => resolve());
+    }),
     emulators?.stop(),
   ]);
 });
@@ -174,6 +180,19 @@ describe('bedrock responder against a local Converse API', () => {
     expect(notes.filter((t) => t.includes('could not be loaded'))).toHaveLength(4);
     expect(notes.filter((t) => t.includes('cannot be shown'))).toHaveLength(1);
     expect(notes.some((t) => t.includes('xem video này'))).toBe(true);
+  });
+
+  it('turns an image that loads too slowly into a note and still answers', async () => {
+    const context = turnContext({
+      messages: [
+        turnMessage({ kind: 'image', attachments: [{ kind: 'image', url: `${imagesUrl}/slow.png` }] }),
+      ],
+    });
+    const reply = await responder({ images: { s3, timeoutMs: 100 } }).respond(context);
+    expect(reply.messages).toEqual([{ text: 'ok' }]);
+    const content = bedrock.requests[0]!.body.messages.at(-1).content as Record<string, unknown>[];
+    expect(content.some((b) => 'image' in b)).toBe(false);
+    expect(content.some((b) => String(b.text ?? '').includes('could not be loaded'))).toBe(true);
   });
 
   it('caps the number of images per request', async () => {
