@@ -2,8 +2,8 @@
  * Per-page rate limits shared by every delivery Lambda instance, kept in the memory table
  * (`ratePk(scope)` / `rateSk(bucketStart)`).
  *
- * Time is cut into buckets of `ceil(capacity × (1000 + marginMs) / limit)` ms, each holding at
- * most `capacity` sends (a conditional increment decides). A send claims the earliest bucket
+ * Time is cut into buckets of `ceil((1000 + marginMs) / floor(limit / capacity))` ms, each holding
+ * at most `capacity` sends (a conditional increment decides). A send claims the earliest bucket
  * that starts no sooner than now, waits for that start, and only goes out if it is still within
  * `toleranceMs` of it. Because every send happens within the first `toleranceMs` of its bucket
  * and buckets are `1000 + marginMs` / `(limit / capacity)` long, any sliding second (even as the
@@ -91,7 +91,10 @@ const sleepFor = (ms: number): Promise<void> =>
 /** Bucket geometry of a rule. */
 export function bucketOf(limit: number, marginMs: number): { capacity: number; lengthMs: number } {
   const capacity = Math.max(1, Math.floor(limit / 10));
-  return { capacity, lengthMs: Math.ceil((capacity * (1000 + marginMs)) / limit) };
+  // Whole buckets per window: capacity × buckets never exceeds the limit, even when the
+  // limit is not a multiple of the capacity.
+  const buckets = Math.max(1, Math.floor(limit / capacity));
+  return { capacity, lengthMs: Math.ceil((1000 + marginMs) / buckets) };
 }
 
 /** The shared limiter. */

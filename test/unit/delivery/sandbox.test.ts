@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from '../../../bin/local/sandbox.js';
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox();
+});
+afterAll(async () => sandbox.stop());
+beforeEach(() => sandbox.clear());
+
+const pancakeUrl = (page: string) =>
+  `${sandbox.baseUrls.pancake}/api/public_api/v1/pages/${page}/conversations/c1/messages?page_access_token=secret-tok`;
+const post = (url: string, body: unknown) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('sandbox fake platform', () => {
+  it('lists recorded requests over HTTP without their tokens, and clears them', async () => {
+    await post(pancakeUrl('p1'), { action: 'reply_inbox', message: 'one' });
+    const listed = (await (await fetch(`${sandbox.url}/sandbox/messages`)).json()) as Record<
+      string,
+      unknown
+    >[];
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({
+      channel: 'pancake',
+      pageId: 'p1',
+      text: 'one',
+      delivered: true,
+      status: 200,
+    });
+    expect(JSON.stringify(listed)).not.toContain('secret-tok');
+    expect((await fetch(`${sandbox.url}/sandbox/messages`, { method: 'DELETE' })).status).toBe(204);
+    expect(sandbox.messages()).toEqual([]);
+  });
+
+  it('accepts fault rules over HTTP, applies them count times, and rejects malformed rules', async () => {
+    const created = await post(`${sandbox.url}/sandbox/faults`, {
+      channel: 'pancake',
+      kind: '500',
+      count: 2,
+    });
+    expect(created.status).toBe(201);
+    const statuses = [];
+    for (let i = 0; i < 3; i += 1)
+      statuses.push((await post(pancakeUrl(`f${i}`), { action: 'reply_inbox', message: 'x' })).status);
+    expect(statuses).toEqual([500, 500, 200]);
+    expect((await post(`${sandbox.url}/sandbox/faults`, { kind: 'explode' })).status).toBe(400);
+  });
+
+  it('answers HTTP 500 when Pancake gets both message and content_ids, like the real API', async () => {
+    const res = await post(pancakeUrl('p1'), { action: 'reply_inbox', message: 'x', content_ids: ['c'] });
+    expect(res.status).toBe(500);
+    expect(sandbox.messages()[0]?.delivered).toBe(false);
+  });
+
+  it("enforces Pancake's 5 calls per page per second with HTTP 429", async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 7 }, () =>
+        post(pancakeUrl('busy'), { action: 'reply_inbox', message: 'x' }).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    expect((await post(pancakeUrl('quiet'), { action: 'reply_inbox', message: 'x' })).status).toBe(200);
+  });
+
+  it('rejects sends without a token the way each platform does', async () => {
+    const pc = await post(`${sandbox.baseUrls.pancake}/api/public_api/v1/pages/p/conversations/c/messages`, {
+      action: 'reply_inbox',
+      message: 'x',
+    });
+    expect(pc.status).toBe(401);
+    const graph = await post(`${sandbox.baseUrls.graph}/v25.0/123/messages`, {
+      recipient: { id: '1' },
+      messaging_type: 'RESPONSE',
+      message: { text: 'x' },
+    });
+    expect(graph.status).toBe(401);
+    expect(((await graph.json()) as { error: { code: number } }).error.code).toBe(190);
+    const tg = await post(`${sandbox.baseUrls.telegram}/botnot-a-token/sendMessage`, {
+      chat_id: '1',
+      text: 'x',
+    });
+    expect(((await tg.json()) as { error_code: number }).error_code).toBe(401);
+    const zalo = await post(`${sandbox.baseUrls.zalo}/v3.0/oa/message/cs`, {
+      recipient: { user_id: 'u' },
+      message: { text: 'x' },
+    });
+    expect(((await zalo.json()) as { error: number }).error).toBe(-216);
+  });
+
+  it('leaves paths outside /sandbox to the server it is mounted in', async () => {
+    const res = await fetch(`${sandbox.url}/webhooks/pancake/acme`);
+    expect(res.status).toBe(404);
+    expect(sandbox.messages()).toEqual([]);
+  });
+});
