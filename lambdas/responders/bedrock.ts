@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { ConfigurationError, ResponderError } from '../shared/errors.js';
 import { logger } from '../shared/powertools.js';
+import { DEFAULT_BEDROCK_MODEL_ID, DEFAULT_BEDROCK_TIMEOUT_MS } from './defaults.js';
 import { describeRef, type ImageLoaderOptions, loadImage, MAX_IMAGE_BYTES, MAX_IMAGES } from './images.js';
 import {
   buildMessages,
@@ -34,14 +35,7 @@ import {
 } from './retry.js';
 import type { Reply, Responder, TurnContext } from './types.js';
 
-/**
- * The default model: the Claude Haiku 4.5 US cross-region inference profile. Outside US
- * regions set `BEDROCK_MODEL_ID` to your geography's profile (`eu.`, `apac.`, `jp.`, `au.` or
- * `global.anthropic.claude-haiku-4-5-20251001-v1:0`) and enable model access in Bedrock.
- */
-export const DEFAULT_BEDROCK_MODEL_ID = 'us.anthropic.claude-haiku-4-5-20251001-v1:0';
-/** Default deadline of one respond call (all attempts and image loads), in ms. */
-export const DEFAULT_BEDROCK_TIMEOUT_MS = 20_000;
+export { DEFAULT_BEDROCK_MODEL_ID, DEFAULT_BEDROCK_TIMEOUT_MS };
 
 /** Error names Bedrock uses for "slow down / try again". */
 const THROTTLE_NAMES = new Set([
