@@ -95,8 +95,14 @@ export class ConversationActor {
     if (hasSeen(state, message.messageId)) {
       // A retry of a message whose state write succeeded before the invocation died: redo the
       // effects that follow the write (they are idempotent), never the append.
+      const mine = state.turn?.messages.some((m) => m.messageId === message.messageId) === true;
+      if (mine && state.turn?.status === 'answered') {
+        // Inline flush (debounce 0) died after deciding the reply: queue it now.
+        await this.queueReply(state);
+        return 'duplicate';
+      }
       const turn = openTurn(state);
-      if (!turn?.messages.some((m) => m.messageId === message.messageId)) return 'duplicate';
+      if (!mine || !turn) return 'duplicate';
       await this.sendMediaJobs(event, tenant, turn, message.messageId, now);
       if (turn.pendingMedia.some((m) => m.messageId === message.messageId)) {
         await this.arm(state, 'media-timeout', now, this.config.mediaTimeoutMs);
@@ -105,14 +111,17 @@ export class ConversationActor {
       return 'duplicate';
     }
 
+    let current = state;
     if (state.turn?.status === 'answered') {
-      // Only possible when that turn's flush went to the DLQ after deciding its reply.
-      logger.warn('Replacing a turn whose reply was never queued', {
+      // The previous turn's flush died after deciding its reply (and its record is gone, or
+      // this would not run before it): queue that reply first, then start the new turn.
+      logger.warn('Queuing a decided reply left behind by a failed flush', {
         ...this.logKeys(event),
         turn: state.turn.turnId,
       });
+      current = await this.queueReply(state);
     }
-    const appended = appendMessage(state, message, now, { mediaWorker: this.mediaWorker });
+    const appended = appendMessage(current, message, now, { mediaWorker: this.mediaWorker });
     const saved = await this.deps.state.save(appended.state);
     await this.sendMediaJobs(event, tenant, appended.turn, message.messageId, now);
     if (appended.media.length > 0) {
@@ -466,9 +475,9 @@ export class ConversationActor {
   }
 
   /** Queues the stored reply of an `answered` turn and marks it `done`. Idempotent. */
-  private async queueReply(state: ConversationState): Promise<void> {
+  private async queueReply(state: ConversationState): Promise<ConversationState> {
     const turn = state.turn;
-    if (turn?.status !== 'answered' || !turn.reply) return;
+    if (turn?.status !== 'answered' || !turn.reply) return state;
     const reply = turn.reply;
     const expiresAt = this.historyExpiry(reply.answeredAt);
     const last = [...turn.messages].reverse()[0];
@@ -509,7 +518,7 @@ export class ConversationActor {
       });
     }
     if (parts.length > 0) await this.deps.queues.enqueueOutbound(parts);
-    await this.deps.state.save({ ...state, turn: { ...turn, status: 'done' }, updatedAt: this.deps.now() });
+    return this.deps.state.save({ ...state, turn: { ...turn, status: 'done' }, updatedAt: this.deps.now() });
   }
 
   /** The last attempt failed without a fallback: close the turn, keep its messages in history. */

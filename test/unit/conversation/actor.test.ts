@@ -1,0 +1,424 @@
+import { describe, expect, it } from 'vitest';
+import { ConversationActor } from '../../../lambdas/conversation/actor.js';
+import type { ActorConfig } from '../../../lambdas/conversation/config.js';
+import type { TimerTick } from '../../../lambdas/conversation/debounce.js';
+import {
+  type ActorDeps,
+  type HistoryItem,
+  type MemoryStore,
+  type ReplyPlanLike,
+  StateConflictError,
+  type StateStore,
+} from '../../../lambdas/conversation/ports.js';
+import { type ConversationState, emptyState } from '../../../lambdas/conversation/turn.js';
+import type { TurnContext } from '../../../lambdas/responders/types.js';
+import type { MetricName } from '../../../lambdas/shared/metrics-catalogue.js';
+import type { FlushEvent, MediaJob, MessageEvent, OutboundPart } from '../../../lambdas/shared/model.js';
+import type { TenantDocument, TenantSettings } from '../../../lambdas/shared/tenant.js';
+
+const KEY = 'acme#messenger#P1:U1';
+
+class MemState implements StateStore {
+  item: ConversationState | undefined;
+  saves = 0;
+  /** Throw (simulating a crash) on the save whose 1-based index matches. */
+  crashOnSave: number | undefined;
+  async load() {
+    return (
+      structuredClone(this.item) ??
+      emptyState({ tenantId: 'acme', channel: 'messenger', conversationId: 'P1:U1', conversationKey: KEY })
+    );
+  }
+  async save(state: ConversationState) {
+    if ((this.item?.rev ?? 0) !== state.rev) throw new StateConflictError();
+    this.saves += 1;
+    if (this.crashOnSave === this.saves) {
+      this.crashOnSave = undefined;
+      this.saves -= 1;
+      throw new Error('crash before the write');
+    }
+    this.item = structuredClone({ ...state, rev: state.rev + 1 });
+    return structuredClone(this.item);
+  }
+}
+
+class MemMemory implements MemoryStore {
+  history = new Map<string, HistoryItem>();
+  facts: Record<string, string> = {};
+  summaries: string[] = [];
+  sent = new Set<string>();
+  async load() {
+    return {
+      profile: {},
+      facts: { ...this.facts },
+      history: [...this.history.values()]
+        .sort((a, b) => a.sk.localeCompare(b.sk))
+        .map((h) => ({ role: h.role, text: h.text, at: h.at })),
+      summaries: [...this.summaries],
+    };
+  }
+  async putHistory(items: readonly HistoryItem[]) {
+    for (const i of items) this.history.set(i.sk, i);
+  }
+  async putHistoryIfAbsent(item: HistoryItem) {
+    if (!this.history.has(item.sk)) this.history.set(item.sk, item);
+  }
+  async putMemory(input: Parameters<MemoryStore['putMemory']>[0]) {
+    Object.assign(this.facts, input.facts ?? {});
+    if (input.summary) this.summaries.push(input.summary.text);
+  }
+  async isOurSend(_t: string, _c: string, id: string) {
+    return this.sent.has(id);
+  }
+}
+
+function setup(
+  options: {
+    settings?: TenantSettings;
+    config?: Partial<ActorConfig>;
+    plan?: (context: TurnContext) => ReplyPlanLike | Promise<ReplyPlanLike>;
+    typing?: ActorDeps['typing'];
+  } = {},
+) {
+  let now = 1_700_000_000_000;
+  const state = new MemState();
+  const memory = new MemMemory();
+  const ticks: { tick: TimerTick; delay: number }[] = [];
+  const outbound: OutboundPart[] = [];
+  const jobs: MediaJob[] = [];
+  const contexts: TurnContext[] = [];
+  const metrics: { name: MetricName; value: number }[] = [];
+  let failOutbound = false;
+  const tenant: TenantDocument = {
+    tenantId: 'acme',
+    channels: {},
+    settings: { debounceMs: 0, ...options.settings },
+  };
+  const config: ActorConfig = {
+    debounceMs: 2500,
+    maxTurnWaitMs: 15_000,
+    mediaTimeoutMs: 120_000,
+    historyLimit: 20,
+    historyTtlDays: 30,
+    summaryEveryTurns: 3,
+    maxReceiveCount: 3,
+    sendFallbackOnFailure: false,
+    mediaWorker: true,
+    typingTimeoutMs: 50,
+    ...options.config,
+  };
+  const deps: ActorDeps = {
+    state,
+    memory,
+    queues: {
+      armTick: async (tick, delay) => {
+        ticks.push({ tick, delay });
+      },
+      enqueueOutbound: async (parts) => {
+        if (failOutbound) throw new Error('sqs down');
+        outbound.push(...parts);
+      },
+      enqueueMediaJobs: async (j) => {
+        jobs.push(...j);
+      },
+    },
+    reply: {
+      responderName: 'fake',
+      maxReplyLength: () => 2000,
+      produce: async (context) => {
+        contexts.push(context);
+        if (options.plan) return options.plan(context);
+        return {
+          parts: [{ text: `echo: ${context.messages.map((m) => m.text ?? m.mediaNote ?? '').join(' | ')}` }],
+          handoff: false,
+          outcome: 'ok',
+        };
+      },
+    },
+    loadTenant: async () => tenant,
+    ...(options.typing ? { typing: options.typing } : {}),
+    metric: (name, value) => metrics.push({ name, value }),
+    now: () => now,
+  };
+  const actor = new ConversationActor(deps, config);
+  return {
+    actor,
+    state,
+    memory,
+    ticks,
+    outbound,
+    jobs,
+    contexts,
+    metrics,
+    count: (name: MetricName) => metrics.filter((m) => m.name === name).reduce((n, m) => n + m.value, 0),
+    advance: (ms: number) => {
+      now += ms;
+    },
+    now: () => now,
+    setFailOutbound: (v: boolean) => {
+      failOutbound = v;
+    },
+  };
+}
+
+function msg(id: string, text?: string, extra: Partial<MessageEvent['message']> = {}): MessageEvent {
+  return {
+    v: 1,
+    type: 'message',
+    tenantId: 'acme',
+    channel: 'messenger',
+    conversationId: 'P1:U1',
+    conversationKey: KEY,
+    message: {
+      tenantId: 'acme',
+      channel: 'messenger',
+      conversationId: 'P1:U1',
+      conversationKey: KEY,
+      messageId: id,
+      pageId: 'P1',
+      customer: { id: 'U1' },
+      timestamp: 1_700_000_000_000,
+      receivedAt: 1_700_000_000_000,
+      kind: 'text',
+      ...(text !== undefined ? { text } : {}),
+      attachments: [],
+      surface: 'inbox',
+      ...extra,
+    },
+  };
+}
+
+const first = { receiveCount: 1 };
+
+describe('ConversationActor', () => {
+  it('arms a debounce tick with the turn version and flushes only on the current version', async () => {
+    const t = setup({ settings: { debounceMs: 2500 } });
+    await t.actor.onMessage(msg('m1', 'a'), first);
+    await t.actor.onMessage(msg('m2', 'b'), first);
+    expect(t.ticks.map((x) => [x.tick.event.version, x.delay])).toEqual([
+      [1, 3],
+      [2, 3],
+    ]);
+    t.advance(2600);
+    const [stale, current] = t.ticks.map((x) => x.tick.event);
+    expect(await t.actor.onFlush(stale as FlushEvent, first)).toBe('stale');
+    expect(await t.actor.onFlush(current as FlushEvent, first)).toBe('answered');
+    expect(t.outbound.map((p) => p.text)).toEqual(['echo: a | b']);
+    expect(t.outbound[0]).toMatchObject({
+      replyId: `${t.state.item?.turn?.turnId}:0`,
+      partIndex: 0,
+      partCount: 1,
+    });
+    expect(await t.actor.onFlush(current as FlushEvent, first)).toBe('stale');
+    expect(t.outbound).toHaveLength(1);
+  });
+
+  it('does not append a retried message twice after its state write succeeded', async () => {
+    const t = setup({ settings: { debounceMs: 2500 } });
+    await t.actor.onMessage(msg('m1', 'a'), first);
+    expect(await t.actor.onMessage(msg('m1', 'a'), { receiveCount: 2 })).toBe('duplicate');
+    expect(t.state.item?.turn?.messages).toHaveLength(1);
+    // The retry re-arms the tick for the same version (its effects may have been lost).
+    expect(t.ticks.map((x) => x.tick.event.version)).toEqual([1, 1]);
+  });
+
+  it('re-queues the stored reply without asking the responder again when it crashed after deciding', async () => {
+    const t = setup();
+    t.setFailOutbound(true);
+    await expect(t.actor.onMessage(msg('m1', 'hi'), first)).rejects.toThrow('sqs down');
+    expect(t.state.item?.turn?.status).toBe('answered');
+    t.setFailOutbound(false);
+    const tick: FlushEvent = {
+      v: 1,
+      type: 'flush',
+      tenantId: 'acme',
+      channel: 'messenger',
+      conversationId: 'P1:U1',
+      conversationKey: KEY,
+      turnId: t.state.item?.turn?.turnId ?? '',
+      version: 1,
+      reason: 'debounce',
+      armedAt: t.now(),
+    };
+    expect(await t.actor.onFlush(tick, first)).toBe('resumed');
+    expect(t.contexts).toHaveLength(1);
+    expect(t.outbound.map((p) => p.text)).toEqual(['echo: hi']);
+    expect(t.state.item?.turn?.status).toBe('done');
+    // The bot history entry exists once, pending until delivery marks it.
+    const bot = [...t.memory.history.values()].filter((h) => h.role === 'bot');
+    expect(bot).toMatchObject([{ text: 'echo: hi', status: 'pending', replyId: `${tick.turnId}:0` }]);
+  });
+
+  it('resends the same reply ids when it crashed after queuing but before marking the turn done', async () => {
+    const t = setup();
+    t.state.crashOnSave = 3; // 1: append, 2: answered, 3: done
+    await expect(t.actor.onMessage(msg('m1', 'hi'), first)).rejects.toThrow('crash');
+    const firstIds = t.outbound.map((p) => p.replyId);
+    expect(await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 2 })).toBe('duplicate');
+    expect(t.contexts).toHaveLength(1);
+    // Same reply ids (SQS dedups them; delivery is idempotent on them) and the turn is closed.
+    expect(new Set(t.outbound.map((p) => p.replyId))).toEqual(new Set(firstIds));
+    expect(t.state.item?.turn?.status).toBe('done');
+  });
+
+  it('pauses for a human, records messages unanswered, and resumes after the takeover', async () => {
+    const t = setup({ settings: { humanTakeoverMinutes: 30 } });
+    const human = {
+      v: 1 as const,
+      type: 'human-active' as const,
+      tenantId: 'acme',
+      channel: 'messenger' as const,
+      conversationId: 'P1:U1',
+      conversationKey: KEY,
+      activity: {
+        tenantId: 'acme',
+        channel: 'messenger' as const,
+        conversationId: 'P1:U1',
+        conversationKey: KEY,
+        messageId: 'agent-1',
+        pageId: 'P1',
+        timestamp: t.now(),
+        receivedAt: t.now(),
+      },
+    };
+    t.memory.sent.add('ours-1');
+    expect(
+      await t.actor.onHumanActive({ ...human, activity: { ...human.activity, messageId: 'ours-1' } }),
+    ).toBe('echo-ignored');
+    expect(await t.actor.onHumanActive(human)).toBe('paused');
+    expect(await t.actor.onMessage(msg('m1', 'hello?'), first)).toBe('paused-recorded');
+    expect(t.outbound).toHaveLength(0);
+    expect(t.count('MessagesWhilePaused')).toBe(1);
+    t.advance(31 * 60_000);
+    expect(await t.actor.onMessage(msg('m2', 'anyone?'), first)).toBe('answered');
+    expect(t.outbound.map((p) => p.text)).toEqual(['echo: anyone?']);
+    expect(t.contexts[0]?.history.map((h) => h.role)).toEqual(['human', 'customer']);
+  });
+
+  it('pauses the conversation after a responder handoff', async () => {
+    const t = setup({
+      plan: () => ({ parts: [{ text: 'Connecting you to a person.' }], handoff: true, outcome: 'handoff' }),
+    });
+    await t.actor.onMessage(msg('m1', 'I want a human'), first);
+    expect(t.outbound.map((p) => p.text)).toEqual(['Connecting you to a person.']);
+    expect(await t.actor.onMessage(msg('m2', 'hello?'), first)).toBe('paused-recorded');
+    expect(t.count('HumanTakeover')).toBe(1);
+  });
+
+  it('fails the record on a responder error until the last attempt, then sends the fallback when enabled', async () => {
+    const t = setup({
+      settings: { sendFallbackOnFailure: true, fallbackReply: 'Sorry!' },
+      plan: () => {
+        throw new Error('model down');
+      },
+    });
+    await expect(t.actor.onMessage(msg('m1', 'hi'), first)).rejects.toThrow('model down');
+    expect(t.state.item?.turn?.status).toBe('open');
+    expect(await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 3 })).toBe('duplicate');
+    expect(t.outbound.map((p) => p.text)).toEqual(['Sorry!']);
+    expect(t.count('TurnsFailed')).toBe(1);
+    expect(t.count('ResponderFailed')).toBe(2);
+  });
+
+  it('closes the turn as failed on the last attempt without a fallback, and the next message starts afresh', async () => {
+    let fail = true;
+    const t = setup({
+      plan: (c) => {
+        if (fail) throw new Error('model down');
+        return { parts: [{ text: `ok ${c.messages.length}` }], handoff: false, outcome: 'ok' };
+      },
+    });
+    await expect(t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 3 })).rejects.toThrow('last attempt');
+    expect(t.state.item?.turn?.status).toBe('failed');
+    fail = false;
+    await t.actor.onMessage(msg('m2', 'again'), first);
+    expect(t.outbound.map((p) => p.text)).toEqual(['ok 1']);
+    expect(t.contexts.at(-1)?.history.map((h) => h.text)).toEqual(['hi']);
+  });
+
+  it('sends audio to the media worker, waits for it, and arms a media-timeout tick', async () => {
+    const t = setup({ settings: { debounceMs: 1000 } });
+    await t.actor.onMessage(
+      msg('v1', undefined, {
+        kind: 'audio',
+        attachments: [{ kind: 'audio', url: 'https://x/a.ogg', voice: true }],
+      }),
+      first,
+    );
+    expect(t.jobs).toMatchObject([
+      { messageId: 'v1', attachmentIndex: 0, turnId: t.state.item?.turn?.turnId },
+    ]);
+    expect(t.ticks.map((x) => [x.tick.event.reason, x.delay])).toEqual([['media-timeout', 120]]);
+    const turnId = t.state.item?.turn?.turnId ?? '';
+    const base = {
+      v: 1 as const,
+      tenantId: 'acme',
+      channel: 'messenger' as const,
+      conversationId: 'P1:U1',
+      conversationKey: KEY,
+    };
+    expect(
+      await t.actor.onMediaReady(
+        {
+          ...base,
+          type: 'media-ready',
+          turnId,
+          messageId: 'v1',
+          attachmentIndex: 0,
+          result: { transcript: { text: 'spoken words' } },
+        },
+        first,
+      ),
+    ).toBe('media-attached');
+    expect(t.state.item?.turn?.pendingMedia).toEqual([]);
+    const debounce = t.ticks.at(-1)?.tick.event as FlushEvent;
+    expect(debounce).toMatchObject({ reason: 'debounce', version: 2 });
+    expect(await t.actor.onFlush(debounce, first)).toBe('answered');
+    expect(t.contexts[0]?.messages[0]?.transcript).toBe('spoken words');
+  });
+
+  it('marks media at once when no media worker is configured', async () => {
+    const t = setup({ config: { mediaWorker: false } });
+    await t.actor.onMessage(
+      msg('v1', undefined, { kind: 'video', attachments: [{ kind: 'video', url: 'https://x/v.mp4' }] }),
+      first,
+    );
+    expect(t.jobs).toEqual([]);
+    expect(t.outbound.map((p) => p.text)).toEqual([
+      'echo: [video could not be processed: MEDIA_UNAVAILABLE]',
+    ]);
+  });
+
+  it('never fails a turn because the typing indicator fails or hangs', async () => {
+    const hanging = setup({ typing: () => new Promise(() => undefined) });
+    await hanging.actor.onMessage(msg('m1', 'hi'), first);
+    expect(hanging.outbound).toHaveLength(1);
+    const failing = setup({ typing: async () => Promise.reject(new Error('403')) });
+    await failing.actor.onMessage(msg('m1', 'hi'), first);
+    expect(failing.outbound).toHaveLength(1);
+  });
+
+  it('asks for an episode summary every K turns and stores the facts it returns', async () => {
+    const t = setup({
+      plan: (c) => ({
+        parts: [{ text: `reply ${c.turnId}` }],
+        handoff: false,
+        outcome: 'ok',
+        memory: { facts: { city: 'Hanoi' }, ...(c.wantSummary ? { summary: 'talked about shoes' } : {}) },
+      }),
+    });
+    for (const id of ['m1', 'm2', 'm3', 'm4']) await t.actor.onMessage(msg(id, id), first);
+    expect(t.contexts.map((c) => c.wantSummary === true)).toEqual([false, false, true, false]);
+    expect(t.memory.summaries).toEqual(['talked about shoes']);
+    expect(t.memory.facts).toEqual({ city: 'Hanoi' });
+    expect(t.contexts[3]?.facts).toEqual({ city: 'Hanoi' });
+  });
+
+  it('turns a concurrent state write into a conflict instead of a lost update', async () => {
+    const t = setup({ settings: { debounceMs: 2500 } });
+    await t.actor.onMessage(msg('m1', 'a'), first);
+    const stale = await t.state.load();
+    await t.actor.onMessage(msg('m2', 'b'), first);
+    await expect(t.state.save(stale)).rejects.toBeInstanceOf(StateConflictError);
+  });
+});
