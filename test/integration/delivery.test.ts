@@ -450,6 +450,25 @@ describe('delivery Lambda', () => {
     expect(times[times.length - 1]! - times[0]!).toBeLessThan(15_000);
   });
 
+  it('sends a typing indicator first and pauses in proportion to the text when TYPING_DELAY is on', async () => {
+    process.env.TYPING_DELAY = 'true';
+    const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
+    const typingHandler = createDeliveryHandler({ typing: { msPerChar: 20, capMs: 800 } });
+    const text = `typing ${seq} ${'x'.repeat(60)}`;
+    await enqueue([makePart('messenger', `typing${seq}`, 0, 1, text)]);
+    const ok = await runUntil(
+      [{ ...driver, handler: typingHandler }],
+      () => delivered([text]).length === 1,
+      10_000,
+    );
+    expect(ok).toBe(true);
+    const calls = sandbox.messages().filter((m) => m.recipientId === `cust-typing${seq}`);
+    expect(calls.map((m) => m.kind)).toEqual(['typing', 'text']);
+    // 70 characters × 20 ms is above the 800 ms cap.
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(790);
+    expect(calls[1]!.at - calls[0]!.at).toBeLessThan(2_000);
+  });
+
   it('writes no token into any log line, even on errors', async () => {
     sandbox.fail({ channel: 'telegram', kind: 'network' });
     sandbox.fail({ channel: 'graph', kind: 'meta-error', code: 100 });
