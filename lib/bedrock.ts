@@ -32,7 +32,9 @@ export interface BedrockTarget {
 
 /** Resolves a model id or ARN to the ARNs an IAM policy must name. */
 export function bedrockTarget(scope: IConstruct, modelId: string): BedrockTarget {
-  const { partition, region, account } = Stack.of(scope);
+  const stack = Stack.of(scope);
+  const arn = (resource: string, resourceName: string, region?: string, account?: string): string =>
+    stack.formatArn({ service: 'bedrock', resource, resourceName, region, account });
   if (modelId.startsWith('arn:')) {
     const resource = modelId.split(':').slice(5).join(':');
     const [type, ...rest] = resource.split('/');
@@ -42,30 +44,32 @@ export function bedrockTarget(scope: IConstruct, modelId: string): BedrockTarget
       return {
         directArns: [modelId],
         profileArn: modelId,
-        routedModelArns: routedModelArns(partition, base ?? '*', name.startsWith('global.')),
+        routedModelArns: routedModelArns(arn, base ?? '*', name.startsWith('global.')),
       };
     }
     return { directArns: [modelId], routedModelArns: [] };
   }
   const profile = PROFILE_PREFIX.exec(modelId);
   if (profile) {
-    const profileArn = `arn:${partition}:bedrock:${region}:${account}:inference-profile/${modelId}`;
+    const profileArn = arn('inference-profile', modelId);
     return {
       directArns: [profileArn],
       profileArn,
-      routedModelArns: routedModelArns(partition, profile[2] ?? '*', profile[1] === 'global'),
+      routedModelArns: routedModelArns(arn, profile[2] ?? '*', profile[1] === 'global'),
     };
   }
   return {
-    directArns: [`arn:${partition}:bedrock:${region}::foundation-model/${modelId}`],
+    directArns: [arn('foundation-model', modelId, undefined, '')],
     routedModelArns: [],
   };
 }
 
-function routedModelArns(partition: string, baseModel: string, global: boolean): string[] {
-  const arns = [`arn:${partition}:bedrock:*::foundation-model/${baseModel}`];
+type ArnFn = (resource: string, resourceName: string, region?: string, account?: string) => string;
+
+function routedModelArns(arn: ArnFn, baseModel: string, global: boolean): string[] {
+  const arns = [arn('foundation-model', baseModel, '*', '')];
   // Global profiles are authorised against a region-less foundation-model ARN as well.
-  if (global) arns.push(`arn:${partition}:bedrock:::foundation-model/${baseModel}`);
+  if (global) arns.push(arn('foundation-model', baseModel, '', ''));
   return arns;
 }
 

@@ -1,0 +1,253 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import {
+  bedrockTarget,
+  ChatRelay,
+  ChatRelayPropsError,
+  CONTEXT_KEYS,
+  readChatRelayContext,
+  validateChatRelayProps,
+} from '../../lib/index.js';
+import { testApp } from './synth.js';
+
+describe('validateChatRelayProps', () => {
+  it('accepts no props at all', () => {
+    expect(validateChatRelayProps({})).toEqual([]);
+    expect(validateChatRelayProps()).toEqual([]);
+  });
+
+  it('accepts a fully specified valid configuration', () => {
+    expect(
+      validateChatRelayProps({
+        secretPrefix: 'prod/chat-relay',
+        namePrefix: 'relay-prod',
+        throttleRateLimit: 50,
+        throttleBurstLimit: 100,
+        maxBodyBytes: 2_000_000,
+        debounceMs: 0,
+        maxTurnWaitMs: 0,
+        mediaTimeoutMs: 60_000,
+        dedupTtl: Duration.days(8),
+        historyTtl: Duration.days(90),
+        historyLimit: 50,
+        summaryEveryTurns: 0,
+        responder: { type: 'bedrock', modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' },
+        apiBaseUrls: { telegram: 'http://127.0.0.1:8081', graph: 'https://graph.example.com/' },
+        sendTimeout: Duration.seconds(5),
+        deliveryReservedConcurrency: 5,
+        functions: { webhook: { timeout: Duration.seconds(20), memorySize: 512 } },
+      }),
+    ).toEqual([]);
+  });
+
+  it('reports the documented debounce message exactly', () => {
+    expect(validateChatRelayProps({ debounceMs: 1_000_000 })).toEqual([
+      'debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got 1000000. Set debounceMs to a smaller value.',
+    ]);
+  });
+
+  it('reports every problem at once, each with its fix', () => {
+    expect(
+      validateChatRelayProps({
+        secretPrefix: '/bad/',
+        throttleRateLimit: 0,
+        throttleBurstLimit: 2.5,
+        functions: { webhook: { timeout: Duration.seconds(30), memorySize: 64 } },
+        maxReceiveCount: { inbound: 0 },
+        debounceMs: 1_000_000,
+        dedupTtl: Duration.minutes(5),
+        historyTtl: Duration.hours(36),
+        responder: { type: 'bedrock', modelId: 'bad model!', timeout: Duration.seconds(45) },
+        apiBaseUrls: { telegram: 'ftp://x' },
+        sendTimeout: Duration.seconds(40),
+      }),
+    ).toEqual([
+      'secretPrefix must be 1–400 characters of letters, digits and _+=.@- separated by single "/" (no leading or trailing "/"); got "/bad/". Set secretPrefix to a value like "chat-relay" or "prod/chat-relay".',
+      'throttleRateLimit must be between 1 and 10000 (requests per second); got 0. Set throttleRateLimit to a larger value.',
+      'throttleBurstLimit must be a whole number; got 2.5. Set throttleBurstLimit to a whole number.',
+      'functions.webhook.memorySize must be between 128 and 10240 MB; got 64. Set functions.webhook.memorySize to a larger value.',
+      'functions.webhook.timeout must be between 1 second and 29 seconds (HTTP API integrations time out after 30 s); got 30 seconds. Set functions.webhook.timeout to a shorter duration.',
+      'maxReceiveCount.inbound must be between 1 and 1000; got 0. Set maxReceiveCount.inbound to a larger value.',
+      'debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got 1000000. Set debounceMs to a smaller value.',
+      'dedupTtl must be between 1 hour and 365 days; got 5 minutes. Set dedupTtl to a longer duration.',
+      'historyTtl must be a whole number of days; got 1 day 12 hours. Set historyTtl to whole days.',
+      'responder.modelId must be a Bedrock model id (e.g. "anthropic.claude-3-haiku-20240307-v1:0"), an inference profile id (e.g. "us.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got "bad model!". Copy the id from the Bedrock console\'s model catalog.',
+      'responder.timeout must be at most half the conversation timeout (1 minute) so a regeneration still fits; got 45 seconds. Lower responder.timeout or raise functions.conversation.timeout.',
+      'apiBaseUrls.telegram must be an absolute http(s) URL without query or fragment; got "ftp://x". Set it like "https://sandbox.example.com" or leave it unset for the real host.',
+      'sendTimeout must be shorter than the delivery timeout (30 seconds); got 40 seconds. Lower sendTimeout or raise functions.delivery.timeout.',
+    ]);
+  });
+
+  it('checks relations between props', () => {
+    expect(
+      validateChatRelayProps({
+        debounceMs: 5000,
+        maxTurnWaitMs: 4000,
+        throttleRateLimit: 300,
+        throttleBurstLimit: 100,
+        enqueueBudget: Duration.seconds(12),
+      }),
+    ).toEqual([
+      'throttleBurstLimit must be at least throttleRateLimit; got burst 100 < rate 300. Raise throttleBurstLimit to 300 or more.',
+      'enqueueBudget must be shorter than the webhook timeout (10 seconds); got 12 seconds. Lower enqueueBudget or raise functions.webhook.timeout.',
+      'maxTurnWaitMs must be at least debounceMs (5000); got 4000. Raise maxTurnWaitMs or lower debounceMs.',
+    ]);
+  });
+
+  it('rejects an unknown responder type and a lambda responder without a function', () => {
+    expect(validateChatRelayProps({ responder: { type: 'openai' } as never })).toEqual([
+      'responder.type must be "echo", "bedrock" or "lambda"; got "openai". Set responder to { type: \'bedrock\' }, { type: \'lambda\', function } or { type: \'echo\' }.',
+    ]);
+    expect(validateChatRelayProps({ responder: { type: 'lambda' } as never })).toEqual([
+      'responder.function is required when responder.type is "lambda"; got none. Pass the function to invoke, e.g. { type: \'lambda\', function: myResponderFn }.',
+    ]);
+  });
+
+  it('rejects bad names', () => {
+    expect(validateChatRelayProps({ namePrefix: 'x'.repeat(41), serviceName: 'has space' })).toEqual([
+      `namePrefix must be 1–40 characters of letters, digits, "-" or "_" (queue names are limited to 80 characters); got "${'x'.repeat(41)}". Set namePrefix to a shorter plain name such as "chat-relay-prod", or leave it unset for generated names.`,
+      'serviceName must be 1–64 characters of letters, digits, ".", "-" or "_"; got "has space". Set serviceName to a plain name such as "chat-relay".',
+    ]);
+  });
+});
+
+describe('ChatRelay construct validation', () => {
+  it('throws one ChatRelayPropsError listing every problem before creating anything', () => {
+    const stack = new Stack(new App(), 'S');
+    let caught: unknown;
+    try {
+      new ChatRelay(stack, 'Relay', { debounceMs: -1, historyLimit: 0 });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ChatRelayPropsError);
+    expect((caught as Error).message).toBe(
+      [
+        'Invalid ChatRelay props (2 problems):',
+        '  - debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got -1. Set debounceMs to a larger value.',
+        '  - historyLimit must be between 1 and 200; got 0. Set historyLimit to a larger value.',
+      ].join('\n'),
+    );
+    expect(stack.node.findAll().filter((c) => c.node.path.includes('Relay'))).toHaveLength(1);
+  });
+});
+
+describe('readChatRelayContext', () => {
+  it('coerces -c strings to numbers, booleans, enums and JSON objects', () => {
+    const ctx = readChatRelayContext({
+      'chatRelay:debounceMs': '3000',
+      'chatRelay:throttleRate': '25',
+      'chatRelay:tracing': 'true',
+      'chatRelay:typingDelay': false,
+      'chatRelay:removalPolicy': 'destroy',
+      'chatRelay:logRetentionDays': '14',
+      'chatRelay:logLevel': 'debug',
+      'chatRelay:dedupTtlDays': '10',
+      'chatRelay:sendTimeoutSeconds': '7.5',
+      'chatRelay:maxReceiveCount': '4',
+      'chatRelay:apiBaseUrls': '{"telegram":"http://127.0.0.1:9000"}',
+      'chatRelay:responder': 'echo',
+      '@aws-cdk/core:someFlag': true,
+    });
+    expect(ctx.problems).toEqual([]);
+    expect(ctx.props.debounceMs).toBe(3000);
+    expect(ctx.props.throttleRateLimit).toBe(25);
+    expect(ctx.props.tracing).toBe(true);
+    expect(ctx.props.typingDelay).toBe(false);
+    expect(ctx.props.removalPolicy).toBe('destroy');
+    expect(ctx.props.logRetention).toBe(14);
+    expect(ctx.props.logLevel).toBe('DEBUG');
+    expect(ctx.props.dedupTtl?.toDays()).toBe(10);
+    expect(ctx.props.sendTimeout?.toMilliseconds()).toBe(7500);
+    expect(ctx.props.maxReceiveCount).toEqual({ inbound: 4, timer: 4, outbound: 4 });
+    expect(ctx.props.apiBaseUrls).toEqual({ telegram: 'http://127.0.0.1:9000' });
+    expect(ctx.props.responder).toEqual({ type: 'echo' });
+  });
+
+  it('reports every malformed value and unknown key at once', () => {
+    const ctx = readChatRelayContext({
+      'chatRelay:debounceMs': 'soon',
+      'chatRelay:tracing': 'yes',
+      'chatRelay:removalPolicy': 'keep',
+      'chatRelay:logRetentionDays': 45,
+      'chatRelay:debounceMS': 100,
+      'chatRelay:responder': 'lambda',
+      'chatRelay:apiBaseUrls': '{not json',
+    });
+    expect(ctx.problems).toEqual([
+      `Context chatRelay:debounceMS is not a chat-relay setting. Known keys: ${Object.keys(CONTEXT_KEYS).join(', ')}. Fix the spelling or remove it.`,
+      'Context chatRelay:removalPolicy must be one of retain, destroy; got "keep". Set it in cdk.json "context" or pass -c chatRelay:removalPolicy=retain.',
+      expect.stringMatching(
+        /^Context chatRelay:logRetentionDays must be a CloudWatch Logs retention \(1, 3, 5, 7, 14, 30, 60, 90, .*\); got 45\. Set it in cdk\.json "context" or pass -c chatRelay:logRetentionDays=30\.$/,
+      ),
+      'Context chatRelay:apiBaseUrls is not valid JSON; got "{not json". Set it in cdk.json "context" or pass -c chatRelay:apiBaseUrls=\'{"telegram":"https://tg.example.com"}\'.',
+      'Context chatRelay:responderFunctionArn is required when chatRelay:responder is "lambda"; got none. Set it in cdk.json "context" or pass -c chatRelay:responderFunctionArn=arn:aws:lambda:REGION:ACCOUNT:function:NAME.',
+      'Context chatRelay:tracing must be true or false; got "yes". Set it in cdk.json "context" or pass -c chatRelay:tracing=true.',
+      'Context chatRelay:debounceMs must be a number; got "soon". Set it in cdk.json "context" or pass -c chatRelay:debounceMs=2500.',
+    ]);
+  });
+
+  it('turns a bedrock model id into a bedrock responder and an ARN into a lambda responder', () => {
+    expect(
+      readChatRelayContext({ 'chatRelay:bedrockModelId': 'eu.anthropic.x-v1:0' }).props.responder,
+    ).toEqual({
+      type: 'bedrock',
+      modelId: 'eu.anthropic.x-v1:0',
+      timeout: undefined,
+    });
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:function:my-bot';
+    const ctx = readChatRelayContext({
+      'chatRelay:responder': 'lambda',
+      'chatRelay:responderFunctionArn': arn,
+    });
+    expect(ctx.problems).toEqual([]);
+    expect(ctx.responderFunctionArn).toBe(arn);
+  });
+
+  it('rejects a responder function ARN when the responder is not lambda', () => {
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:function:my-bot';
+    expect(readChatRelayContext({ 'chatRelay:responderFunctionArn': arn }).problems).toEqual([
+      'Context chatRelay:responderFunctionArn is set but chatRelay:responder is "bedrock". Set chatRelay:responder to "lambda" or remove chatRelay:responderFunctionArn.',
+    ]);
+  });
+});
+
+describe('bedrockTarget', () => {
+  const stack = new Stack(testApp(), 'B', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const r = (arn: string) => stack.resolve(arn);
+
+  it('grants a foundation model in the stack region', () => {
+    const t = bedrockTarget(stack, 'anthropic.claude-3-haiku-20240307-v1:0');
+    expect(t.directArns.map(r)).toEqual([
+      'arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0',
+    ]);
+    expect(t.profileArn).toBeUndefined();
+    expect(t.routedModelArns).toEqual([]);
+  });
+
+  it('grants a geographic inference profile plus its model in any region', () => {
+    const t = bedrockTarget(stack, 'eu.anthropic.claude-haiku-4-5-20251001-v1:0');
+    expect(t.directArns.map(r)).toEqual([
+      'arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude-haiku-4-5-20251001-v1:0',
+    ]);
+    expect(t.routedModelArns.map(r)).toEqual([
+      'arn:aws:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0',
+    ]);
+  });
+
+  it('adds the region-less model ARN for a global profile', () => {
+    const t = bedrockTarget(stack, 'global.anthropic.claude-haiku-4-5-20251001-v1:0');
+    expect(t.routedModelArns.map(r)).toEqual([
+      'arn:aws:bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0',
+      'arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0',
+    ]);
+  });
+
+  it('uses an application inference profile ARN as given', () => {
+    const arn = 'arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc123';
+    const t = bedrockTarget(stack, arn);
+    expect(t.directArns).toEqual([arn]);
+    expect(t.profileArn).toBe(arn);
+    expect(t.routedModelArns.map(r)).toEqual(['arn:aws:bedrock:*::foundation-model/*']);
+  });
+});
