@@ -4,20 +4,13 @@
  * the tests point the real handlers at the emulators.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { resetSqsClient } from './sqs-client.js';
 
-let sqs: SQSClient | undefined;
+export { sqsClient } from './sqs-client.js';
+
 let dynamo: DynamoDBClient | undefined;
 let doc: DynamoDBDocumentClient | undefined;
-
-/** The shared SQS client. */
-export function sqsClient(): SQSClient {
-  // With a custom endpoint (emulators) send to it rather than to the queue URL's host, whose
-  // `sqs.{region}.localhost` name does not resolve everywhere. In AWS this branch is never taken.
-  sqs ??= new SQSClient(process.env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {});
-  return sqs;
-}
 
 /** The shared low-level DynamoDB client (Powertools idempotency takes this one). */
 export function dynamoClient(): DynamoDBClient {
@@ -35,9 +28,8 @@ export function documentClient(): DynamoDBDocumentClient {
 
 /** Drops cached clients (tests that restart emulators on new ports call this). */
 export function resetClients(): void {
-  sqs?.destroy();
+  resetSqsClient();
   dynamo?.destroy();
-  sqs = undefined;
   dynamo = undefined;
   doc = undefined;
 }

@@ -4,7 +4,7 @@
  * answers 5xx, a Lambda consumer fails the record.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import { sqsClient } from './clients.js';
+import { sqsClient } from './sqs-client.js';
 
 /** One message to send. `id` must be unique within the call. */
 export interface QueueEntry {
