@@ -145,6 +145,12 @@ export const METRICS = {
     ['channel', 'code'],
     'Reply parts the platform refused permanently, by platform code.',
   ),
+  SendFailedByChannel: m(
+    'SendFailedByChannel',
+    'Count',
+    ['channel'],
+    'SendFailed without the code breakdown (emitted alongside it), so the send-failure-rate alarm can add it up per channel.',
+  ),
   SendRetried: m(
     'SendRetried',
     'Count',
