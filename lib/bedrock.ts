@@ -10,8 +10,8 @@ import { Stack } from 'aws-cdk-lib';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 
-/** Claude Haiku: available on demand (no inference profile needed) in most Bedrock regions. */
-export const DEFAULT_BEDROCK_MODEL_ID = 'anthropic.claude-3-haiku-20240307-v1:0';
+// One default shared with the runtime (lambdas/responders/defaults.ts has no SDK imports).
+export { DEFAULT_BEDROCK_MODEL_ID } from '../lambdas/responders/defaults.js';
 
 /** Geography prefixes of system-defined cross-region inference profiles. */
 const PROFILE_PREFIX = /^(us|us-gov|eu|apac|ap|jp|au|ca|global)\.(.+)$/;

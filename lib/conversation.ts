@@ -31,7 +31,7 @@ export interface BedrockResponderConfig {
   /**
    * Foundation model id, cross-region inference profile id (`us.…`, `eu.…`, `apac.…`, `global.…`)
    * or a model / inference-profile ARN. The IAM permission is scoped to exactly this.
-   * @default DEFAULT_BEDROCK_MODEL_ID (Claude Haiku)
+   * @default DEFAULT_BEDROCK_MODEL_ID (Claude Haiku 4.5, global inference profile)
    */
   readonly modelId?: string;
   /**

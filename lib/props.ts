@@ -172,7 +172,7 @@ export interface ChatRelayProps {
   /**
    * Who answers: `{ type: 'bedrock', modelId? }` (Amazon Bedrock Converse), `{ type: 'lambda',
    * function }` (your own function) or `{ type: 'echo' }` (deterministic, for tests).
-   * @default { type: 'bedrock' } with DEFAULT_BEDROCK_MODEL_ID (Claude Haiku)
+   * @default { type: 'bedrock' } with DEFAULT_BEDROCK_MODEL_ID (Claude Haiku 4.5, global inference profile)
    */
   readonly responder?: ResponderConfig;
   /**
@@ -407,7 +407,7 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
       const modelId = responder.modelId;
       if (modelId !== undefined && known(modelId) && !BEDROCK_MODEL_ID_PATTERN.test(modelId)) {
         problems.push(
-          `responder.modelId must be a Bedrock model id (e.g. "${DEFAULT_BEDROCK_MODEL_ID}"), an inference profile id (e.g. "us.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got ${show(modelId)}. Copy the id from the Bedrock console's model catalog.`,
+          `responder.modelId must be a Bedrock model id (e.g. "anthropic.claude-3-haiku-20240307-v1:0"), an inference profile id (e.g. "${DEFAULT_BEDROCK_MODEL_ID}") or an ARN; got ${show(modelId)}. Copy the id from the Bedrock console's model catalog.`,
         );
       }
       durationIn('responder.timeout', responder.timeout, Duration.seconds(1), Duration.minutes(14));

@@ -71,7 +71,7 @@ describe('validateChatRelayProps', () => {
       'debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got 1000000. Set debounceMs to a smaller value.',
       'dedupTtl must be between 1 hour and 365 days; got 5 minutes. Set dedupTtl to a longer duration.',
       'historyTtl must be a whole number of days; got 1 day 12 hours. Set historyTtl to whole days.',
-      'responder.modelId must be a Bedrock model id (e.g. "anthropic.claude-3-haiku-20240307-v1:0"), an inference profile id (e.g. "us.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got "bad model!". Copy the id from the Bedrock console\'s model catalog.',
+      'responder.modelId must be a Bedrock model id (e.g. "anthropic.claude-3-haiku-20240307-v1:0"), an inference profile id (e.g. "global.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got "bad model!". Copy the id from the Bedrock console\'s model catalog.',
       'responder.timeout must be at most half the conversation timeout (1 minute) so a regeneration still fits; got 45 seconds. Lower responder.timeout or raise functions.conversation.timeout.',
       'apiBaseUrls.telegram must be an absolute http(s) URL without query or fragment; got "ftp://x". Set it like "https://sandbox.example.com" or leave it unset for the real host.',
       'sendTimeout must be shorter than the delivery timeout (30 seconds); got 40 seconds. Lower sendTimeout or raise functions.delivery.timeout.',
