@@ -8,6 +8,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { adapterFor } from '../channels/index.js';
+import { batchedMetricSink, flushMetrics } from '../ingest/metrics.js';
 import { createWebhookHandler, DEFAULT_MAX_BODY_BYTES, type WebhookHandler } from '../ingest/webhook.js';
 import { ENV, intEnv, requireEnv } from '../shared/env.js';
 import { emitMetric, logger, metrics } from '../shared/powertools.js';
@@ -25,7 +26,7 @@ function liveHandler(): WebhookHandler {
     loadTenant,
     adapterFor,
     send: (entries) => sendToQueue(requireEnv(ENV.inboundQueueUrl), entries, { budgetMs }),
-    metric: emitMetric,
+    metric: batchedMetricSink(metrics, emitMetric),
     logger,
     maxBodyBytes: intEnv(ENV.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
   });
@@ -49,6 +50,6 @@ export const handler = async (
       body: JSON.stringify({ error: { code: 'CONFIGURATION', message: 'The webhook is misconfigured.' } }),
     };
   } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    flushMetrics(metrics);
   }
 };

@@ -1,0 +1,198 @@
+/**
+ * Webhook benchmarks (`npm run bench -- webhook`):
+ * - bundle size of the webhook Lambda as esbuild bundles it for CDK (`@aws-sdk/*` external:
+ *   the nodejs22.x runtime ships SDK v3), target ≤ 350 KB;
+ * - cold import time of that bundle in a fresh Node process, median of 10, target ≤ 100 ms;
+ * - handler CPU per message, excluding I/O (tenant fetch and SQS send stubbed at module level
+ *   here only; real adapters, real Powertools Logger and Metrics writing to /dev/null): a
+ *   1 KB Messenger POST and a 100-entry Messenger batch, target ≤ 0.2 ms per message.
+ *
+ * The CPU part runs in a child process (this file with `--cpu`) whose stdout, where Powertools
+ * writes logs and EMF metrics, goes to /dev/null; results come back over IPC.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+
+const TARGETS = { bundleKB: 350, importMs: 100, perMessageMs: 0.2 } as const;
+const APP_SECRET = 'bench-app-secret';
+const PAGE = '110000000000001';
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** A signed Messenger POST with `count` entries, one customer text message each. */
+function messengerEvent(count: number, textLength: number): APIGatewayProxyEventV2 {
+  const body = JSON.stringify({
+    object: 'page',
+    entry: Array.from({ length: count }, (_, i) => ({
+      id: PAGE,
+      time: 1_700_000_000_000 + i,
+      messaging: [
+        {
+          sender: { id: String(7_100_000_000_000_000 + i) },
+          recipient: { id: PAGE },
+          timestamp: 1_700_000_000_000 + i,
+          message: { mid: `m_${'A'.repeat(60)}_${i}`, text: 'x'.repeat(textLength) },
+        },
+      ],
+    })),
+  });
+  const signature = createHmac('sha256', APP_SECRET).update(body).digest('hex');
+  return {
+    version: '2.0',
+    routeKey: 'POST /webhooks/{channel}/{tenantId}',
+    rawPath: '/webhooks/messenger/bench',
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': `sha256=${signature}`,
+      'user-agent': 'facebookexternalua',
+    },
+    pathParameters: { channel: 'messenger', tenantId: 'bench' },
+    requestContext: { http: { method: 'POST' } } as APIGatewayProxyEventV2['requestContext'],
+    body,
+    isBase64Encoded: false,
+  };
+}
+
+/** Child: measures handler CPU per message and reports over IPC. */
+async function cpuChild(): Promise<void> {
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  process.env.POWERTOOLS_DEV = 'false';
+  const { createWebhookHandler } = await import('../../lambdas/ingest/webhook.js');
+  const { adapterFor } = await import('../../lambdas/channels/index.js');
+  const { emitMetric, logger, metrics } = await import('../../lambdas/shared/powertools.js');
+  const { batchedMetricSink, flushMetrics } = await import('../../lambdas/ingest/metrics.js');
+  const { parseTenantDocument } = await import('../../lambdas/shared/tenant.js');
+  const tenant = parseTenantDocument({
+    tenantId: 'bench',
+    channels: {
+      messenger: { appSecret: APP_SECRET, verifyToken: 'v', pages: { [PAGE]: { accessToken: 't' } } },
+    },
+  });
+  // The stubs: a cached tenant and an SQS that accepts everything. No I/O is measured.
+  const inner = createWebhookHandler({
+    loadTenant: async () => tenant,
+    adapterFor,
+    send: async (entries) => ({ sent: entries.map((e) => e.id), failed: [] }),
+    metric: batchedMetricSink(metrics, emitMetric),
+    logger,
+  });
+  // As the Lambda entry does: one EMF flush per request.
+  const handle: typeof inner = async (event) => {
+    try {
+      return await inner(event);
+    } finally {
+      flushMetrics(metrics);
+    }
+  };
+
+  const cases = [
+    { name: '1 KB Messenger POST (1 message)', event: messengerEvent(1, 760), messages: 1, iterations: 400 },
+    { name: '100-entry Messenger batch', event: messengerEvent(100, 200), messages: 100, iterations: 20 },
+  ];
+  const results: { name: string; bodyBytes: number; perMessageMs: number }[] = [];
+  for (const c of cases) {
+    const res = await handle(c.event);
+    if (res.statusCode !== 200 || !res.body.includes(`"accepted":${c.messages}`)) {
+      throw new Error(`bench request failed: ${res.statusCode} ${res.body}`);
+    }
+    for (let i = 0; i < c.iterations; i += 1) await handle(c.event); // warm-up (JIT)
+    const rounds: number[] = [];
+    for (let r = 0; r < 15; r += 1) {
+      const start = process.cpuUsage();
+      for (let i = 0; i < c.iterations; i += 1) await handle(c.event);
+      const used = process.cpuUsage(start);
+      rounds.push((used.user + used.system) / 1000 / (c.iterations * c.messages));
+    }
+    results.push({
+      name: c.name,
+      bodyBytes: Buffer.byteLength(c.event.body ?? ''),
+      perMessageMs: median(rounds),
+    });
+  }
+  process.send?.(results);
+}
+
+async function runCpuChild(): Promise<{ name: string; bodyBytes: number; perMessageMs: number }[]> {
+  const self = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', self, '--cpu'], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    let got: { name: string; bodyBytes: number; perMessageMs: number }[] | undefined;
+    child.on('message', (m) => {
+      got = m as typeof got;
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      got ? resolve(got) : reject(new Error(`cpu child exited with ${code} and no result`)),
+    );
+  });
+}
+
+/**
+ * Import time of the bundle in a fresh Node process. With `preloadSdk`, the external SDK
+ * clients are imported first (untimed), isolating the cost of our own bundled code.
+ */
+function coldImportMs(url: string, preloadSdk = false): number {
+  const preload = preloadSdk
+    ? "await import('@aws-sdk/client-sqs'); await import('@aws-sdk/client-secrets-manager');"
+    : '';
+  const script = `${preload} const t = performance.now(); await import(${JSON.stringify(url)}); process.stdout.write(String(performance.now() - t));`;
+  const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    cwd: dirname(fileURLToPath(url)),
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  });
+  if (res.status !== 0) throw new Error(`import failed: ${res.stderr}`);
+  return Number(res.stdout);
+}
+
+async function main(): Promise<void> {
+  const { bundleHandler } = await import('../helpers/bundle.js');
+  const bundle = await bundleHandler('lambdas/handlers/webhook.ts');
+  try {
+    const bundleKB = bundle.bytes / 1024;
+    coldImportMs(bundle.url); // first run warms the OS file cache only
+    const imports = Array.from({ length: 10 }, () => coldImportMs(bundle.url));
+    const ownImports = Array.from({ length: 10 }, () => coldImportMs(bundle.url, true));
+    const cpu = await runCpuChild();
+
+    const ok = (pass: boolean): string => (pass ? '✅ meets' : '❌ misses');
+    const rows = [
+      `| webhook bundle size (minified, @aws-sdk/* external) | ${bundleKB.toFixed(1)} KB | ≤ ${TARGETS.bundleKB} KB | ${(bundleKB / TARGETS.bundleKB).toFixed(2)} | ${ok(bundleKB <= TARGETS.bundleKB)} |`,
+      `| cold import of the bundle, fresh Node ${process.version} (median of 10) | ${median(imports).toFixed(1)} ms | ≤ ${TARGETS.importMs} ms | ${(median(imports) / TARGETS.importMs).toFixed(2)} | ${ok(median(imports) <= TARGETS.importMs)} |`,
+      `| cold import, our bundled code only (@aws-sdk clients preloaded, median of 10) | ${median(ownImports).toFixed(1)} ms | — | — | (for reference) |`,
+      ...cpu.map(
+        (c) =>
+          `| handler CPU per message: ${c.name}, ${(c.bodyBytes / 1024).toFixed(1)} KB body (median of 15 rounds) | ${c.perMessageMs.toFixed(4)} ms | ≤ ${TARGETS.perMessageMs} ms | ${(c.perMessageMs / TARGETS.perMessageMs).toFixed(2)} | ${ok(c.perMessageMs <= TARGETS.perMessageMs)} |`,
+      ),
+    ];
+    console.log('| measure | median | target | ratio | result |');
+    console.log('|---|---:|---:|---:|---|');
+    for (const row of rows) console.log(row);
+    console.log(
+      `\nCold import samples (ms): ${imports.map((v) => v.toFixed(1)).join(', ')}. ` +
+        `Load average while measuring: ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores. ` +
+        'CPU excludes I/O: tenant fetch and SQS send are stubbed; logs and EMF go to /dev/null.',
+    );
+  } finally {
+    bundle.cleanup();
+  }
+}
+
+if (process.argv.includes('--cpu')) {
+  await cpuChild();
+} else {
+  await main();
+}
