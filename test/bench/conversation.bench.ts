@@ -180,4 +180,5 @@ console.log(
 console.log(
   `| DynamoDB round trips per flush (median) | ${median(flushWrites)} writes + ${median(flushReads)} reads | — | — |`,
 );
+
 export {};
