@@ -1,7 +1,11 @@
 /**
  * Bundles a Lambda entry the way the CDK NodejsFunction defaults do (esbuild: bundle, node
- * platform, ESM, target node22, minify, source map, `@aws-sdk/*` external because the
+ * platform, CommonJS, target node22, minify, source map, `@aws-sdk/*` external because the
  * nodejs22.x runtime ships SDK v3), so tests and benchmarks exercise the artefact that deploys.
+ *
+ * CommonJS is the default on purpose: an ESM bundle makes Node load the SDK's `dist-es` tree
+ * (hundreds of files) where a CJS bundle `require`s its one-file `dist-cjs` build, which halves
+ * the SDK's share of the cold start (measured in test/bench/webhook.bench.ts).
  *
  * Bundles are written under `node_modules/.cache/chat-relay-bundles/` rather than the OS temp
  * dir: the external `@aws-sdk/*` imports must resolve from the repository's node_modules, as
@@ -23,6 +27,8 @@ export const ESM_REQUIRE_BANNER =
   "import { createRequire as __crCreateRequire } from 'node:module'; const require = __crCreateRequire(import.meta.url);";
 
 export interface BundleOptions {
+  /** Output format. @default 'cjs' */
+  readonly format?: 'cjs' | 'esm';
   /** Minify like the deployed bundle. @default true */
   readonly minify?: boolean;
   /** Extra externals besides `@aws-sdk/*`. */
@@ -30,7 +36,7 @@ export interface BundleOptions {
 }
 
 export interface BundledHandler {
-  /** Absolute path of the bundle (`index.mjs`). */
+  /** Absolute path of the bundle (`index.cjs` or `index.mjs`). */
   readonly file: string;
   /** `file://` URL to `import()`. */
   readonly url: string;
@@ -47,19 +53,19 @@ export async function bundleHandler(entry: string, options: BundleOptions = {}):
   const cacheRoot = join(REPO_ROOT, 'node_modules', '.cache', 'chat-relay-bundles');
   mkdirSync(cacheRoot, { recursive: true });
   const dir = mkdtempSync(join(cacheRoot, 'b-'));
-  const file = join(dir, 'index.mjs');
+  const format = options.format ?? 'cjs';
+  const file = join(dir, format === 'cjs' ? 'index.cjs' : 'index.mjs');
   await build({
     entryPoints: [join(REPO_ROOT, entry)],
     outfile: file,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format,
     target: 'node22',
     minify: options.minify ?? true,
     sourcemap: true,
     external: ['@aws-sdk/*', ...(options.external ?? [])],
-    banner: { js: ESM_REQUIRE_BANNER },
-    mainFields: ['module', 'main'],
+    ...(format === 'esm' ? { banner: { js: ESM_REQUIRE_BANNER }, mainFields: ['module', 'main'] } : {}),
     logLevel: 'silent',
   });
   return {
