@@ -65,7 +65,9 @@ export async function bundleHandler(entry: string, options: BundleOptions = {}):
     minify: options.minify ?? true,
     sourcemap: true,
     external: ['@aws-sdk/*', ...(options.external ?? [])],
-    ...(format === 'esm' ? { banner: { js: ESM_REQUIRE_BANNER }, mainFields: ['module', 'main'] } : {}),
+    // As lib/function-defaults.ts: prefer packages' ESM sources, so esbuild can tree-shake them.
+    mainFields: ['module', 'main'],
+    ...(format === 'esm' ? { banner: { js: ESM_REQUIRE_BANNER } } : {}),
     logLevel: 'silent',
   });
   return {
