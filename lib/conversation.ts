@@ -128,9 +128,14 @@ export class RelayConversation extends Construct {
       description: 'chat-relay debounce timer: moves due ticks from the timer queue into inbound.fifo',
       memorySize: props.timer.memorySize,
       timeout: props.timer.timeout,
-      environment: { [ENV.inboundQueueUrl]: props.inboundQueue.queueUrl },
+      environment: {
+        [ENV.inboundQueueUrl]: props.inboundQueue.queueUrl,
+        [ENV.timerQueueUrl]: props.timerQueue.queueUrl,
+      },
     });
     props.inboundQueue.grantSendMessages(this.timer.function);
+    // Waits longer than SQS's 900 s maximum delay go back onto the timer queue for another hop.
+    props.timerQueue.grantSendMessages(this.timer.function);
     this.timerEventSource = new SqsEventSource(props.timerQueue, {
       batchSize: 10,
       reportBatchItemFailures: true,

@@ -78,7 +78,7 @@ describe('functions', () => {
         ENV.enqueueBudgetMs,
       ].sort(),
     );
-    expect(names(ids.timer)).toEqual([...base, ENV.inboundQueueUrl].sort());
+    expect(names(ids.timer)).toEqual([...base, ENV.inboundQueueUrl, ENV.timerQueueUrl].sort());
     expect(names(ids.conversation)).toEqual(
       [
         ...base,
@@ -384,28 +384,34 @@ describe('IAM', () => {
     expect(secretStatements(ids.timer)).toHaveLength(0);
   });
 
-  it('scopes the Bedrock permission to the configured model', () => {
+  it('scopes the Bedrock permission to the default inference profile and the model it routes to', () => {
     const bedrock = roleStatements(s.template, ids.conversation).filter((st) =>
       actionsOf(st).some((a) => a.startsWith('bedrock:')),
     );
-    expect(bedrock).toHaveLength(1);
-    expect(actionsOf(bedrock[0]!)).toEqual(['bedrock:InvokeModel']);
-    expect(resourcesOfStatement(bedrock[0]!)).toEqual([
-      `arn:aws:bedrock:us-east-1::foundation-model/${DEFAULT_BEDROCK_MODEL_ID}`,
+    expect(bedrock).toHaveLength(2);
+    const profileArn = `arn:aws:bedrock:us-east-1:123456789012:inference-profile/${DEFAULT_BEDROCK_MODEL_ID}`;
+    const [direct, routed] = bedrock;
+    expect(actionsOf(direct!)).toEqual(['bedrock:InvokeModel']);
+    expect(resourcesOfStatement(direct!)).toEqual([profileArn]);
+    expect(actionsOf(routed!)).toEqual(['bedrock:InvokeModel']);
+    const baseModel = DEFAULT_BEDROCK_MODEL_ID.replace(/^global\./, '');
+    expect(resourcesOfStatement(routed!)).toEqual([
+      `arn:aws:bedrock:*::foundation-model/${baseModel}`,
+      `arn:aws:bedrock:::foundation-model/${baseModel}`,
     ]);
+    expect(routed!.Condition).toEqual({ StringEquals: { 'bedrock:InferenceProfileArn': profileArn } });
   });
 
-  it('lets the timer only consume the timer queue and send to inbound', () => {
+  it('lets the timer only consume the timer queue and send to inbound and back to the timer queue', () => {
     const statements = roleStatements(s.template, ids.timer);
-    const pairs = statements.flatMap((st) =>
-      actionsOf(st).map((a) => `${a} ${resourcesOfStatement(st).join(',')}`),
-    );
     const inbound = `<${logicalId(s.stack, s.relay.inboundQueue)}.Arn>`;
     const timer = `<${logicalId(s.stack, s.relay.timerQueue)}.Arn>`;
-    expect(pairs).toContain(`sqs:SendMessage ${inbound}`);
-    expect(pairs).toContain(`sqs:ReceiveMessage ${timer}`);
-    expect(pairs.filter((p) => p.startsWith('sqs:SendMessage'))).toHaveLength(1);
-    expect(pairs.some((p) => p.startsWith('dynamodb:') || p.startsWith('bedrock:'))).toBe(false);
+    const resourcesFor = (action: string): string[] =>
+      statements.filter((st) => actionsOf(st).includes(action)).flatMap((st) => resourcesOfStatement(st));
+    expect(resourcesFor('sqs:SendMessage').sort()).toEqual([inbound, timer].sort());
+    expect(resourcesFor('sqs:ReceiveMessage')).toEqual([timer]);
+    const actions = statements.flatMap((st) => actionsOf(st));
+    expect(actions.some((a) => a.startsWith('dynamodb:') || a.startsWith('bedrock:'))).toBe(false);
   });
 
   it('lets delivery consume outbound, change visibility and read/write both tables', () => {
