@@ -4,9 +4,9 @@
  * GRAPH_API_BASE, TELEGRAM_API_BASE, ZALO_API_BASE, DEBOUNCE_MS, RESPONDER, LOG_LEVEL
  * (see docs/local-stack.md). Bad values exit with code 2 and a one-line message.
  */
+import { resolve } from 'node:path';
 import { LOG_LEVELS, LocalConfigError, type LogLevel, parseLocalConfig } from './local/config.js';
-import { type LocalStack, type StackLog, startLocalStack } from './local/stack.js';
-import { describeTenant } from './local/tenants.js';
+import type { LocalStack, StackLog } from './local/stack.js';
 
 /** How long SIGINT/SIGTERM may take before the process exits regardless. */
 const SHUTDOWN_LIMIT_MS = 4500;
@@ -61,6 +61,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
+  // Loaded after the configuration is known to be good, so a bad value fails fast.
+  const { startLocalStack } = await import('./local/stack.js');
+  const { configuredChannels, describeTenant } = await import('./local/tenants.js');
   try {
     stack = await startLocalStack(config, log);
   } catch (err) {
@@ -93,7 +96,15 @@ async function main(): Promise<void> {
   ];
   lines.push(`sends: ${bases.map(([n, u]) => `${n} → ${u}`).join('   ')}`);
   lines.push(`sent messages: GET ${stack.url}/sandbox/messages`);
-  lines.push('try it: npm run webhook -- telegram "hello"');
+  const first = stack.tenants[0];
+  const channel =
+    first && !first.channels.telegram ? (configuredChannels(first)[0] ?? 'telegram') : 'telegram';
+  const flags = [
+    stack.demo ? '' : ` --tenant ${first?.tenantId}`,
+    stack.url === 'http://127.0.0.1:3000' ? '' : ` --url ${stack.url}`,
+    stack.tenantsPath === resolve('.tmp/local/tenants.json') ? '' : ` --tenants-file ${stack.tenantsPath}`,
+  ].join('');
+  lines.push(`try it: npm run webhook -- ${channel} "hello"${flags}`);
   lines.push('');
   console.log(lines.join('\n'));
   console.log(`chat-relay local stack listening on ${stack.url}`);

@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'a
 import { ENV } from '../../lambdas/shared/env.js';
 import type { TenantDocument } from '../../lambdas/shared/tenant.js';
 import {
+  API_GATEWAY_MAX_BODY_BYTES,
   API_GATEWAY_TIMEOUT_MS,
   BodyTooLargeError,
   fromApiGatewayResult,
@@ -107,6 +108,22 @@ export function handlerEnvironment(
   if (config.logLevel !== 'DEBUG' && config.logLevel !== 'TRACE') env.POWERTOOLS_METRICS_DISABLED = 'true';
   else env.POWERTOOLS_METRICS_DISABLED = 'false';
   return env;
+}
+
+/** Consumes and drops the rest of a request body, destroying the request past `limit` bytes. */
+async function drain(req: IncomingMessage, limit: number): Promise<void> {
+  let size = 0;
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        req.destroy();
+        return;
+      }
+    }
+  } catch {
+    // The client went away: nothing to answer.
+  }
 }
 
 /** Imports a module that may not exist yet; a missing dependency of an existing one still throws. */
@@ -209,9 +226,11 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
         body = await readBody(req);
       } catch (err) {
         if (err instanceof BodyTooLargeError) {
+          // Read (and drop) the rest before answering, as a proxy does, so the client sees the
+          // 413 rather than a reset; a client that keeps sending far beyond is cut off.
+          await drain(req, 4 * API_GATEWAY_MAX_BODY_BYTES);
           res.setHeader('connection', 'close');
           writeJson(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: err.message } });
-          req.destroy();
           return;
         }
         throw err;

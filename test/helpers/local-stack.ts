@@ -32,7 +32,7 @@ export interface StackState {
 export interface StartOptions {
   /** Tenant documents written to a temp file passed as `CHAT_RELAY_TENANTS_FILE`. */
   readonly tenants?: readonly TenantDocument[];
-  /** Extra environment (defaults: PORT=0, LOG_LEVEL=ERROR, short visibility timeouts). */
+  /** Extra environment (defaults: PORT=0, LOG_LEVEL=ERROR, DEBOUNCE_MS=400). */
   readonly env?: Readonly<Record<string, string>>;
   /** How long to wait for the ready line. @default 60000 */
   readonly readyTimeoutMs?: number;
@@ -82,7 +82,6 @@ export async function startLocalStackProcess(options: StartOptions = {}): Promis
     PORT: '0',
     LOG_LEVEL: 'ERROR',
     LOCAL_STATE_DIR: join(dir, 'state'),
-    LOCAL_VISIBILITY_TIMEOUT_SECONDS: '2',
     DEBOUNCE_MS: '400',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };

@@ -1,0 +1,184 @@
+/**
+ * `npm start` as a newcomer meets it: configuration errors, the generated demo tenant, the
+ * HTTP surface (health, 404s, API Gateway's payload limit, the Meta handshake), the
+ * `npm run webhook` "try it" step, and a clean stop on SIGINT.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHANNELS } from '../../lambdas/shared/model.js';
+import { parseTenantDocument } from '../../lambdas/shared/tenant.js';
+import { type LocalStackProcess, PROJECT_ROOT, startLocalStackProcess } from '../helpers/local-stack.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'chat-relay-local-'));
+
+/** Runs bin/local.ts to completion with `env` (it must fail fast). */
+function runToExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bin', 'local.ts')], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, PORT: '0', LOCAL_STATE_DIR: join(dir, 'state-bad'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, stdout });
+    });
+  });
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('npm start configuration errors', () => {
+  it('exits with code 2 and one line naming the setting for each bad value', async () => {
+    const invalidTenants = join(dir, 'invalid-tenants.json');
+    writeFileSync(
+      invalidTenants,
+      JSON.stringify([{ tenantId: 'x', channels: { telegram: { botToken: 'nope', secretToken: 's' } } }]),
+    );
+    const notJson = join(dir, 'not-json.json');
+    writeFileSync(notJson, '{"tenantId": ');
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ PORT: 'eighty' }, /PORT must be an integer/],
+      [{ RESPONDER: 'gpt' }, /RESPONDER must be one of echo, bedrock, lambda/],
+      [{ RESPONDER: 'lambda' }, /RESPONDER=lambda needs AWS_ENDPOINT_URL_LAMBDA/],
+      [{ LOG_LEVEL: 'LOUD' }, /LOG_LEVEL must be one of/],
+      [{ CHAT_RELAY_TENANTS_FILE: join(dir, 'missing.json') }, /cannot read .*missing\.json \(ENOENT\)/],
+      [{ CHAT_RELAY_TENANTS_FILE: notJson }, /not valid JSON/],
+      [{ CHAT_RELAY_TENANTS_FILE: invalidTenants }, /tenant #0 .* is invalid: channels\.telegram\.botToken/],
+    ];
+    const results = await Promise.all(cases.map(([env]) => runToExit(env)));
+    results.forEach((result, i) => {
+      const [env, message] = cases[i]!;
+      const what = JSON.stringify(env);
+      expect(result.code, what).toBe(2);
+      expect(result.stdout, what).toBe('');
+      const lines = result.stderr.trim().split('\n');
+      expect(lines, what).toHaveLength(1);
+      expect(lines[0], what).toMatch(/^chat-relay: /);
+      expect(lines[0], what).toMatch(message);
+    });
+  });
+});
+
+describe('npm start with the demo tenant', () => {
+  let stack: LocalStackProcess;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    stateDir = join(dir, 'demo-state');
+    stack = await startLocalStackProcess({ env: { LOCAL_STATE_DIR: stateDir, LOG_LEVEL: 'WARN' } });
+  });
+
+  afterAll(async () => {
+    // SIGINT (Ctrl-C) stops it as cleanly as SIGTERM.
+    const { code, ms } = await stack.stop('SIGINT');
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
+  });
+
+  it('prints the ready line last and the webhook URL of every channel of the demo tenant', () => {
+    const out = stack.output();
+    expect(out).toMatch(/chat-relay local stack listening on http:\/\/127\.0\.0\.1:\d+\n/);
+    for (const channel of CHANNELS) {
+      expect(out).toContain(`${stack.url}/webhooks/${channel}/demo`);
+    }
+    expect(out).toMatch(new RegExp(`${stack.url}/webhooks/pancake/demo\\?token=[A-Za-z0-9_-]{20,}`));
+    expect(out).toMatch(/secret token [A-Za-z0-9_-]{20,}/);
+  });
+
+  it('writes the demo tenant with every channel where npm run webhook reads it', () => {
+    const docs = JSON.parse(readFileSync(join(stateDir, 'tenants.json'), 'utf8')) as unknown[];
+    expect(docs).toHaveLength(1);
+    const demo = parseTenantDocument(docs[0]);
+    expect(demo.tenantId).toBe('demo');
+    expect(Object.keys(demo.channels).sort()).toEqual([...CHANNELS].sort());
+    // The printed URL carries the same Pancake token the document holds.
+    expect(stack.output()).toContain(`token=${demo.channels.pancake!.webhookToken}`);
+  });
+
+  it('answers GET /healthz with {"status":"ok"} and unknown routes with a JSON 404', async () => {
+    const health = await fetch(`${stack.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['POST', '/webhooks/telegram'],
+      ['PUT', '/webhooks/telegram/demo'],
+      ['POST', '/webhooks/telegram/demo/extra'],
+    ] as const) {
+      const res = await fetch(`${stack.url}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.headers.get('content-type')).toContain('application/json');
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    }
+  });
+
+  it('refuses a body over API Gateway’s 10 MB limit with 413', async () => {
+    const big = Buffer.alloc(10 * 1024 * 1024 + 1, 0x61);
+    const res = await fetch(`${stack.url}/webhooks/telegram/demo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: big,
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('passes the Meta verification handshake through as a GET with its query string', async () => {
+    const docs = JSON.parse(readFileSync(join(stateDir, 'tenants.json'), 'utf8')) as unknown[];
+    const demo = parseTenantDocument(docs[0]);
+    const verify = demo.channels.messenger!.verifyToken;
+    const ok = await fetch(
+      `${stack.url}/webhooks/messenger/demo?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(verify)}&hub.challenge=1158201444`,
+    );
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('1158201444');
+    const wrong = await fetch(
+      `${stack.url}/webhooks/messenger/demo?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1158201444`,
+    );
+    expect(wrong.status).toBe(403);
+  });
+
+  it('answers the README’s "try it" step: npm run webhook posts a message and the echo reply reaches the sandbox', async () => {
+    const cli = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(PROJECT_ROOT, 'bin', 'webhook.ts'),
+        'telegram',
+        'hello from a newcomer',
+        '--url',
+        stack.url,
+        '--tenants-file',
+        join(stateDir, 'tenants.json'),
+        '--conversation',
+        '424242',
+      ],
+      { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(cli.status, cli.stderr + cli.stdout).toBe(0);
+    expect(cli.stdout).toContain('200');
+    const records = await stack.waitForMessages(
+      (rs) => rs.some((r) => r.recipientId === '424242' && r.delivered && r.kind === 'text'),
+      20_000,
+      'the echo of the CLI message',
+    );
+    const replies = records.filter((r) => r.recipientId === '424242' && r.delivered && r.kind === 'text');
+    expect(replies.map((r) => r.text)).toEqual(['echo: hello from a newcomer']);
+  });
+});
