@@ -1,0 +1,114 @@
+/**
+ * The metric catalogue as a Markdown table, generated from `METRIC_LIST`
+ * (lambdas/shared/metrics-catalogue.ts), the single source of metric names.
+ *
+ *   npx tsx bin/docs-metrics.ts           print the table
+ *   npx tsx bin/docs-metrics.ts --write   replace the README block between the markers
+ *   npx tsx bin/docs-metrics.ts --check   exit 1 when the README block differs from the table
+ *
+ * `--readme <path>` points at another file (tests use it).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  METRIC_LIST,
+  METRICS_NAMESPACE,
+  type MetricDefinition,
+} from '../lambdas/shared/metrics-catalogue.js';
+
+export const METRICS_START = '<!-- metrics:start -->';
+export const METRICS_END = '<!-- metrics:end -->';
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** The catalogue table (Markdown), one row per metric in catalogue order. */
+export function metricsTable(list: readonly MetricDefinition[] = METRIC_LIST): string {
+  const rows = list.map(
+    (m) =>
+      `| \`${m.name}\` | ${m.unit} | ${[...m.dimensions, 'service'].map((d) => `\`${d}\``).join(', ')} | ${cell(m.meaning)} |`,
+  );
+  return [
+    `Namespace \`${METRICS_NAMESPACE}\`. Every metric also has the \`service\` dimension (\`POWERTOOLS_SERVICE_NAME\`: \`chat-relay\` for the Lambda functions, \`chat-relay-media\` for the media worker, unless configured otherwise). Generated from \`lambdas/shared/metrics-catalogue.ts\` by \`npx tsx bin/docs-metrics.ts --write\`.`,
+    '',
+    '| Metric | Unit | Dimensions | Meaning |',
+    '|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+/** The generated block, markers included. */
+export function metricsBlock(list: readonly MetricDefinition[] = METRIC_LIST): string {
+  return `${METRICS_START}\n${metricsTable(list)}\n${METRICS_END}`;
+}
+
+/** The block currently between the markers of `text` (markers included), or undefined when missing. */
+export function currentBlock(text: string): string | undefined {
+  const start = text.indexOf(METRICS_START);
+  const end = text.indexOf(METRICS_END);
+  if (start < 0 || end < 0 || end < start) return undefined;
+  return text.slice(start, end + METRICS_END.length);
+}
+
+/** `text` with its block replaced by the generated one; throws when the markers are missing. */
+export function replaceBlock(text: string, list: readonly MetricDefinition[] = METRIC_LIST): string {
+  const block = currentBlock(text);
+  if (block === undefined) {
+    throw new Error(
+      `The markers ${METRICS_START} and ${METRICS_END} are missing (or out of order); add them where the catalogue table belongs.`,
+    );
+  }
+  return text.replace(block, () => metricsBlock(list));
+}
+
+function main(argv: readonly string[]): number {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const readmeIndex = argv.indexOf('--readme');
+  const readme =
+    readmeIndex >= 0 && argv[readmeIndex + 1]
+      ? resolve(argv[readmeIndex + 1] as string)
+      : join(root, 'README.md');
+  const known = new Set(['--write', '--check', '--readme']);
+  const unknown = argv.filter((a, i) => a.startsWith('--') && !known.has(a) && argv[i - 1] !== '--readme');
+  if (unknown.length > 0) {
+    process.stderr.write(`Unknown option ${unknown.join(', ')}. Use --write, --check or --readme <path>.\n`);
+    return 2;
+  }
+  if (!argv.includes('--write') && !argv.includes('--check')) {
+    process.stdout.write(`${metricsTable()}\n`);
+    return 0;
+  }
+  let text: string;
+  try {
+    text = readFileSync(readme, 'utf8');
+  } catch (err) {
+    process.stderr.write(`Cannot read ${readme}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (currentBlock(text) === undefined) {
+    process.stderr.write(
+      `${readme} has no ${METRICS_START} … ${METRICS_END} block. Add the two markers, then run npx tsx bin/docs-metrics.ts --write.\n`,
+    );
+    return 1;
+  }
+  if (argv.includes('--check')) {
+    if (currentBlock(text) !== metricsBlock()) {
+      process.stderr.write(
+        `The metric catalogue in ${readme} is out of date. Run npx tsx bin/docs-metrics.ts --write.\n`,
+      );
+      return 1;
+    }
+    process.stdout.write(`The metric catalogue in ${readme} is up to date.\n`);
+    return 0;
+  }
+  const updated = replaceBlock(text);
+  if (updated !== text) writeFileSync(readme, updated);
+  process.stdout.write(`${updated === text ? 'Already up to date' : 'Updated'}: ${readme}\n`);
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = main(process.argv.slice(2));
+}
