@@ -204,6 +204,7 @@ describe('Fargate worker', () => {
     // The build context holds the worker sources and the lockfile, not node_modules or tests.
     const context = join(assembly.directory, images[0]?.source.directory ?? '');
     expect(readdirSync(context).sort()).toEqual([
+      '.dockerignore',
       'lambdas',
       'lib',
       'package-lock.json',
@@ -338,15 +339,7 @@ describe('task role', () => {
 
   it('grants read of keyframes to another principal on request', () => {
     const { stack, media } = build();
-    const reader = new (require('aws-cdk-lib/aws-iam') as typeof import('aws-cdk-lib/aws-iam')).Role(
-      stack,
-      'Reader',
-      {
-        assumedBy: new (
-          require('aws-cdk-lib/aws-iam') as typeof import('aws-cdk-lib/aws-iam')
-        ).ServicePrincipal('lambda.amazonaws.com'),
-      },
-    );
+    const reader = new Role(stack, 'Reader', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     media.grantReadMedia(reader);
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::IAM::Policy', {
