@@ -219,7 +219,6 @@ export class ChatRelayMedia extends Construct {
           '!tsconfig.json',
           '!lambdas',
           '!lambdas/**',
-          '!lib',
           '!lib/definitions.ts',
         ],
       });
