@@ -7,6 +7,7 @@
  * malformed response fails the whole batch, as in Lambda.
  */
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -187,8 +188,26 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     }
   };
 
+  let stopping = false;
+  const release = async (messages: readonly Message[]): Promise<void> => {
+    try {
+      await options.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: options.queueUrl,
+          Entries: messages.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: m.ReceiptHandle,
+            VisibilityTimeout: 0,
+          })),
+        }),
+      );
+    } catch {
+      // They come back after their visibility timeout instead.
+    }
+  };
+
   const loop = async (): Promise<void> => {
-    while (!signal.aborted) {
+    while (!signal.aborted && !stopping) {
       let messages: Message[];
       try {
         const received = await options.sqs.send(
@@ -212,6 +231,11 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         continue;
       }
       if (messages.length === 0) continue;
+      if (stopping) {
+        // Received while stopping: hand them straight back rather than hide them for a visibility timeout.
+        await release(messages);
+        break;
+      }
 
       stats.inFlight += 1;
       stats.invocations += 1;
@@ -255,8 +279,13 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   return {
     stats: () => ({ ...stats }),
     stop: async (graceMs = 3000) => {
-      controller.abort();
-      await Promise.race([Promise.allSettled(workers), sleep(graceMs)]);
+      // Let receives in flight finish (an aborted long poll can still take a message on the
+      // server side and hide it for a visibility timeout); abort only past the grace period.
+      stopping = true;
+      const done = Promise.allSettled(workers);
+      const timer = setTimeout(() => controller.abort(), graceMs);
+      await Promise.race([done, sleep(graceMs + 500)]);
+      clearTimeout(timer);
     },
   };
 }
