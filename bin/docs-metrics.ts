@@ -3,8 +3,8 @@
  * (lambdas/shared/metrics-catalogue.ts), the single source of metric names.
  *
  *   npx tsx bin/docs-metrics.ts           print the table
- *   npx tsx bin/docs-metrics.ts --write   replace the README block between the markers
- *   npx tsx bin/docs-metrics.ts --check   exit 1 when the README block differs from the table
+ *   npx tsx bin/docs-metrics.ts --write   replace the block between the markers in README.md and docs/metrics.md
+ *   npx tsx bin/docs-metrics.ts --check   exit 1 when either block differs from the table
  *
  * `--readme <path>` points at another file (tests use it).
  */
@@ -66,10 +66,13 @@ export function replaceBlock(text: string, list: readonly MetricDefinition[] = M
 function main(argv: readonly string[]): number {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const readmeIndex = argv.indexOf('--readme');
-  const readme =
-    readmeIndex >= 0 && argv[readmeIndex + 1]
-      ? resolve(argv[readmeIndex + 1] as string)
-      : join(root, 'README.md');
+  const given = readmeIndex >= 0 ? argv[readmeIndex + 1] : undefined;
+  if (readmeIndex >= 0 && !given) {
+    process.stderr.write('--readme needs a path.\n');
+    return 2;
+  }
+  // The README (the lead's) and docs/metrics.md both carry the table.
+  const targets = given ? [resolve(given)] : [join(root, 'README.md'), join(root, 'docs', 'metrics.md')];
   const known = new Set(['--write', '--check', '--readme']);
   const unknown = argv.filter((a, i) => a.startsWith('--') && !known.has(a) && argv[i - 1] !== '--readme');
   if (unknown.length > 0) {
@@ -80,33 +83,39 @@ function main(argv: readonly string[]): number {
     process.stdout.write(`${metricsTable()}\n`);
     return 0;
   }
-  let text: string;
-  try {
-    text = readFileSync(readme, 'utf8');
-  } catch (err) {
-    process.stderr.write(`Cannot read ${readme}: ${(err as Error).message}\n`);
-    return 1;
-  }
-  if (currentBlock(text) === undefined) {
-    process.stderr.write(
-      `${readme} has no ${METRICS_START} … ${METRICS_END} block. Add the two markers, then run npx tsx bin/docs-metrics.ts --write.\n`,
-    );
-    return 1;
-  }
-  if (argv.includes('--check')) {
-    if (currentBlock(text) !== metricsBlock()) {
-      process.stderr.write(
-        `The metric catalogue in ${readme} is out of date. Run npx tsx bin/docs-metrics.ts --write.\n`,
-      );
-      return 1;
+  let status = 0;
+  for (const target of targets) {
+    let text: string;
+    try {
+      text = readFileSync(target, 'utf8');
+    } catch (err) {
+      process.stderr.write(`Cannot read ${target}: ${(err as Error).message}\n`);
+      status = 1;
+      continue;
     }
-    process.stdout.write(`The metric catalogue in ${readme} is up to date.\n`);
-    return 0;
+    if (currentBlock(text) === undefined) {
+      process.stderr.write(
+        `${target} has no ${METRICS_START} … ${METRICS_END} block. Add the two markers, then run npx tsx bin/docs-metrics.ts --write.\n`,
+      );
+      status = 1;
+      continue;
+    }
+    if (argv.includes('--check')) {
+      if (currentBlock(text) !== metricsBlock()) {
+        process.stderr.write(
+          `The metric catalogue in ${target} is out of date. Run npx tsx bin/docs-metrics.ts --write.\n`,
+        );
+        status = 1;
+      } else {
+        process.stdout.write(`The metric catalogue in ${target} is up to date.\n`);
+      }
+      continue;
+    }
+    const updated = replaceBlock(text);
+    if (updated !== text) writeFileSync(target, updated);
+    process.stdout.write(`${updated === text ? 'Already up to date' : 'Updated'}: ${target}\n`);
   }
-  const updated = replaceBlock(text);
-  if (updated !== text) writeFileSync(readme, updated);
-  process.stdout.write(`${updated === text ? 'Already up to date' : 'Updated'}: ${readme}\n`);
-  return 0;
+  return status;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

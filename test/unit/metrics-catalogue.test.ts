@@ -200,6 +200,14 @@ describe('README catalogue table', () => {
     );
   });
 
+  it('is also generated into docs/metrics.md', () => {
+    const doc = readFileSync(join(PROJECT_ROOT, 'docs', 'metrics.md'), 'utf8');
+    expect(
+      currentBlock(doc),
+      'docs/metrics.md catalogue is out of date: run npx tsx bin/docs-metrics.ts --write',
+    ).toBe(metricsBlock());
+  });
+
   it('has one row per metric with its unit, dimensions (plus service) and meaning', () => {
     const rows = metricsTable()
       .split('\n')
