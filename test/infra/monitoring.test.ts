@@ -7,6 +7,7 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS } from '../../lambdas/shared/model.js';
+import { ChatRelay } from '../../lib/index.js';
 import { ChatRelayMonitoring, type ChatRelayMonitoringProps } from '../../lib/monitoring.js';
 import { type CfnResourceJson, logicalId, nagFindings, resourcesOf, TEST_ENV, testApp } from './synth.js';
 
@@ -625,5 +626,39 @@ describe('dashboard', () => {
     const widget = body.widgets.find((w) => w.properties.title === 'Webhook 5xx rate');
     const annotations = JSON.stringify(widget?.properties.annotations);
     expect(annotations).toContain('"value":5');
+  });
+});
+
+describe('on a real ChatRelay', () => {
+  it('monitors every ChatRelay resource and stays cdk-nag clean', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Shop', { env: TEST_ENV });
+    const relay = new ChatRelay(stack, 'Relay');
+    const monitoring = new ChatRelayMonitoring(stack, 'Monitoring', {
+      api: relay.api,
+      stage: relay.stage,
+      functions: {
+        webhook: relay.webhookFunction,
+        conversation: relay.conversationFunction,
+        timer: relay.timerFunction,
+        delivery: relay.deliveryFunction,
+      },
+      queues: {
+        inbound: { queue: relay.inboundQueue, dlq: relay.inboundDlq },
+        timer: { queue: relay.timerQueue, dlq: relay.timerDlq },
+        outbound: { queue: relay.outboundQueue, dlq: relay.outboundDlq },
+      },
+      tables: { idempotency: relay.idempotencyTable, memory: relay.memoryTable },
+      serviceName: relay.functionDefaults.serviceName,
+    });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(monitoring.alarms).length);
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Shop-chat-relay' });
+    const stage = alarmsByName(template).get('Shop-chat-relay-webhook5xxRate')?.Metrics as MetricQuery[];
+    expect(stage.find((m) => m.Id === 'requests')?.MetricStat?.Metric.Dimensions).toContainEqual({
+      Name: 'Stage',
+      Value: '$default',
+    });
+    expect(nagFindings(monitoring)).toEqual([]);
   });
 });
