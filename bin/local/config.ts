@@ -21,8 +21,11 @@ export type ResponderName = (typeof RESPONDERS)[number];
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Default debounce of the local stack (shorter than the deployed 2500 ms so a demo feels snappy). */
-export const LOCAL_DEFAULT_DEBOUNCE_MS = 1500;
+/**
+ * Default debounce of the local stack: shorter than the deployed 2500 ms so a demo feels
+ * snappy, and a whole second because the timer queue delays in whole seconds.
+ */
+export const LOCAL_DEFAULT_DEBOUNCE_MS = 1000;
 
 /** Everything `npm start` reads. */
 export interface LocalConfig {
