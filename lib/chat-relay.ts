@@ -7,6 +7,7 @@
  */
 import { CfnOutput, type Duration } from 'aws-cdk-lib';
 import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -14,6 +15,7 @@ import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/env.js';
+import type { MetricName } from '../lambdas/shared/metrics-catalogue.js';
 import { type ChannelName, isChannelName } from '../lambdas/shared/model.js';
 import { TENANT_ID_PATTERN } from '../lambdas/shared/tenant.js';
 import { RelayConversation, type ResponderConfig } from './conversation.js';
@@ -25,6 +27,14 @@ import {
   type RelayFunctionDefaults,
 } from './function-defaults.js';
 import { RelayIngest } from './ingest.js';
+import { ChatRelayMedia } from './media.js';
+import {
+  type ChatRelayMetricOptions,
+  ChatRelayMonitoring,
+  chatRelayMetric,
+  chatRelayMetricTotal,
+  DEFAULT_MEDIA_SERVICE_NAME,
+} from './monitoring.js';
 import { acknowledgeRelayFindings } from './nag.js';
 import {
   CHAT_RELAY_DEFAULTS,
@@ -81,6 +91,11 @@ export class ChatRelay extends Construct {
   public readonly functionDefaults: RelayFunctionDefaults;
   /** The conversation sub-construct (media wiring calls `addMediaJobsQueue`). */
   public readonly conversation: RelayConversation;
+  // Media and monitoring (undefined when turned off with `media: false` / `monitoring: false`)
+  /** The media worker, its jobs queue and bucket. */
+  public readonly media?: ChatRelayMedia;
+  /** The dashboard, the alarms and their SNS topic. */
+  public readonly monitoring?: ChatRelayMonitoring;
 
   constructor(scope: Construct, id: string, props: ChatRelayProps = {}) {
     super(scope, id);
@@ -241,6 +256,55 @@ export class ChatRelay extends Construct {
       responderFunctionArn:
         this.responder.type === 'lambda' ? this.responder.function.functionArn : undefined,
     });
+
+    if (props.media !== false) {
+      const mediaOptions = props.media ?? {};
+      this.media = new ChatRelayMedia(this, 'Media', {
+        removalPolicy,
+        logRetention: this.functionDefaults.logRetention,
+        ...(props.namePrefix ? { queueNamePrefix: props.namePrefix } : {}),
+        ...mediaOptions,
+        inboundQueue: this.inboundQueue,
+        memoryTable: this.memoryTable,
+        secretPrefix: this.secretPrefix,
+      });
+      this.conversation.addMediaJobsQueue(this.media.jobsQueue);
+      // Keyframes reach the responder (Bedrock image blocks) as S3 objects under media/.
+      this.conversationFunction.addEnvironment(ENV.mediaBucket, this.media.bucket.bucketName);
+      this.media.grantReadMedia(this.conversationFunction);
+    }
+
+    if (props.monitoring !== false) {
+      this.monitoring = new ChatRelayMonitoring(this, 'Monitoring', {
+        ...(props.namePrefix ? { namePrefix: props.namePrefix } : {}),
+        ...(props.monitoring ?? {}),
+        api: this.api,
+        stage: this.stage,
+        functions: {
+          webhook: this.webhookFunction,
+          conversation: this.conversationFunction,
+          timer: this.timerFunction,
+          delivery: this.deliveryFunction,
+        },
+        queues: {
+          inbound: { queue: this.inboundQueue, dlq: this.inboundDlq },
+          timer: { queue: this.timerQueue, dlq: this.timerDlq },
+          outbound: { queue: this.outboundQueue, dlq: this.outboundDlq },
+        },
+        tables: { idempotency: this.idempotencyTable, memory: this.memoryTable },
+        ...(this.media
+          ? {
+              media: {
+                service: this.media.service,
+                jobsQueue: this.media.jobsQueue,
+                jobsDlq: this.media.jobsDlq,
+              },
+            }
+          : {}),
+        serviceName: this.functionDefaults.serviceName,
+        mediaServiceName: DEFAULT_MEDIA_SERVICE_NAME,
+      });
+    }
   }
 
   /**
@@ -287,7 +351,80 @@ export class ChatRelay extends Construct {
     });
   }
 
-  // Monitoring: `metric…()` helpers (DLQ depth, oldest message age, webhook rejects, send
-  // failures…) are added here by the monitoring engineer; lib/monitoring.ts builds the
-  // dashboard and alarms from them and from the public resources above.
+  /**
+   * One catalogued chat-relay metric (see the README's metric catalogue) as published by this
+   * relay's functions: every dimension of the metric must be given. For a total over every
+   * value of a dimension use {@link metricTotal}.
+   */
+  public metric(name: MetricName, options: ChatRelayMetricOptions = {}): Metric {
+    return chatRelayMetric(name, { service: this.serviceNameOf(name), ...options });
+  }
+
+  /** A catalogued metric added up over all its dimension values (Metrics Insights; usable in alarms). */
+  public metricTotal(name: MetricName): IMetric {
+    return chatRelayMetricTotal(name, { service: this.serviceNameOf(name) });
+  }
+
+  /** Customer messages and human-activity events enqueued, for one channel or all. */
+  public metricMessagesEnqueued(channel?: ChannelName): IMetric {
+    return channel
+      ? this.metric('MessagesEnqueued', { dimensions: { channel } })
+      : this.metricTotal('MessagesEnqueued');
+  }
+
+  /** Reply parts refused permanently by the platform, for one channel or all. */
+  public metricSendFailed(channel?: ChannelName): IMetric {
+    return channel
+      ? this.metric('SendFailedByChannel', { dimensions: { channel } })
+      : this.metricTotal('SendFailedByChannel');
+  }
+
+  /** Reply parts delivered, for one channel or all. */
+  public metricSendSucceeded(channel?: ChannelName): IMetric {
+    return channel
+      ? this.metric('SendSucceeded', { dimensions: { channel } })
+      : this.metricTotal('SendSucceeded');
+  }
+
+  /** Sends refused because the access token is invalid (401, Meta 190), for one channel or all. */
+  public metricTokenInvalid(channel?: ChannelName): IMetric {
+    return channel
+      ? this.metric('TokenInvalid', { dimensions: { channel } })
+      : this.metricTotal('TokenInvalid');
+  }
+
+  /** Webhook POSTs rejected for a bad signature, for one channel or all. */
+  public metricSignatureRejected(channel?: ChannelName): IMetric {
+    return channel
+      ? this.metric('SignatureRejected', { dimensions: { channel } })
+      : this.metricTotal('SignatureRejected');
+  }
+
+  /** Webhook received-at to send acknowledged on `channel` (p99 by default). */
+  public metricReplyLatency(channel: ChannelName, statistic = 'p99'): Metric {
+    return this.metric('ReplyLatency', { dimensions: { channel }, statistic });
+  }
+
+  /** Turns answered on `channel`. */
+  public metricTurnsFlushed(channel: ChannelName): Metric {
+    return this.metric('TurnsFlushed', { dimensions: { channel } });
+  }
+
+  /** Messages waiting in the inbound or outbound dead-letter queue. */
+  public metricDlqDepth(queue: 'inbound' | 'timer' | 'outbound'): Metric {
+    const dlq = { inbound: this.inboundDlq, timer: this.timerDlq, outbound: this.outboundDlq }[queue];
+    return dlq.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' });
+  }
+
+  /** Age of the oldest message in inbound.fifo or outbound.fifo (seconds). */
+  public metricOldestMessageAge(queue: 'inbound' | 'outbound'): Metric {
+    const q = queue === 'inbound' ? this.inboundQueue : this.outboundQueue;
+    return q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum' });
+  }
+
+  private serviceNameOf(name: MetricName): string {
+    return (['MediaJobs', 'MediaDuration', 'MediaFailed'] as string[]).includes(name)
+      ? DEFAULT_MEDIA_SERVICE_NAME
+      : this.functionDefaults.serviceName;
+  }
 }

@@ -9,7 +9,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AdjustmentType, MetricAggregationType } from 'aws-cdk-lib/aws-applicationautoscaling';
 import { MathExpression } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -25,6 +25,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/env.js';
 import { METRICS_NAMESPACE } from '../lambdas/shared/metrics-catalogue.js';
 import { QUEUE_DEFINITIONS, queueName } from './definitions.js';
+import { iam5ResourceId } from './nag.js';
 
 /** The repository root: the Docker build context of the worker image. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -261,6 +262,9 @@ export class ChatRelayMedia extends Construct {
       taskSubnets,
       assignPublicIp,
       circuitBreaker: { rollback: true },
+      // A deploy starts new tasks before stopping old ones, so jobs in hand are not cut short.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
       enableECSManagedTags: true,
       propagateTags: ecs.PropagatedTagSource.SERVICE,
       ...(props.spot
@@ -321,16 +325,6 @@ export class ChatRelayMedia extends Construct {
 
   /** cdk-nag AwsSolutions findings that are deliberate, each with its reason. */
   private acknowledgeNagFindings(ownVpc: boolean, secretArn: string): void {
-    const stack = Stack.of(this);
-    // cdk-nag names each IAM5 finding after the wildcard, with tokens written as <Logical.Attr>.
-    const bucketId = stack.getLogicalId(this.bucket.node.defaultChild as CfnElement);
-    const pseudo = (value: string, name: string): string =>
-      Token.isUnresolved(value) ? `<AWS::${name}>` : value;
-    const secretPattern = secretArn.includes('${Token[')
-      ? `arn:<AWS::Partition>:secretsmanager:${pseudo(stack.region, 'Region')}:${pseudo(stack.account, 'AccountId')}:secret:${
-          this.secretPrefix
-        }/tenants/*`
-      : secretArn;
     if (ownVpc) {
       Validations.of(this.vpc).acknowledge({
         id: 'AwsSolutions-VPC7',
@@ -351,12 +345,12 @@ export class ChatRelayMedia extends Construct {
         'The environment holds resource names and tuning values only; tenant tokens are read from Secrets Manager at run time.',
     });
     Validations.of(this.taskRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/media/*]`,
+      id: iam5ResourceId(this, this.bucket.arnForObjects('media/*')),
       reason:
         "PutObject is scoped to the media bucket's `media/*` prefix: one key per keyframe, unknown in advance.",
     });
     Validations.of(this.taskRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${secretPattern}]`,
+      id: iam5ResourceId(this, secretArn),
       reason:
         'GetSecretValue is scoped to `{secretPrefix}/tenants/*`: one secret per tenant, and tenants are added without a redeploy.',
     });
@@ -368,8 +362,23 @@ export class ChatRelayMedia extends Construct {
     }
   }
 
-  /** Lets `grantee` (e.g. the responder) read keyframes. */
+  /**
+   * Lets `grantee` (e.g. the conversation Lambda, whose responder sends keyframes to Bedrock)
+   * read objects under `media/` and nothing else. Acknowledges the resulting cdk-nag IAM5
+   * finding on `grantee` when it is a construct.
+   */
   grantReadMedia(grantee: IGrantable): void {
-    this.bucket.grantRead(grantee, 'media/*');
+    const objects = this.bucket.arnForObjects('media/*');
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }),
+    );
+    if (this.bucket.encryptionKey) this.bucket.encryptionKey.grantDecrypt(grantee);
+    if (grantee instanceof Construct) {
+      Validations.of(grantee).acknowledge({
+        id: iam5ResourceId(this, objects),
+        reason:
+          "GetObject is scoped to the media bucket's `media/*` prefix: keyframe keys are only known at run time.",
+      });
+    }
   }
 }

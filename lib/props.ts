@@ -3,12 +3,15 @@
  * function returning every problem at once, each message naming the prop, the allowed range,
  * the value given and the fix.
  */
+
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BEDROCK_MODEL_ID_PATTERN, DEFAULT_BEDROCK_MODEL_ID } from './bedrock.js';
 import type { ResponderConfig } from './conversation.js';
 import { QUEUE_DEFINITIONS } from './definitions.js';
 import { FUNCTION_DEFAULTS, type RelayLogLevel } from './function-defaults.js';
+import type { ChatRelayMediaProps } from './media.js';
+import type { ChatRelayMonitoringProps } from './monitoring.js';
 import { DEFAULT_SECRET_PREFIX, SECRET_PREFIX_PATTERN } from './tenant-secrets.js';
 
 /** Memory and timeout of one function. */
@@ -200,7 +203,44 @@ export interface ChatRelayProps {
    * @default see {@link FunctionSizings}
    */
   readonly functions?: FunctionSizings;
+  /**
+   * Voice notes and videos: the media-jobs queue, the media bucket and the Fargate worker
+   * (ffmpeg + whisper.cpp) that transcribes audio and extracts video keyframes. `false` leaves
+   * media out: audio and video turns are then answered with a marker instead of a transcript.
+   * Deploying media builds a container image, so `cdk deploy` needs Docker (or Finch) — or pass
+   * a prebuilt `image`.
+   * @default {} (enabled, with ChatRelayMedia's defaults: 0–2 tasks, 1 vCPU, 2 GB, model `base`)
+   */
+  readonly media?: ChatRelayMediaOptions | false;
+  /**
+   * The CloudWatch dashboard and alarms (to an SNS topic). `false` leaves them out.
+   * @default {} (enabled, default thresholds, no e-mail subscription)
+   */
+  readonly monitoring?: ChatRelayMonitoringOptions | false;
 }
+
+/** Media settings of {@link ChatRelayProps.media}: ChatRelayMedia's props minus what the relay supplies. */
+export type ChatRelayMediaOptions = Omit<
+  ChatRelayMediaProps,
+  'inboundQueue' | 'memoryTable' | 'secretPrefix'
+>;
+
+/** Monitoring settings of {@link ChatRelayProps.monitoring}: ChatRelayMonitoring's props minus the resources. */
+export type ChatRelayMonitoringOptions = Omit<
+  ChatRelayMonitoringProps,
+  'api' | 'stage' | 'functions' | 'queues' | 'tables' | 'media' | 'serviceName' | 'mediaServiceName'
+>;
+
+/** Fargate CPU units and the task memory sizes (MiB) each allows. */
+const FARGATE_MEMORY: Readonly<Record<number, readonly [number, number, number]>> = {
+  256: [512, 2048, 1024],
+  512: [1024, 4096, 1024],
+  1024: [2048, 8192, 1024],
+  2048: [4096, 16384, 1024],
+  4096: [8192, 30720, 1024],
+  8192: [16384, 61440, 4096],
+  16384: [32768, 122880, 8192],
+};
 
 /** Every default, in one place (docs/configuration.md lists the same values). */
 export const CHAT_RELAY_DEFAULTS = {
@@ -460,6 +500,51 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
     );
   }
   intIn('deliveryReservedConcurrency', props.deliveryReservedConcurrency, 1, 1000);
+  if (props.media) {
+    const m = props.media;
+    intIn('media.minTasks', m.minTasks, 0, 100);
+    intIn('media.maxTasks', m.maxTasks, 1, 100);
+    if (
+      m.minTasks !== undefined &&
+      m.maxTasks !== undefined &&
+      known(m.minTasks) &&
+      known(m.maxTasks) &&
+      m.maxTasks < m.minTasks
+    ) {
+      problems.push(
+        `media.maxTasks must be at least media.minTasks (${m.minTasks}); got ${m.maxTasks}. Raise media.maxTasks or lower media.minTasks.`,
+      );
+    }
+    const cpu = m.cpu ?? 1024;
+    const memory = m.memoryLimitMiB ?? 2048;
+    const range = known(cpu) ? FARGATE_MEMORY[cpu] : undefined;
+    if (known(cpu) && !range) {
+      problems.push(
+        `media.cpu must be a Fargate CPU size (${Object.keys(FARGATE_MEMORY).join(', ')}); got ${show(cpu)}. Set media.cpu to one of them.`,
+      );
+    } else if (range && known(memory)) {
+      const [min, max, step] = range;
+      if (memory < min || memory > max || memory % step !== 0) {
+        problems.push(
+          `media.memoryLimitMiB must be between ${min} and ${max} in steps of ${step} for media.cpu ${cpu} (Fargate rule); got ${show(memory)}. Pick a memory size Fargate allows for that CPU.`,
+        );
+      }
+    }
+    if (m.whisperModel !== undefined && !/^[a-z0-9][a-z0-9.-]*$/.test(m.whisperModel)) {
+      problems.push(
+        `media.whisperModel must name a whisper.cpp ggml model such as "base", "small" or "base.en"; got ${show(m.whisperModel)}. Use a model name from whisper.cpp's models/download-ggml-model.sh.`,
+      );
+    }
+    intIn(
+      'media.maxMediaBytes',
+      m.maxMediaBytes,
+      1024,
+      100 * 1024 * 1024,
+      ' (WhatsApp refuses inbound files over 100 MB)',
+    );
+    intIn('media.keyframeCount', m.keyframeCount, 1, 20);
+    intIn('media.concurrency', m.concurrency, 1, 16);
+  }
   return problems;
 }
 

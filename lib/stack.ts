@@ -55,8 +55,15 @@ export const CONTEXT_KEYS = {
   'chatRelay:typingDelay': 'Typing delay before sends (true | false). Default false.',
   'chatRelay:deliveryReservedConcurrency':
     'Reserved concurrency of the delivery function. Default unreserved.',
-  'chatRelay:alarmEmail':
-    'E-mail subscribed to the alarm topic (used by the monitoring construct). Default none.',
+  'chatRelay:alarmEmail': 'E-mail subscribed to the alarm topic. Default none.',
+  'chatRelay:media':
+    'Media worker for voice notes and videos (true | false; deploying it needs Docker). Default true.',
+  'chatRelay:mediaMinTasks': 'Fewest media worker tasks (0 = scale to zero). Default 0.',
+  'chatRelay:mediaMaxTasks': 'Most media worker tasks. Default 2.',
+  'chatRelay:mediaCpu': 'Media task CPU units (1024 = 1 vCPU). Default 1024.',
+  'chatRelay:mediaMemoryMiB': 'Media task memory (MiB). Default 2048.',
+  'chatRelay:whisperModel': 'whisper.cpp model baked into the image (base, small…). Default base.',
+  'chatRelay:monitoring': 'Dashboard and alarms (true | false). Default true.',
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_KEYS;
@@ -252,7 +259,21 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
   };
   const sendTimeout = secs('chatRelay:sendTimeoutSeconds', '10');
 
+  const mediaEnabled = bool('chatRelay:media');
+  const mediaOptions = Object.fromEntries(
+    Object.entries({
+      minTasks: num('chatRelay:mediaMinTasks', '0'),
+      maxTasks: num('chatRelay:mediaMaxTasks', '2'),
+      cpu: num('chatRelay:mediaCpu', '1024'),
+      memoryLimitMiB: num('chatRelay:mediaMemoryMiB', '2048'),
+      whisperModel: str('chatRelay:whisperModel'),
+    }).filter(([, v]) => v !== undefined),
+  );
+  const monitoringEnabled = bool('chatRelay:monitoring');
+
   const props: ChatRelayProps = {
+    media: mediaEnabled === false ? false : Object.keys(mediaOptions).length > 0 ? mediaOptions : undefined,
+    monitoring: monitoringEnabled === false ? false : alarmEmail !== undefined ? { alarmEmail } : undefined,
     secretPrefix: str('chatRelay:secretPrefix'),
     namePrefix: str('chatRelay:namePrefix'),
     removalPolicy:

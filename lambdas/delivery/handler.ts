@@ -384,6 +384,8 @@ export function createDeliveryHandler(
         });
       } else if (outcome.status === 'failed') {
         emitMetric('SendFailed', 1, { channel: part.channel, code: outcome.code });
+        // Per-channel total without the code dimension: the failure-rate alarm divides by it.
+        emitMetric('SendFailedByChannel', 1, { channel: part.channel });
         if (outcome.tokenInvalid) emitMetric('TokenInvalid', 1, { channel: part.channel });
         logger.error({
           message: 'Reply part refused by the platform, not retried',

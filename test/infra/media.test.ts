@@ -344,7 +344,14 @@ describe('task role', () => {
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('Reader') }],
-      PolicyDocument: { Statement: [Match.objectLike({ Action: Match.arrayWith(['s3:GetObject*']) })] },
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 's3:GetObject',
+            Resource: { 'Fn::Join': ['', [Match.anyValue(), '/media/*']] },
+          }),
+        ],
+      },
     });
   });
 });

@@ -633,7 +633,8 @@ describe('on a real ChatRelay', () => {
   it('monitors every ChatRelay resource and stays cdk-nag clean', () => {
     const app = testApp();
     const stack = new Stack(app, 'Shop', { env: TEST_ENV });
-    const relay = new ChatRelay(stack, 'Relay');
+    // The relay builds its own monitoring by default; this checks the standalone construct on it.
+    const relay = new ChatRelay(stack, 'Relay', { monitoring: false, media: false });
     const monitoring = new ChatRelayMonitoring(stack, 'Monitoring', {
       api: relay.api,
       stage: relay.stage,
@@ -660,5 +661,30 @@ describe('on a real ChatRelay', () => {
       Value: '$default',
     });
     expect(nagFindings(monitoring)).toEqual([]);
+  });
+
+  it('is built by ChatRelay by default, media included, with the alarm e-mail from its props', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Shop', { env: TEST_ENV });
+    const relay = new ChatRelay(stack, 'Relay', { monitoring: { alarmEmail: 'ops@example.com' } });
+    expect(relay.monitoring).toBeDefined();
+    expect(relay.media).toBeDefined();
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    const names = [...alarmsByName(template).keys()];
+    expect(names).toContain('Shop-chat-relay-mediaJobsDlqMessages');
+    expect(names).toContain('Shop-chat-relay-inboundDlqMessages');
+    expect(nagFindings(relay)).toEqual([]);
+  });
+
+  it('is left out with monitoring: false', () => {
+    const stack = new Stack(testApp(), 'Shop', { env: TEST_ENV });
+    const relay = new ChatRelay(stack, 'Relay', { monitoring: false, media: false });
+    expect(relay.monitoring).toBeUndefined();
+    Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Alarm', 0);
   });
 });
