@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { ENV } from '../../lambdas/shared/env.js';
 import type { TenantDocument } from '../../lambdas/shared/tenant.js';
@@ -21,7 +22,8 @@ import {
   writeJson,
 } from './api-gateway.js';
 import type { LocalConfig } from './config.js';
-import { type Emulators, startEmulators } from './emulators.js';
+import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
+import { LOCAL_CREDENTIALS } from './emulators.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
 import type { SandboxHandler } from './sandbox.js';
 import { mountSandbox } from './sandbox-mount.js';
@@ -61,7 +63,8 @@ export interface LocalStack {
   /** True when the tenants are the generated demo tenant. */
   readonly demo: boolean;
   readonly tenantsPath: string;
-  readonly emulators: Emulators;
+  /** The emulators (in their own thread): endpoints, queues, tables. */
+  readonly emulators: EmulatorThread;
   readonly pollers: Readonly<Record<'conversation' | 'timer' | 'delivery', SqsPoller>>;
   /** The sandbox platform mounted at `/sandbox/*` (records, fault injection). */
   readonly sandbox: SandboxHandler;
@@ -141,7 +144,7 @@ async function importOptional<T>(specifier: string, needle: string): Promise<T |
 
 /** Starts the local stack. Sets `process.env` for the handlers before importing them. */
 export async function startLocalStack(config: LocalConfig, log: StackLog = quietLog): Promise<LocalStack> {
-  const emulators = await startEmulators({
+  const emulators = await startEmulatorThread({
     ...(config.visibilityTimeoutSeconds !== undefined
       ? {
           visibilityTimeoutSeconds: {
@@ -171,7 +174,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
   try {
     const demo = config.tenants === undefined;
     const tenants = config.tenants ?? [createDemoTenant()];
-    storeTenantSecrets(emulators.secrets, emulators.secretPrefix, tenants);
+    await storeTenantSecrets(emulators.putSecret, emulators.secretPrefix, tenants);
     const tenantsPath = writeTenantsState(config.stateDir, tenants);
 
     let webhook: WebhookHandler | undefined;
@@ -302,7 +305,14 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     ]);
 
     const pollerLog = { warn: log.warn, debug: log.debug };
-    const common = { sqs: emulators.sqs, region: emulators.region, log: pollerLog };
+    const sqs = new SQSClient({
+      region: emulators.region,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: emulators.sqsEndpoint,
+      useQueueUrlAsEndpoint: false,
+    });
+    stoppers.push(async () => sqs.destroy());
+    const common = { sqs, region: emulators.region, log: pollerLog };
     const pollers = {
       conversation: startSqsPoller({
         ...common,
@@ -359,7 +369,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
         sqs: emulators.sqsEndpoint,
         s3: emulators.s3Endpoint,
         dynamodb: emulators.dynamoEndpoint,
-        secretsmanager: emulators.secrets.endpoint,
+        secretsmanager: emulators.secretsEndpoint,
       },
       queues: emulators.queues,
       tables: emulators.tables,

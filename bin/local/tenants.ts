@@ -8,7 +8,6 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHANNELS, type ChannelName } from '../../lambdas/shared/model.js';
 import { parseTenantDocument, type TenantDocument, tenantSecretName } from '../../lambdas/shared/tenant.js';
-import type { SecretsManagerEmulator } from './secrets-manager.js';
 
 /** Platform ids of the demo tenant: shaped like the real ones, fixed so URLs stay stable. */
 export const DEMO_IDS = {
@@ -69,13 +68,13 @@ export function createDemoTenant(): TenantDocument {
 }
 
 /** Stores every tenant document as its secret `{secretPrefix}/tenants/{tenantId}`. */
-export function storeTenantSecrets(
-  secrets: SecretsManagerEmulator,
+export async function storeTenantSecrets(
+  putSecret: (name: string, value: string) => Promise<void> | void,
   secretPrefix: string,
   tenants: readonly TenantDocument[],
-): void {
+): Promise<void> {
   for (const tenant of tenants) {
-    secrets.putSecret(tenantSecretName(secretPrefix, tenant.tenantId), JSON.stringify(tenant));
+    await putSecret(tenantSecretName(secretPrefix, tenant.tenantId), JSON.stringify(tenant));
   }
 }
 

@@ -1,0 +1,120 @@
+/**
+ * Runs the emulators (bin/local/emulators.ts) in a worker thread, so that the DynamoDB, SQS
+ * and Secrets Manager servers use a second core while the handlers run on the main thread:
+ * every AWS call of the pipeline costs CPU on both ends, and one thread would do both.
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { QueueKey, TableKey } from '../../lib/definitions.js';
+import { type EmulatorOptions, type QueueUrls, startEmulators } from './emulators.js';
+
+/** What the thread reports once its servers listen (plain data: it crosses threads). */
+export interface EmulatorEndpoints {
+  readonly region: string;
+  readonly dynamoEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly s3Endpoint: string;
+  readonly secretsEndpoint: string;
+  readonly queues: Readonly<Record<QueueKey, QueueUrls>>;
+  readonly tables: Readonly<Record<TableKey, string>>;
+  readonly mediaBucket: string;
+  readonly secretPrefix: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** The emulators running in their thread. */
+export interface EmulatorThread extends EmulatorEndpoints {
+  /** Stores a secret directly (no SDK round trip). */
+  readonly putSecret: (name: string, value: string) => Promise<void>;
+  /** Stops the servers and the thread. */
+  readonly stop: () => Promise<void>;
+}
+
+type Command = { op: 'putSecret'; name: string; value: string } | { op: 'stop' };
+type Request = Command & { id: number };
+type Reply = { id: number; ok: true } | { id: number; ok: false; error: string };
+interface ThreadData {
+  readonly chatRelayEmulatorThread: true;
+  readonly module: string;
+  readonly options: EmulatorOptions;
+}
+type Ready = { ready: EmulatorEndpoints } | { failed: string };
+
+/** Starts the emulators in a worker thread. */
+export async function startEmulatorThread(options: EmulatorOptions = {}): Promise<EmulatorThread> {
+  const worker = new Worker(new URL('./emulator-thread-entry.mjs', import.meta.url), {
+    workerData: { chatRelayEmulatorThread: true, module: import.meta.url, options } satisfies ThreadData,
+  });
+  const endpoints = await new Promise<EmulatorEndpoints>((resolve, reject) => {
+    worker.once('message', (m: Ready) => ('ready' in m ? resolve(m.ready) : reject(new Error(m.failed))));
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      reject(new Error(`emulator thread exited with ${code} before it was ready`)),
+    );
+  });
+  worker.removeAllListeners('exit');
+  worker.removeAllListeners('error');
+  worker.on('error', (err) => {
+    console.error(`chat-relay: the emulator thread failed: ${err.stack ?? String(err)}`);
+  });
+
+  let next = 0;
+  const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  worker.on('message', (m: Reply) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.ok) p.resolve();
+    else p.reject(new Error(m.error));
+  });
+  const call = (request: Command): Promise<void> =>
+    new Promise((resolve, reject) => {
+      next += 1;
+      pending.set(next, { resolve, reject });
+      worker.postMessage({ ...request, id: next });
+    });
+
+  return {
+    ...endpoints,
+    putSecret: (name, value) => call({ op: 'putSecret', name, value }),
+    stop: async () => {
+      await Promise.race([call({ op: 'stop' }), new Promise((r) => setTimeout(r, 2000))]).catch(() => {});
+      await worker.terminate();
+    },
+  };
+}
+
+const data = isMainThread ? undefined : (workerData as Partial<ThreadData> | undefined);
+if (parentPort && data?.chatRelayEmulatorThread === true) {
+  const port = parentPort;
+  try {
+    const emulators = await startEmulators(data.options ?? {});
+    const ready: EmulatorEndpoints = {
+      region: emulators.region,
+      dynamoEndpoint: emulators.dynamoEndpoint,
+      sqsEndpoint: emulators.sqsEndpoint,
+      s3Endpoint: emulators.s3Endpoint,
+      secretsEndpoint: emulators.secrets.endpoint,
+      queues: emulators.queues,
+      tables: emulators.tables,
+      mediaBucket: emulators.mediaBucket,
+      secretPrefix: emulators.secretPrefix,
+      env: emulators.env,
+    };
+    port.on('message', (request: Request) => {
+      void (async () => {
+        try {
+          if (request.op === 'putSecret') emulators.secrets.putSecret(request.name, request.value);
+          else await emulators.stop();
+          port.postMessage({ id: request.id, ok: true } satisfies Reply);
+        } catch (err) {
+          port.postMessage({ id: request.id, ok: false, error: String(err) } satisfies Reply);
+        }
+      })();
+    });
+    port.postMessage({ ready } satisfies Ready);
+  } catch (err) {
+    port.postMessage({
+      failed: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    } satisfies Ready);
+  }
+}
