@@ -286,7 +286,13 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     const url = `http://${hostForUrl}:${port}`;
 
     // Handlers read their environment when their modules load: set it first, then import.
-    const env = handlerEnvironment(config, emulators.env, `${url}/sandbox`);
+    // A wildcard address is where to listen, not where to connect: the senders use loopback.
+    const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.host);
+    const env = handlerEnvironment(
+      config,
+      emulators.env,
+      `${wildcard ? `http://127.0.0.1:${port}` : url}/sandbox`,
+    );
     for (const [name, value] of Object.entries(env)) {
       if (value === '') delete process.env[name];
       else process.env[name] = value;

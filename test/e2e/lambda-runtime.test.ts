@@ -8,8 +8,10 @@ import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } fr
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromApiGatewayResult, isTextContentType, toApiGatewayEvent } from '../../bin/local/api-gateway.js';
+import { parseLocalConfig } from '../../bin/local/config.js';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { failedRecordIds, type SqsHandler, startSqsPoller } from '../../bin/local/sqs-poller.js';
+import { handlerEnvironment } from '../../bin/local/stack.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -297,5 +299,56 @@ describe('the API Gateway (HTTP API v2) stand-in', () => {
     expect(inferred.headers['content-type']).toBe('application/json');
     expect(inferred.body.toString()).toBe('{"ok":true}');
     expect(fromApiGatewayResult('plain').body.toString()).toBe('plain');
+  });
+});
+
+describe('the environment the local stack gives the handlers', () => {
+  const emulatorEnv = {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:1',
+    AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:2',
+  };
+  const config = parseLocalConfig({});
+
+  it('points every sender at the sandbox unless a base URL is given, and keeps local credentials', () => {
+    const env = handlerEnvironment(
+      parseLocalConfig({ GRAPH_API_BASE: 'https://graph.facebook.com/' }),
+      emulatorEnv,
+      'http://127.0.0.1:3000/sandbox',
+      { AWS_PROFILE: 'prod', AWS_SESSION_TOKEN: 'real' },
+    );
+    expect(env.PANCAKE_API_BASE).toBe('http://127.0.0.1:3000/sandbox/pancake');
+    expect(env.GRAPH_API_BASE).toBe('https://graph.facebook.com');
+    expect(env.TELEGRAM_API_BASE).toBe('http://127.0.0.1:3000/sandbox/telegram');
+    expect(env.ZALO_API_BASE).toBe('http://127.0.0.1:3000/sandbox/zalo');
+    expect(env.AWS_ACCESS_KEY_ID).toBe('local');
+    // Blanked (then removed from process.env) so a local run never reaches a real account.
+    expect(env.AWS_PROFILE).toBe('');
+    expect(env.AWS_SESSION_TOKEN).toBe('');
+    expect(env.RESPONDER).toBe('echo');
+    expect(env.DEBOUNCE_MS).toBe('1000');
+    expect(env.POWERTOOLS_LOG_LEVEL).toBe('WARN');
+    expect(env.POWERTOOLS_METRICS_DISABLED).toBe('true');
+  });
+
+  it('leaves the user’s AWS credentials and region to Bedrock and redirects only the emulated services', () => {
+    const env = handlerEnvironment(
+      parseLocalConfig({ RESPONDER: 'bedrock', LOG_LEVEL: 'debug' }),
+      emulatorEnv,
+      'http://127.0.0.1:3000/sandbox',
+      { AWS_REGION: 'ap-southeast-1' },
+    );
+    expect(env.AWS_ACCESS_KEY_ID).toBeUndefined();
+    expect(env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
+    expect(env.AWS_REGION).toBeUndefined();
+    expect(env.AWS_PROFILE).toBeUndefined();
+    expect(Object.keys(env).filter((k) => k.startsWith('AWS_ENDPOINT_URL_BEDROCK'))).toEqual([]);
+    expect(env.AWS_ENDPOINT_URL_SQS).toBe('http://127.0.0.1:1');
+    expect(env.RESPONDER).toBe('bedrock');
+    expect(env.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
+    expect(env.POWERTOOLS_METRICS_DISABLED).toBe('false');
+    expect(config.responder).toBe('echo');
   });
 });
