@@ -12,6 +12,9 @@ export type MetricSink = (name: MetricName, value: number, dimensions: Record<st
 
 /** A metric sink batching channel-only metrics on `metrics`; others go through `emit`. */
 export function batchedMetricSink(metrics: Metrics, emit: MetricSink): MetricSink {
+  // The channel dimension of the document being filled; publishing starts a new document
+  // without dimensions, so it is added once per document (Powertools warns on re-adding).
+  let documentChannel: string | undefined;
   return (name, value, dimensions) => {
     const def = METRICS[name];
     const keys = Object.keys(dimensions);
@@ -23,7 +26,10 @@ export function batchedMetricSink(metrics: Metrics, emit: MetricSink): MetricSin
       def.dimensions[0] === 'channel'
     ) {
       // One request has one channel, so the document-wide dimension is right for all of them.
-      metrics.addDimension('channel', channel);
+      if (!metrics.hasStoredMetrics() || documentChannel !== channel) {
+        metrics.addDimension('channel', channel);
+        documentChannel = channel;
+      }
       metrics.addMetric(def.name, MetricUnit[def.unit], value);
       return;
     }

@@ -43,4 +43,23 @@ describe('webhook metric batching', () => {
     sink('WebhookReceived', 1, { channel: 'pancake' });
     expect(metrics.serializeMetrics()).toMatchObject({ channel: 'pancake' });
   });
+
+  it('adds the channel dimension once per document, so Powertools never warns about a duplicate', () => {
+    const warnings: string[] = [];
+    const logger = {
+      warn: (message: string) => warnings.push(message),
+      debug: () => {},
+      info: () => {},
+      error: () => {},
+    };
+    const metrics = new Metrics({ namespace: 'ChatRelay', serviceName: 'chat-relay', logger } as never);
+    const sink = batchedMetricSink(metrics, () => {});
+    sink('WebhookReceived', 1, { channel: 'messenger' });
+    sink('MessagesEnqueued', 2, { channel: 'messenger' });
+    sink('EnqueueFailed', 0, { channel: 'messenger' });
+    flushMetrics(metrics);
+    sink('WebhookReceived', 1, { channel: 'messenger' });
+    expect(metrics.serializeMetrics()).toMatchObject({ channel: 'messenger', WebhookReceived: 1 });
+    expect(warnings.filter((m) => m.includes('already been added'))).toEqual([]);
+  });
 });
