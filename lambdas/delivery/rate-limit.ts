@@ -1,17 +1,23 @@
 /**
  * Per-page rate limits shared by every delivery Lambda instance, kept in the memory table
- * (`ratePk(scope)` / `rateSk(bucketStart)`).
+ * (one item per scope: `ratePk(scope)` / `rateSk(0)`).
  *
- * Time is cut into buckets of `ceil((1000 + marginMs) / floor(limit / capacity))` ms, each holding
- * at most `capacity` sends (a conditional increment decides). A send claims the earliest bucket
- * that starts no sooner than now, waits for that start, and only goes out if it is still within
- * `toleranceMs` of it. Because every send happens within the first `toleranceMs` of its bucket
- * and buckets are `1000 + marginMs` / `(limit / capacity)` long, any sliding second (even as the
- * platform sees it, up to `marginMs - toleranceMs` of network jitter later) holds at most
- * `limit` sends: fixed windows alone would allow twice the limit across a window edge.
+ * Each scope holds `next`, the earliest time its next send may go out. A send claims the slot
+ * `t = max(now, next)` and moves `next` to `t + interval`, where `interval = (1000 + marginMs) /
+ * limit` — atomically: a busy scope is claimed with one conditional increment (`next = next +
+ * interval` while `next` is in the future and within reach), an idle one with one conditional
+ * set (`next = now + interval` while `next` is in the past), so concurrent senders never
+ * conflict and an idle chat or page sends at once. The send then waits for `t` and only goes if
+ * it is still within `toleranceMs` of it (a slot used late is abandoned, which only wastes
+ * capacity). Since consecutive slots are `interval` apart and every send happens within
+ * `toleranceMs` of its slot, any sliding second — even as the platform sees it, up to
+ * `marginMs - toleranceMs` of network jitter later — holds at most `limit` sends.
+ *
+ * An earlier version cut time into fixed buckets; it was as safe but made a send to an idle
+ * chat wait for the next bucket (up to 1.1 s on Telegram's 1 message per second per chat).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../shared/clients.js';
 import { DependencyError } from '../shared/errors.js';
 import { ratePk, rateSk } from '../shared/keys.js';
@@ -69,7 +75,7 @@ export interface RateLimiterOptions {
   readonly tableName: string;
   /** Extra length of each one-second window, absorbing network jitter. @default 100 */
   readonly marginMs?: number;
-  /** How late after its bucket's start a send may still go. @default 40 */
+  /** How late after its slot a send may still go. @default 40 */
   readonly toleranceMs?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -80,22 +86,16 @@ export type Acquired =
   | { readonly ok: true; readonly waitedMs: number; readonly delayed: boolean }
   | { readonly ok: false; readonly retryAfterMs: number };
 
-interface Claim {
-  readonly rule: RateRule;
-  readonly start: number;
-}
-
 const sleepFor = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-/** Bucket geometry of a rule. */
-export function bucketOf(limit: number, marginMs: number): { capacity: number; lengthMs: number } {
-  const capacity = Math.max(1, Math.floor(limit / 10));
-  // Whole buckets per window: capacity × buckets never exceeds the limit, even when the
-  // limit is not a multiple of the capacity.
-  const buckets = Math.max(1, Math.floor(limit / capacity));
-  return { capacity, lengthMs: Math.ceil((1000 + marginMs) / buckets) };
+/** Milliseconds between consecutive slots of a rule. */
+export function intervalOf(limit: number, marginMs: number): number {
+  return (1000 + marginMs) / Math.max(1, limit);
 }
+
+const isConditionFailure = (err: unknown): boolean =>
+  err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException';
 
 /** The shared limiter. */
 export class RateLimiter {
@@ -104,8 +104,6 @@ export class RateLimiter {
   readonly #tolerance: number;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
-  /** Per scope: the first bucket start not known to be full (saves probes within an instance). */
-  readonly #hint = new Map<string, number>();
 
   constructor(options: RateLimiterOptions) {
     this.#table = options.tableName;
@@ -117,107 +115,116 @@ export class RateLimiter {
 
   /**
    * Claims a slot under every rule and waits for it, when that wait is at most `maxWaitMs`.
-   * Otherwise claims nothing and says how long to come back after.
+   * Otherwise claims nothing more and says how long to come back after.
    * @throws DependencyError when DynamoDB fails
    */
   async acquire(rules: readonly RateRule[], maxWaitMs: number): Promise<Acquired> {
     if (rules.length === 0) return { ok: true, waitedMs: 0, delayed: false };
     const began = this.#now();
-    let from = began;
     let delayed = false;
+    let from = began;
     for (let round = 0; round < 8; round += 1) {
-      const claims: Claim[] = [];
+      const slots: number[] = [];
       let restartAt: number | undefined;
-      for (const rule of rules) {
-        const claim = await this.#claim(rule, from, began + maxWaitMs);
-        if ('retryAfterMs' in claim) {
-          await this.#release(claims);
-          return { ok: false, retryAfterMs: claim.retryAfterMs };
+      for (const [index, rule] of rules.entries()) {
+        const slot = await this.#claim(rule, from, began + maxWaitMs);
+        if ('retryAfterMs' in slot) return { ok: false, retryAfterMs: slot.retryAfterMs };
+        if (slot.at > from + this.#tolerance) {
+          delayed = true;
+          if (index > 0) {
+            // A later rule pushed the send past the earlier slots: claim again from there (the
+            // earlier slots are abandoned, which is always safe).
+            restartAt = slot.at;
+            break;
+          }
+          // The first rule sets the time the others are claimed for.
+          from = slot.at;
         }
-        if (claim.skipped) delayed = true;
-        claims.push(claim);
-        if (claim.start > from + this.#tolerance) {
-          // A later rule pushed the send past the earlier claims' buckets: start over from there.
-          restartAt = claim.start;
-          break;
-        }
+        slots.push(slot.at);
       }
       if (restartAt !== undefined) {
-        await this.#release(claims);
         from = restartAt;
         continue;
       }
-      const sendAt = Math.max(...claims.map((c) => c.start));
-      const earliest = Math.min(...claims.map((c) => c.start));
+      const sendAt = Math.max(...slots);
       const wait = sendAt - this.#now();
       if (wait > 0) await this.#sleep(wait);
-      if (this.#now() > earliest + this.#tolerance) {
-        // The claim arrived too late to be used inside its bucket: give it back and retry.
-        await this.#release(claims);
+      if (this.#now() > Math.min(...slots) + this.#tolerance) {
+        // Woke too late to use the slots: abandon them and claim new ones.
         from = this.#now();
+        delayed = true;
         continue;
       }
-      return { ok: true, waitedMs: this.#now() - began, delayed };
+      return { ok: true, waitedMs: Math.max(0, this.#now() - began), delayed };
     }
     return { ok: false, retryAfterMs: 1000 };
   }
 
+  /** Claims the earliest slot at or after `from`, or says when to come back if it is past `deadline`. */
   async #claim(
     rule: RateRule,
     from: number,
     deadline: number,
-  ): Promise<(Claim & { skipped: boolean }) | { retryAfterMs: number }> {
-    const { capacity, lengthMs } = bucketOf(rule.limit, this.#margin);
-    const first = Math.ceil(from / lengthMs) * lengthMs;
-    let start = Math.max(first, this.#hint.get(rule.scope) ?? 0);
-    let skipped = start > first;
-    for (;;) {
-      if (start > deadline) return { retryAfterMs: Math.max(1, start - this.#now()) };
+  ): Promise<{ at: number } | { retryAfterMs: number }> {
+    const interval = intervalOf(rule.limit, this.#margin);
+    const key = { pk: ratePk(rule.scope), sk: rateSk(0) };
+    const names = { '#n': 'next', '#e': 'expiresAt' };
+    for (let attempt = 0; attempt < 8; attempt += 1) {
+      const expiresAt = Math.ceil(Math.max(from, this.#now()) / 1000) + 3600;
       try {
+        // Busy scope: take the next slot, if it is within reach.
+        const out = await documentClient().send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: key,
+            UpdateExpression: 'SET #n = #n + :i, #e = :exp',
+            ConditionExpression: '#n > :from AND #n <= :deadline',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: {
+              ':i': interval,
+              ':from': from,
+              ':deadline': deadline,
+              ':exp': expiresAt,
+            },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        );
+        return { at: Number(out.Attributes?.next) - interval };
+      } catch (err) {
+        if (!isConditionFailure(err)) throw this.#dependency(err);
+      }
+      try {
+        // Idle scope: the slot is `from` itself.
         await documentClient().send(
           new UpdateCommand({
             TableName: this.#table,
-            Key: { pk: ratePk(rule.scope), sk: rateSk(start) },
-            UpdateExpression: 'ADD #n :one SET #e = :exp',
-            ConditionExpression: 'attribute_not_exists(#n) OR #n < :cap',
-            ExpressionAttributeNames: { '#n': 'count', '#e': 'expiresAt' },
-            ExpressionAttributeValues: {
-              ':one': 1,
-              ':cap': capacity,
-              ':exp': Math.ceil(start / 1000) + 120,
-            },
+            Key: key,
+            UpdateExpression: 'SET #n = :next, #e = :exp',
+            ConditionExpression: 'attribute_not_exists(#n) OR #n <= :from',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':next': from + interval, ':from': from, ':exp': expiresAt },
           }),
         );
-        return { rule, start, skipped };
+        return { at: from };
       } catch (err) {
-        if (
-          err instanceof ConditionalCheckFailedException ||
-          (err as Error).name === 'ConditionalCheckFailedException'
-        ) {
-          start += lengthMs;
-          skipped = true;
-          this.#hint.set(rule.scope, start);
-          continue;
-        }
-        throw new DependencyError(`Rate limiter: DynamoDB failed (${(err as Error).name}).`, { cause: err });
+        if (!isConditionFailure(err)) throw this.#dependency(err);
       }
+      // Neither: the next slot is beyond the deadline, or another sender raced us. Look.
+      let next: number;
+      try {
+        const current = await documentClient().send(
+          new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+        );
+        next = Number(current.Item?.next ?? 0);
+      } catch (err) {
+        throw this.#dependency(err);
+      }
+      if (next > deadline) return { retryAfterMs: Math.max(1, Math.ceil(next - deadline)) };
     }
+    return { retryAfterMs: Math.ceil(interval) };
   }
 
-  async #release(claims: readonly Claim[]): Promise<void> {
-    await Promise.allSettled(
-      claims.map((claim) =>
-        documentClient().send(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { pk: ratePk(claim.rule.scope), sk: rateSk(claim.start) },
-            UpdateExpression: 'ADD #n :minus',
-            ConditionExpression: 'attribute_exists(#n)',
-            ExpressionAttributeNames: { '#n': 'count' },
-            ExpressionAttributeValues: { ':minus': -1 },
-          }),
-        ),
-      ),
-    );
+  #dependency(err: unknown): DependencyError {
+    return new DependencyError(`Rate limiter: DynamoDB failed (${(err as Error).name}).`, { cause: err });
   }
 }

@@ -6,7 +6,7 @@ import {
   typingDelayMs,
   windowClosed,
 } from '../../../lambdas/delivery/policy.js';
-import { bucketOf, rateRules } from '../../../lambdas/delivery/rate-limit.js';
+import { intervalOf, rateRules } from '../../../lambdas/delivery/rate-limit.js';
 
 const HOUR = 3_600_000;
 
@@ -77,12 +77,12 @@ describe('rate rules', () => {
     expect(rateRules('zalo', 'oa', 'u')).toEqual([]);
   });
 
-  it('sizes buckets so that no window of one second plus the margin holds more than the limit', () => {
+  it('spaces slots so that limit slots span one second plus the margin', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 500 }), (limit, margin) => {
-        const { capacity, lengthMs } = bucketOf(limit, margin);
-        // Bucket starts inside any half-open window of 1000 + margin ms, times the capacity.
-        return Math.ceil((1000 + margin) / lengthMs) * capacity <= limit;
+        const interval = intervalOf(limit, margin);
+        // limit consecutive slots cover [t, t + limit × interval) = one second plus the margin.
+        return Math.abs(interval * limit - (1000 + margin)) < 1e-6 && interval > 0;
       }),
     );
   });
