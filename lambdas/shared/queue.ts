@@ -1,7 +1,12 @@
 /**
- * Sending to SQS in batches of 10 with retries of the failed entries (backoff with jitter)
- * inside a time budget. Returns what could not be sent, so callers decide: the webhook
- * answers 5xx, a Lambda consumer fails the record.
+ * Sending to SQS in batches with retries of the failed entries (backoff with jitter) inside a
+ * time budget. Returns what could not be sent, so callers decide: the webhook answers 5xx, a
+ * Lambda consumer fails the record.
+ *
+ * Order within a FIFO message group survives partial failures: one SendMessageBatch call holds
+ * at most one entry per group (SQS gives no order between entries of a failed call and its
+ * retry), and when an entry fails, the later entries of its group wait for it. A call also stays
+ * under SQS's 10 entries and 1 MiB per request.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import { sqsClient } from './sqs-client.js';
@@ -28,9 +33,40 @@ export interface SendOutcome {
   readonly failed: readonly { readonly id: string; readonly error: string }[];
 }
 
+/** SQS SendMessageBatch limits. */
+const MAX_ENTRIES = 10;
+/** 1 MiB minus room for the request envelope and attribute names. */
+const MAX_REQUEST_BYTES = 1_048_576 - 16_384;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sends `entries` to `queueUrl` in order-preserving chunks of 10, retrying failures. */
+const entrySize = (e: QueueEntry): number =>
+  Buffer.byteLength(e.body) + (e.groupId?.length ?? 0) + (e.dedupId?.length ?? 0) + e.id.length + 64;
+
+/**
+ * The next call's entries, in order: at most one per group (the earliest pending one), at most
+ * 10, under the request size cap. Entries without a group are never held back by others.
+ */
+function nextCall(pending: readonly QueueEntry[]): QueueEntry[] {
+  const call: QueueEntry[] = [];
+  const groups = new Set<string>();
+  let bytes = 0;
+  for (const e of pending) {
+    if (call.length === MAX_ENTRIES) break;
+    if (e.groupId !== undefined) {
+      if (groups.has(e.groupId)) continue;
+      groups.add(e.groupId);
+    }
+    const size = entrySize(e);
+    // Left for the next call; its group stays marked, so later entries of it cannot overtake.
+    if (call.length > 0 && bytes + size > MAX_REQUEST_BYTES) continue;
+    call.push(e);
+    bytes += size;
+  }
+  return call;
+}
+
+/** Sends `entries` to `queueUrl`, keeping each group's order, retrying failures. */
 export async function sendToQueue(
   queueUrl: string,
   entries: readonly QueueEntry[],
@@ -45,39 +81,52 @@ export async function sendToQueue(
   let attempt = 0;
 
   while (pending.length > 0) {
-    const stillPending: QueueEntry[] = [];
-    for (let i = 0; i < pending.length; i += 10) {
-      const chunk = pending.slice(i, i + 10);
-      const request: SendMessageBatchRequestEntry[] = chunk.map((e) => ({
+    // One pass: calls until every pending entry was tried once or held behind a failure. Each
+    // call either sends entries or marks them failed, so the pass ends.
+    const failedGroups = new Set<string>();
+    const failedUngrouped = new Set<string>();
+    for (;;) {
+      const candidates = pending.filter(
+        (e) => !failedUngrouped.has(e.id) && (e.groupId === undefined || !failedGroups.has(e.groupId)),
+      );
+      const call = nextCall(candidates);
+      if (call.length === 0) break;
+      const request: SendMessageBatchRequestEntry[] = call.map((e) => ({
         Id: e.id,
         MessageBody: e.body,
         ...(e.groupId !== undefined ? { MessageGroupId: e.groupId } : {}),
         ...(e.dedupId !== undefined ? { MessageDeduplicationId: e.dedupId } : {}),
         ...(e.delaySeconds !== undefined ? { DelaySeconds: e.delaySeconds } : {}),
       }));
+      const failedIds = new Set<string>();
       try {
         const result = await sqsClient().send(
           new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: request }),
         );
-        const failedIds = new Set<string>();
         for (const f of result.Failed ?? []) {
           if (f.Id) {
             failedIds.add(f.Id);
             lastError.set(f.Id, `${f.Code ?? 'Error'}: ${f.Message ?? ''}`);
           }
         }
-        for (const e of chunk) {
-          if (failedIds.has(e.id)) stillPending.push(e);
-          else sent.push(e.id);
-        }
       } catch (err) {
-        for (const e of chunk) {
+        for (const e of call) {
+          failedIds.add(e.id);
           lastError.set(e.id, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
-          stillPending.push(e);
         }
       }
+      const done = new Set<string>();
+      for (const e of call) {
+        if (failedIds.has(e.id)) {
+          if (e.groupId !== undefined) failedGroups.add(e.groupId);
+          else failedUngrouped.add(e.id);
+        } else {
+          done.add(e.id);
+          sent.push(e.id);
+        }
+      }
+      if (done.size > 0) pending = pending.filter((e) => !done.has(e.id));
     }
-    pending = stillPending;
     if (pending.length === 0) break;
     attempt += 1;
     const delay = Math.min(1000, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
