@@ -688,3 +688,44 @@ describe('on a real ChatRelay', () => {
     Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Alarm', 0);
   });
 });
+
+describe('ChatRelay metric methods', () => {
+  let relay: ChatRelay;
+  let stack: Stack;
+  beforeAll(() => {
+    stack = new Stack(testApp(), 'Metrics', { env: TEST_ENV });
+    relay = new ChatRelay(stack, 'Relay', { media: false, monitoring: false, serviceName: 'shop-relay' });
+  });
+
+  it('gives one series of a catalogued metric with the relay service name and the channel', () => {
+    const latency = relay.metricReplyLatency('messenger');
+    expect(latency.namespace).toBe('ChatRelay');
+    expect(latency.metricName).toBe('ReplyLatency');
+    expect(latency.statistic).toBe('p99');
+    expect(latency.dimensions).toEqual({ channel: 'messenger', service: 'shop-relay' });
+    expect(relay.metricSendFailed('pancake').toMetricConfig().metricStat?.metricName).toBe(
+      'SendFailedByChannel',
+    );
+    expect(relay.metricTurnsFlushed('zalo').dimensions).toEqual({ channel: 'zalo', service: 'shop-relay' });
+  });
+
+  it('adds up every channel with a Metrics Insights query when no channel is given', () => {
+    const total = relay.metricTokenInvalid().toMetricConfig().mathExpression;
+    expect(total?.expression).toContain('SUM(TokenInvalid)');
+    expect(total?.expression).toContain("service = 'shop-relay'");
+  });
+
+  it('refuses a metric without all its dimensions, saying how to fix it', () => {
+    expect(() => relay.metric('SendFailed', { dimensions: { channel: 'telegram' } })).toThrow(/missing code/);
+  });
+
+  it('points queue metrics at the relay queues', () => {
+    const depth = relay.metricDlqDepth('inbound');
+    expect(depth.namespace).toBe('AWS/SQS');
+    expect(depth.metricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(stack.resolve(depth.dimensions?.QueueName)).toEqual({
+      'Fn::GetAtt': [logicalId(stack, relay.inboundDlq), 'QueueName'],
+    });
+    expect(relay.metricOldestMessageAge('outbound').metricName).toBe('ApproximateAgeOfOldestMessage');
+  });
+});
