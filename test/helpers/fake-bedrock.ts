@@ -68,6 +68,8 @@ export interface FakeBedrock {
   readonly requests: ConverseRequest[];
   /** Queue answers for the next requests, in order. */
   enqueue(...responses: FakeResponse[]): void;
+  /** Forgets recorded requests and unused scripted answers (tests stay independent). */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -121,6 +123,10 @@ export async function startFakeBedrock(
     url: `http://127.0.0.1:${port}`,
     requests,
     enqueue: (...responses) => script.push(...responses),
+    reset: () => {
+      requests.length = 0;
+      script.length = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const session of sessions) session.destroy();

@@ -87,7 +87,8 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  bedrock.requests.length = 0;
+  // A test that failed or timed out must not leave scripted answers for the next one.
+  bedrock.reset();
 });
 
 describe('bedrock responder against a local Converse API', () => {
