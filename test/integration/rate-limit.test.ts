@@ -33,8 +33,10 @@ describe('the shared rate limiter against DynamoDB', () => {
   it('lets a send to an idle chat go at once', async () => {
     const acquired = await limiter.acquire([{ scope: 'telegram#chat#idle', limit: 1 }], 5000);
     expect(acquired.ok).toBe(true);
-    expect(acquired.ok && acquired.waitedMs).toBeLessThan(40);
+    // No slot wait at all (a fixed-window limiter would hold it up to 1.1 s): what remains is
+    // the two DynamoDB calls, generously bounded for a loaded CI machine.
     expect(acquired.ok && acquired.delayed).toBe(false);
+    expect(acquired.ok && acquired.waitedMs).toBeLessThan(500);
   });
 
   it('never lets more than the limit through in any second, however many senders race', async () => {
@@ -50,8 +52,8 @@ describe('the shared rate limiter against DynamoDB', () => {
     expect(results.every(Boolean)).toBe(true);
     sentAt.sort((a, b) => a - b);
     expect(maxInWindow(sentAt, 1000)).toBeLessThanOrEqual(5);
-    // Twelve sends at five per 1.1 s need a little over two seconds, not much more.
-    expect(sentAt.at(-1)! - sentAt[0]!).toBeLessThan(3000);
+    // Twelve sends at five per 1.1 s need a little over two seconds (2.4 s of slots), not much more.
+    expect(sentAt.at(-1)! - sentAt[0]!).toBeLessThan(4500);
   });
 
   it('spaces one chat to one message per second while the bot limit holds for every chat', async () => {
@@ -70,8 +72,9 @@ describe('the shared rate limiter against DynamoDB', () => {
     expect(chatTimes[2]! - chatTimes[1]!).toBeGreaterThanOrEqual(1000);
     // Another chat of the same bot is not held up by c1's spacing.
     const other = await limiter.acquire(rules('c2'), 5000);
-    expect(other.ok && other.waitedMs).toBeLessThan(200);
-    expect(Date.now() - started).toBeLessThan(4000);
+    expect(other.ok && other.delayed).toBe(false);
+    expect(other.ok && other.waitedMs).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(6000);
   });
 
   it('says when to come back instead of waiting past the allowed wait', async () => {
@@ -84,6 +87,6 @@ describe('the shared rate limiter against DynamoDB', () => {
     // The refused call claimed nothing: after the interval the chat is idle again.
     await new Promise((resolve) => setTimeout(resolve, 1150));
     const later = await limiter.acquire([rule], 0);
-    expect(later.ok && later.waitedMs).toBeLessThan(40);
+    expect(later.ok && later.delayed).toBe(false);
   });
 });
