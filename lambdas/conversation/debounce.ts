@@ -9,7 +9,7 @@
  * with `ceil(ms / 1000)` seconds (never early; a sub-second debounce rounds up to 1 s) and the
  * timer Lambda re-delays a tick whose due time is still ahead (waits longer than 900 s).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { sha256Hex } from '../shared/keys.js';
 import { type FlushEvent, flushEventSchema } from '../shared/model.js';
 import type { ConversationState } from './turn.js';

@@ -5,7 +5,7 @@
  * ResponderError naming the function and what went wrong.
  */
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigurationError, ResponderError } from '../shared/errors.js';
 import { logger } from '../shared/powertools.js';
 import {

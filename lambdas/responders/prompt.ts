@@ -4,7 +4,7 @@
  * of what the model answers.
  */
 import type { ContentBlock, Message, Tool } from '@aws-sdk/client-bedrock-runtime';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LoadedImage } from './images.js';
 import type { Reply, TurnContext, TurnMessage } from './types.js';
 
