@@ -1,7 +1,7 @@
 /**
  * Mounts the sandbox platform (bin/local/sandbox.ts) under `/sandbox/*` of the local stack's
  * HTTP server, so the default API base URLs (`{url}/sandbox/{pancake|graph|telegram|zalo}`)
- * reach it and `GET /sandbox/messages` lists every send.
+ * reach it; `GET /sandbox/messages` lists the messages sent, `GET /sandbox/requests` every request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSandboxHandler, type SandboxHandler } from './sandbox.js';

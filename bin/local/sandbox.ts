@@ -5,8 +5,9 @@
  * the real platform answers (ids, response shapes, error bodies), so pointing
  * `PANCAKE_API_BASE`, `GRAPH_API_BASE`, `TELEGRAM_API_BASE` and `ZALO_API_BASE` at
  * `{url}/sandbox/{name}` exercises the real senders unchanged. Every request is recorded
- * (tokens stripped) and listed at `GET /sandbox/messages`; `DELETE /sandbox/messages` clears
- * the list. Faults are injected with {@link SandboxHandler.fail} or `POST /sandbox/faults`.
+ * (tokens stripped): `GET /sandbox/messages` lists the messages the platform accepted (text,
+ * image and comment replies, newest last), `GET /sandbox/requests` every request including
+ * typing indicators, uploads and refused or failed attempts; `DELETE` on either clears both. Faults are injected with {@link SandboxHandler.fail} or `POST /sandbox/faults`.
  * Pancake's limit of 5 calls per page per second is enforced (HTTP 429 above it).
  * `GET /sandbox/files/<name>` serves a small PNG (`/sandbox/files/missing…` answers 404) so
  * image sends have something to download.
@@ -58,6 +59,11 @@ export interface FaultRule {
 
 /** What kind of call a recorded request was. */
 export type SandboxCallKind = 'text' | 'image' | 'typing' | 'upload' | 'comment' | 'other';
+
+/** True for a message the platform accepted (not a typing indicator, upload or failed attempt). */
+export function isDeliveredMessage(record: SandboxRecord): boolean {
+  return record.delivered && (record.kind === 'text' || record.kind === 'image' || record.kind === 'comment');
+}
 
 /** One recorded request. */
 export interface SandboxRecord {
@@ -544,9 +550,11 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
     const pathname = url.pathname;
     if (!pathname.startsWith('/sandbox/') && pathname !== '/sandbox') return false;
 
-    if (pathname === '/sandbox/messages') {
-      if (req.method === 'GET') send(res, { status: 200, body: records });
-      else if (req.method === 'DELETE') {
+    if (pathname === '/sandbox/messages' || pathname === '/sandbox/requests') {
+      if (req.method === 'GET') {
+        const body = pathname === '/sandbox/requests' ? records : records.filter(isDeliveredMessage);
+        send(res, { status: 200, body });
+      } else if (req.method === 'DELETE') {
         records = [];
         pancakeCalls.clear();
         send(res, { status: 204, body: null });

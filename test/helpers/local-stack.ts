@@ -52,7 +52,7 @@ export interface LocalStackProcess {
   readonly output: () => string;
   /** Posts a built webhook exactly as built (path, query, headers, body bytes). */
   readonly post: (built: BuiltWebhook, path?: string) => Promise<PostResult>;
-  /** `GET /sandbox/messages`. */
+  /** `GET /sandbox/requests`: every request the sandbox received, failed attempts and typing included. */
   readonly messages: () => Promise<SandboxRecord[]>;
   /** Polls the sandbox until `done(records)` holds; returns the records, or throws after `timeoutMs`. */
   readonly waitForMessages: (
@@ -143,8 +143,8 @@ export async function startLocalStackProcess(options: StartOptions = {}): Promis
   const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: state.endpoints.dynamodb });
 
   const messages = async (): Promise<SandboxRecord[]> => {
-    const res = await fetch(`${url}/sandbox/messages`);
-    if (res.status !== 200) throw new Error(`GET /sandbox/messages answered ${res.status}`);
+    const res = await fetch(`${url}/sandbox/requests`);
+    if (res.status !== 200) throw new Error(`GET /sandbox/requests answered ${res.status}`);
     return (await res.json()) as SandboxRecord[];
   };
 

@@ -33,6 +33,29 @@ describe('sandbox fake platform', () => {
     expect(sandbox.messages()).toEqual([]);
   });
 
+  it('lists only accepted messages at /sandbox/messages and every request at /sandbox/requests', async () => {
+    const graph = (body: unknown) =>
+      post(`${sandbox.baseUrls.graph}/v25.0/page1/messages?access_token=tok`, body);
+    await graph({ recipient: { id: 'u1' }, sender_action: 'typing_on' });
+    await graph({ recipient: { id: 'u1' }, messaging_type: 'RESPONSE', message: { text: 'hello' } });
+    sandbox.fail({ channel: 'graph', kind: '500', count: 1 });
+    await graph({ recipient: { id: 'u1' }, messaging_type: 'RESPONSE', message: { text: 'lost' } });
+    const get = async (path: string) =>
+      (await (await fetch(`${sandbox.url}${path}`)).json()) as {
+        kind: string;
+        text?: string;
+        delivered: boolean;
+      }[];
+    const messages = await get('/sandbox/messages');
+    expect(messages.map((m) => [m.kind, m.text])).toEqual([['text', 'hello']]);
+    const requests = await get('/sandbox/requests');
+    expect(requests.map((m) => [m.kind, m.delivered])).toEqual([
+      ['typing', false],
+      ['text', true],
+      ['text', false],
+    ]);
+  });
+
   it('accepts fault rules over HTTP, applies them count times, and rejects malformed rules', async () => {
     const created = await post(`${sandbox.url}/sandbox/faults`, {
       channel: 'pancake',
