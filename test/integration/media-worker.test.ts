@@ -20,7 +20,7 @@ import { DependencyError } from '../../lambdas/shared/errors.js';
 import { conversationPk, mediaSk, messageGroupId } from '../../lambdas/shared/keys.js';
 import { type MediaJob, mediaReadyEventSchema } from '../../lambdas/shared/model.js';
 import { type FakePlatforms, startFakePlatforms, TELEGRAM_TOKEN } from '../unit/media/fake-platforms.js';
-import { makeFakeWhisper } from '../unit/media/fake-whisper.js';
+import { makeFakeWhisper } from '../helpers/fake-whisper.js';
 import { jpegDimensions, makeTone, makeVideoWithTone } from '../unit/media/media-fixtures.js';
 
 let emu: Emulators;

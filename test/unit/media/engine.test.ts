@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWhisperJson, WhisperCppEngine, whisperLanguage } from '../../../lambdas/media/engine.js';
 import { EngineUnavailableError, MediaError } from '../../../lambdas/shared/errors.js';
-import { makeFakeWhisper, whisperJson } from './fake-whisper.js';
+import { makeFakeWhisper, whisperJson } from '../../helpers/fake-whisper.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WhisperCppEngine } from '../../../lambdas/media/engine.js';
 import { selfTest } from '../../../lambdas/media/selftest.js';
-import { makeFakeWhisper, whisperJson } from './fake-whisper.js';
+import { makeFakeWhisper, whisperJson } from '../../helpers/fake-whisper.js';
 import { makeTone } from './media-fixtures.js';
 
 let dir: string;
