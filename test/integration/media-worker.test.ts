@@ -19,8 +19,8 @@ import { documentClient, resetClients } from '../../lambdas/shared/clients.js';
 import { DependencyError } from '../../lambdas/shared/errors.js';
 import { conversationPk, mediaSk, messageGroupId } from '../../lambdas/shared/keys.js';
 import { type MediaJob, mediaReadyEventSchema } from '../../lambdas/shared/model.js';
-import { type FakePlatforms, startFakePlatforms, TELEGRAM_TOKEN } from '../unit/media/fake-platforms.js';
 import { makeFakeWhisper } from '../helpers/fake-whisper.js';
+import { type FakePlatforms, startFakePlatforms, TELEGRAM_TOKEN } from '../unit/media/fake-platforms.js';
 import { jpegDimensions, makeTone, makeVideoWithTone } from '../unit/media/media-fixtures.js';
 
 let emu: Emulators;
