@@ -5,8 +5,8 @@
  * conversation, delivery. Media (`ChatRelayMedia`) and monitoring (`ChatRelayMonitoring`)
  * attach to the public resources below.
  */
-import { CfnOutput, type Duration } from 'aws-cdk-lib';
-import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnOutput, type Duration, Stack } from 'aws-cdk-lib';
+import type { HttpApi, HttpRoute, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -34,7 +34,18 @@ import {
   chatRelayMetric,
   chatRelayMetricTotal,
   DEFAULT_MEDIA_SERVICE_NAME,
+  validateMonitoringSettings,
 } from './monitoring.js';
+
+/**
+ * Dashboard and alarm name prefix: `{stack}-chat-relay` for the usual construct id `Relay`,
+ * `{stack}-{id}-chat-relay` otherwise, so two relays in one stack never share a name.
+ */
+function defaultMonitoringName(stackName: string, id: string): string {
+  const safeId = id.replace(/[^A-Za-z0-9_-]/g, '');
+  return id === 'Relay' ? `${stackName}-chat-relay` : `${stackName}-${safeId}-chat-relay`;
+}
+
 import { acknowledgeRelayFindings } from './nag.js';
 import {
   CHAT_RELAY_DEFAULTS,
@@ -55,6 +66,8 @@ export class ChatRelay extends Construct {
   public readonly api: HttpApi;
   /** Its `$default` stage (throttling, access logs). */
   public readonly stage: HttpStage;
+  /** The `GET` and `POST /webhooks/{channel}/{tenantId}` routes. */
+  public readonly routes: readonly HttpRoute[];
   /** API access logs (JSON; never the path with its query, headers or body). */
   public readonly accessLogGroup: LogGroup;
   /** `https://…/webhooks`: a platform's URL is `{webhookBaseUrl}/{channel}/{tenantId}`. */
@@ -100,6 +113,22 @@ export class ChatRelay extends Construct {
   constructor(scope: Construct, id: string, props: ChatRelayProps = {}) {
     super(scope, id);
     const problems = validateChatRelayProps(props);
+    const serviceName = props.serviceName ?? CHAT_RELAY_DEFAULTS.serviceName;
+    const monitoringName =
+      props.monitoring === false
+        ? undefined
+        : (props.monitoring?.namePrefix ?? defaultMonitoringName(Stack.of(scope).stackName, id));
+    if (props.monitoring !== false && monitoringName !== undefined) {
+      // Monitoring settings are reported together with the relay's own, all at once.
+      problems.push(
+        ...validateMonitoringSettings(props.monitoring ?? {}, {
+          queueKeys: ['inbound', 'timer', 'outbound', ...(props.media === false ? [] : ['mediaJobs'])],
+          namePrefix: monitoringName,
+          serviceName,
+          mediaServiceName: DEFAULT_MEDIA_SERVICE_NAME,
+        }).map((p) => `monitoring.${p}`),
+      );
+    }
     if (problems.length > 0) throw new ChatRelayPropsError(problems);
 
     const d = CHAT_RELAY_DEFAULTS;
@@ -171,6 +200,7 @@ export class ChatRelay extends Construct {
     });
     this.api = ingest.api;
     this.stage = ingest.stage;
+    this.routes = ingest.routes;
     this.accessLogGroup = ingest.accessLogGroup;
     this.webhookBaseUrl = ingest.webhookBaseUrl;
     this.webhookBaseUrlOutput = ingest.webhookBaseUrlOutput;
@@ -274,10 +304,10 @@ export class ChatRelay extends Construct {
       this.media.grantReadMedia(this.conversationFunction);
     }
 
-    if (props.monitoring !== false) {
+    if (props.monitoring !== false && monitoringName !== undefined) {
       this.monitoring = new ChatRelayMonitoring(this, 'Monitoring', {
-        ...(props.namePrefix ? { namePrefix: props.namePrefix } : {}),
         ...(props.monitoring ?? {}),
+        namePrefix: monitoringName,
         api: this.api,
         stage: this.stage,
         functions: {
@@ -372,11 +402,11 @@ export class ChatRelay extends Construct {
       : this.metricTotal('MessagesEnqueued');
   }
 
-  /** Reply parts refused permanently by the platform, for one channel or all. */
+  /** Reply parts refused permanently by the platform, for one channel or all (every code). */
   public metricSendFailed(channel?: ChannelName): IMetric {
     return channel
       ? this.metric('SendFailedByChannel', { dimensions: { channel } })
-      : this.metricTotal('SendFailedByChannel');
+      : this.metricTotal('SendFailed');
   }
 
   /** Reply parts delivered, for one channel or all. */
@@ -410,10 +440,36 @@ export class ChatRelay extends Construct {
     return this.metric('TurnsFlushed', { dimensions: { channel } });
   }
 
-  /** Messages waiting in the inbound or outbound dead-letter queue. */
-  public metricDlqDepth(queue: 'inbound' | 'timer' | 'outbound'): Metric {
-    const dlq = { inbound: this.inboundDlq, timer: this.timerDlq, outbound: this.outboundDlq }[queue];
+  /**
+   * Messages waiting in a dead-letter queue: inbound, timer, outbound, or the media jobs' DLQ
+   * (`mediaJobs`, when media is on).
+   */
+  public metricDlqDepth(queue: 'inbound' | 'timer' | 'outbound' | 'mediaJobs'): Metric {
+    const dlqs = {
+      inbound: this.inboundDlq,
+      timer: this.timerDlq,
+      outbound: this.outboundDlq,
+      mediaJobs: this.media?.jobsDlq,
+    };
+    const dlq = dlqs[queue];
+    if (dlq === undefined) {
+      throw new ChatRelayPropsError([
+        'metricDlqDepth("mediaJobs") needs the media worker, which is turned off (media: false). Turn media on or drop this metric.',
+      ]);
+    }
     return dlq.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' });
+  }
+
+  /** Webhook messages that could not be enqueued (the request got a 5xx), for one channel or all. */
+  public metricEnqueueFailed(channel?: ChannelName): IMetric {
+    return channel
+      ? this.metric('EnqueueFailed', { dimensions: { channel } })
+      : this.metricTotal('EnqueueFailed');
+  }
+
+  /** 5xx answers of the webhook API (the platforms retry these; too many and they suspend the webhook). */
+  public metricWebhook5xx(): Metric {
+    return this.api.metricServerError({ statistic: 'Sum' });
   }
 
   /** Age of the oldest message in inbound.fifo or outbound.fifo (seconds). */

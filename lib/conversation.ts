@@ -93,7 +93,6 @@ export class RelayConversation extends Construct {
       memorySize: props.conversation.memorySize,
       timeout: props.conversation.timeout,
       environment: {
-        [ENV.inboundQueueUrl]: props.inboundQueue.queueUrl,
         [ENV.timerQueueUrl]: props.timerQueue.queueUrl,
         [ENV.outboundQueueUrl]: props.outboundQueue.queueUrl,
         [ENV.idempotencyTable]: props.idempotencyTable.tableName,
@@ -103,9 +102,8 @@ export class RelayConversation extends Construct {
       },
     });
     const fn = this.conversation.function;
-    // The event source grants consume on inbound; the actor also re-enqueues to inbound
-    // (inline flush when debounceMs is 0), arms timers and queues replies.
-    props.inboundQueue.grantSendMessages(fn);
+    // The event source grants consume on inbound; the actor arms timers and queues replies
+    // (an inline flush with debounceMs 0 happens in the same invocation, not through inbound).
     props.timerQueue.grantSendMessages(fn);
     props.outboundQueue.grantSendMessages(fn);
     props.idempotencyTable.grantReadWriteData(fn);

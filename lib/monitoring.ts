@@ -338,7 +338,10 @@ export interface ChatRelayMonitoringProps {
   readonly media?: ChatRelayMonitoringMedia;
   /** Channels drawn and alarmed per channel. @default all six */
   readonly channels?: readonly ChannelName[];
-  /** Subscribe this address to the alarm topic (the subscription must be confirmed from the email). */
+  /**
+   * Subscribe this address to the alarm topic (the subscription must be confirmed from the email).
+   * @default - no subscription (subscribe to `alarmTopic` yourself)
+   */
   readonly alarmEmail?: string;
   /** Alarm thresholds. @default {@link DEFAULT_MONITORING_THRESHOLDS} */
   readonly thresholds?: ChatRelayMonitoringThresholds;
@@ -967,12 +970,60 @@ interface ResolvedThresholds {
 }
 
 /** Applies defaults and checks every setting; throws one error listing every problem. */
+/** What {@link resolveThresholds} needs to know besides the thresholds. */
+interface ThresholdInputs {
+  readonly thresholds?: ChatRelayMonitoringThresholds;
+  readonly alarmEmail?: string;
+  readonly queueKeys: readonly string[];
+}
+
 function resolveThresholds(
   props: ChatRelayMonitoringProps,
   namePrefix: string,
   channels: readonly ChannelName[],
   serviceNames: { readonly lambda: string; readonly media: string },
 ): ResolvedThresholds {
+  const { resolved, problems } = collectThresholds(
+    {
+      thresholds: props.thresholds,
+      alarmEmail: props.alarmEmail,
+      queueKeys: [...Object.keys(props.queues), ...(props.media ? ['mediaJobs'] : [])],
+    },
+    namePrefix,
+    channels,
+    serviceNames,
+  );
+  if (problems.length > 0) throw new ChatRelayMonitoringError(problems);
+  return resolved;
+}
+
+/**
+ * Every problem with monitoring settings, each saying the fix, without building anything:
+ * `ChatRelay` reports them together with its own props' problems.
+ */
+export function validateMonitoringSettings(
+  settings: Pick<ChatRelayMonitoringProps, 'thresholds' | 'alarmEmail' | 'channels'>,
+  context: {
+    readonly queueKeys: readonly string[];
+    readonly namePrefix: string;
+    readonly serviceName: string;
+    readonly mediaServiceName: string;
+  },
+): string[] {
+  return collectThresholds(
+    { thresholds: settings.thresholds, alarmEmail: settings.alarmEmail, queueKeys: context.queueKeys },
+    context.namePrefix,
+    settings.channels ?? CHANNELS,
+    { lambda: context.serviceName, media: context.mediaServiceName },
+  ).problems;
+}
+
+function collectThresholds(
+  props: ThresholdInputs,
+  namePrefix: string,
+  channels: readonly ChannelName[],
+  serviceNames: { readonly lambda: string; readonly media: string },
+): { resolved: ResolvedThresholds; problems: string[] } {
   const d = DEFAULT_MONITORING_THRESHOLDS;
   const given = props.thresholds ?? {};
   const problems: string[] = [];
@@ -983,7 +1034,9 @@ function resolveThresholds(
   ): number => {
     const v = value ?? fallback;
     if (!Number.isInteger(v) || v < 1) {
-      problems.push(`thresholds.${key} must be a whole number of at least 1; got ${String(v)}.`);
+      problems.push(
+        `thresholds.${key} must be a whole number of at least 1; got ${String(v)}. Set thresholds.${key} to 1 or more, or leave it out for the default (${fallback}).`,
+      );
     }
     return v;
   };
@@ -994,7 +1047,9 @@ function resolveThresholds(
   ): number => {
     const v = value ?? fallback;
     if (!(Number.isFinite(v) && v > 0 && v <= 100)) {
-      problems.push(`thresholds.${key} must be a percentage above 0 and at most 100; got ${String(v)}.`);
+      problems.push(
+        `thresholds.${key} must be a percentage above 0 and at most 100; got ${String(v)}. Set thresholds.${key} between 0 and 100, or leave it out for the default (${fallback}).`,
+      );
     }
     return v;
   };
@@ -1003,18 +1058,18 @@ function resolveThresholds(
     const s = period.toSeconds({ integral: false });
     if (!(s >= 60 && s % 60 === 0 && s <= 86_400)) {
       problems.push(
-        `thresholds.period must be a whole number of minutes between 1 minute and 1 day; got ${period.toHumanString()}.`,
+        `thresholds.period must be a whole number of minutes between 1 minute and 1 day; got ${period.toHumanString()}. Use Duration.minutes(n) with n from 1 to 1440.`,
       );
     }
   }
-  const queueKeys = new Set([...Object.keys(props.queues), ...(props.media ? ['mediaJobs'] : [])]);
+  const queueKeys = new Set(props.queueKeys);
   const ages: Record<string, Duration> = {};
   for (const [key, age] of Object.entries({ ...d.oldestMessageAge, ...(given.oldestMessageAge ?? {}) })) {
     const explicit = given.oldestMessageAge?.[key] !== undefined;
     if (!queueKeys.has(key)) {
       if (explicit) {
         problems.push(
-          `thresholds.oldestMessageAge.${key} names no queue; the queues are ${[...queueKeys].join(', ') || '(none)'}.`,
+          `thresholds.oldestMessageAge.${key} names no queue; the queues are ${[...queueKeys].join(', ') || '(none)'}. Use one of those keys.`,
         );
       }
       continue;
@@ -1024,7 +1079,7 @@ function resolveThresholds(
       (age.toSeconds({ integral: false }) < 60 || age.toSeconds({ integral: false }) > 1_209_600)
     ) {
       problems.push(
-        `thresholds.oldestMessageAge.${key} must be between 1 minute and 14 days; got ${age.toHumanString()}.`,
+        `thresholds.oldestMessageAge.${key} must be between 1 minute and 14 days; got ${age.toHumanString()}. Set a duration in that range.`,
       );
     }
     ages[key] = age;
@@ -1045,7 +1100,7 @@ function resolveThresholds(
   };
   if (!Token.isUnresolved(namePrefix) && !NAME_PREFIX.test(namePrefix)) {
     problems.push(
-      `namePrefix must be 1–200 letters, digits, "-" or "_" (dashboard names allow no other characters); got ${JSON.stringify(namePrefix)}.`,
+      `namePrefix must be 1–200 letters, digits, "-" or "_" (dashboard names allow no other characters); got ${JSON.stringify(namePrefix)}. Remove the other characters.`,
     );
   }
   if (
@@ -1053,15 +1108,21 @@ function resolveThresholds(
     !Token.isUnresolved(props.alarmEmail) &&
     !EMAIL.test(props.alarmEmail)
   ) {
-    problems.push(`alarmEmail must be an email address; got ${JSON.stringify(props.alarmEmail)}.`);
+    problems.push(
+      `alarmEmail must be an email address; got ${JSON.stringify(props.alarmEmail)}. Set it to an address such as ops@example.com, or leave it out.`,
+    );
   }
   const unknownChannels = channels.filter((c) => !(CHANNELS as readonly string[]).includes(c));
   if (unknownChannels.length > 0) {
-    problems.push(`channels must be among ${CHANNELS.join(', ')}; got ${unknownChannels.join(', ')}.`);
+    problems.push(
+      `channels must be among ${CHANNELS.join(', ')}; got ${unknownChannels.join(', ')}. Remove or fix the unknown channel names.`,
+    );
   }
-  if (channels.length === 0) problems.push('channels must list at least one channel.');
+  if (channels.length === 0)
+    problems.push(
+      'channels must list at least one channel. List the channels you use, or leave channels out for all six.',
+    );
   checkQueryValue('serviceName', serviceNames.lambda, problems);
   checkQueryValue('mediaServiceName', serviceNames.media, problems);
-  if (problems.length > 0) throw new ChatRelayMonitoringError(problems);
-  return resolved;
+  return { resolved, problems };
 }

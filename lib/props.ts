@@ -117,8 +117,9 @@ export interface ChatRelayProps {
   readonly maxBodyBytes?: number;
   /**
    * Time the webhook may spend retrying partial enqueue failures before answering 5xx
-   * (`ENQUEUE_BUDGET_MS`). Must be shorter than the webhook timeout.
-   * @default Duration.seconds(5)
+   * (`ENQUEUE_BUDGET_MS`). Must be shorter than the webhook timeout. Keep it well inside the
+   * platforms' answer deadlines (Zalo 2 s, Meta 5 s): a 5xx in time lets the platform retry.
+   * @default Duration.millis(1500)
    */
   readonly enqueueBudget?: Duration;
   /**
@@ -253,7 +254,7 @@ export const CHAT_RELAY_DEFAULTS = {
   throttleRateLimit: 100,
   throttleBurstLimit: 200,
   maxBodyBytes: 1_048_576,
-  enqueueBudget: Duration.seconds(5),
+  enqueueBudget: Duration.millis(1500),
   tenantCacheTtl: Duration.minutes(5),
   maxReceiveCount: {
     inbound: QUEUE_DEFINITIONS.inbound.dlq.maxReceiveCount,

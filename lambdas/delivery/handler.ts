@@ -338,6 +338,7 @@ export function createDeliveryHandler(
         error: (err as Error).message,
       });
       emitMetric('SendFailed', 1, { channel: 'unknown', code: 'INVALID_EVENT' });
+      emitMetric('SendFailedByChannel', 1, { channel: 'unknown' });
       return;
     }
     const keys = {

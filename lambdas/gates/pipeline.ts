@@ -52,12 +52,16 @@ function runGates(
   context: TurnContext,
   systemPrompt: string | undefined,
   previousBotReply: string | undefined,
+  verbatim: boolean,
 ): Failure | undefined {
-  const gates: readonly [GateName, () => GateResult][] = [
-    ['non-empty', () => checkNonEmpty(reply)],
+  const wording: [GateName, () => GateResult][] = [
     ['no-leak', () => checkNoLeak(reply, systemPrompt)],
     ['no-repeat', () => checkNoRepeat(reply, previousBotReply)],
     ['no-banned-phrase', () => checkNoBannedPhrase(reply, context.settings.bannedPhrases)],
+  ];
+  const gates: [GateName, () => GateResult][] = [
+    ['non-empty', () => checkNonEmpty(reply)],
+    ...(verbatim ? [] : wording),
   ];
   for (const [gate, check] of gates) {
     const result = check();
@@ -74,11 +78,10 @@ export function splitMessages(messages: readonly ReplyMessage[], limit: number):
     const texts = isBlank(message.text) ? [] : splitText(message.text ?? '', limit);
     const imageUrl = isBlank(message.imageUrl) ? undefined : message.imageUrl;
     if (texts.length === 0 && imageUrl === undefined) continue;
-    // The image goes with the first text part (channels that cannot combine them send it separately).
-    texts.forEach((text, index) => {
-      parts.push(index === 0 && imageUrl !== undefined ? { text, imageUrl } : { text });
-    });
-    if (texts.length === 0 && imageUrl !== undefined) parts.push({ imageUrl });
+    // The image is a part of its own, before the text: each part is sent, recorded and retried
+    // on its own, so a failed text never re-sends an image that already went out.
+    if (imageUrl !== undefined) parts.push({ imageUrl });
+    for (const text of texts) parts.push({ text });
   }
   return parts;
 }
@@ -114,7 +117,7 @@ export async function produceReply(
   if (first.handoff === true && first.messages.length === 0) {
     return { parts: [], handoff: true, memory: first.memory, outcome: 'handoff' };
   }
-  const firstFailure = runGates(first, context, systemPrompt, previousBotReply);
+  const firstFailure = runGates(first, context, systemPrompt, previousBotReply, responder.verbatim === true);
   if (firstFailure === undefined) {
     return plan(first, limit, first.handoff === true ? 'handoff' : 'ok');
   }
@@ -127,7 +130,13 @@ export async function produceReply(
     emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });
     return { parts: [], handoff: true, memory: second.memory ?? first.memory, outcome: 'handoff' };
   }
-  const secondFailure = runGates(second, context, secondSystemPrompt, previousBotReply);
+  const secondFailure = runGates(
+    second,
+    context,
+    secondSystemPrompt,
+    previousBotReply,
+    responder.verbatim === true,
+  );
   if (secondFailure === undefined) {
     emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });
     return plan(second, limit, second.handoff === true ? 'handoff' : 'regenerated');

@@ -21,7 +21,7 @@ function liveHandler(): WebhookHandler {
   // Built on first use, not at import: a malformed variable then answers 500 with a logged
   // ConfigurationError instead of failing every cold start.
   if (live) return live;
-  const budgetMs = intEnv(ENV.enqueueBudgetMs, 3000);
+  const budgetMs = intEnv(ENV.enqueueBudgetMs, 1500);
   live = createWebhookHandler({
     loadTenant,
     adapterFor,

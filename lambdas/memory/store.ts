@@ -221,6 +221,8 @@ export class DynamoMemoryStore implements MemoryStore {
         new GetCommand({
           TableName: this.table,
           Key: { pk: sentPk(tenantId, channel, platformMessageId), sk: SENT_SK },
+          // The echo of our send can arrive right after delivery recorded it: read the latest.
+          ConsistentRead: true,
         }),
       );
       return result.Item !== undefined && alive(result.Item, Math.floor(now / 1000));

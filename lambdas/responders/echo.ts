@@ -36,6 +36,9 @@ export function echoText(messages: readonly TurnMessage[]): string | undefined {
 /** Answers every turn with its own messages, prefixed with `echo: `. */
 export class EchoResponder implements Responder {
   readonly name = 'echo';
+  // Its reply format is a contract (local runs and tests compare it exactly): a customer who
+  // repeats himself, or writes "[URGENT]", must still get `echo: …`, not the fallback reply.
+  readonly verbatim = true;
 
   async respond(context: TurnContext): Promise<Reply> {
     const text = echoText(context.messages);

@@ -87,6 +87,12 @@ export interface Reply {
 /** A responder implementation. */
 export interface Responder {
   readonly name: string;
+  /**
+   * True when the responder's wording is defined exactly (the `echo` responder): the gates that
+   * judge wording (leaked internals, repeats, banned phrases) do not apply to it; non-empty and
+   * the channel length split still do.
+   */
+  readonly verbatim?: boolean;
   respond(context: TurnContext, signal?: AbortSignal): Promise<Reply>;
   /**
    * The hidden instructions this responder gives its model for `context` (optional). The

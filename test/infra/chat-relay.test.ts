@@ -86,7 +86,6 @@ describe('functions', () => {
     expect(names(ids.conversation)).toEqual(
       [
         ...base,
-        ENV.inboundQueueUrl,
         ENV.timerQueueUrl,
         ENV.outboundQueueUrl,
         ENV.idempotencyTable,
@@ -142,7 +141,7 @@ describe('functions', () => {
     });
     expect(functionEnv(s.template, ids.webhook)).toMatchObject({
       [ENV.maxBodyBytes]: '1048576',
-      [ENV.enqueueBudgetMs]: '5000',
+      [ENV.enqueueBudgetMs]: '1500',
     });
     expect(functionEnv(s.template, ids.delivery)).toMatchObject({
       [ENV.typingDelay]: 'false',

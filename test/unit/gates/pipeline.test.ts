@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { produceReply } from '../../../lambdas/gates/pipeline.js';
+import { EchoResponder } from '../../../lambdas/responders/echo.js';
 import type { Reply, Responder, TurnContext } from '../../../lambdas/responders/types.js';
 import { ResponderError } from '../../../lambdas/shared/errors.js';
-import { turnContext } from '../responders/context.js';
+import { turnContext, turnMessage } from '../responders/context.js';
 
 const emitted = vi.hoisted(() => [] as { name: string; value: number; dimensions: Record<string, string> }[]);
 vi.mock('../../../lambdas/shared/powertools.js', async (importOriginal) => {
@@ -150,7 +151,31 @@ describe('produceReply', () => {
     expect(outcomes()).toEqual([]);
   });
 
-  it('keeps an image message and puts it on the first part', async () => {
+  it('sends the echo reply verbatim even when it repeats the last reply or looks like a placeholder', async () => {
+    const echo = new EchoResponder();
+    const repeated = await produceReply(echo, turnContext({ messages: [turnMessage({ text: 'hello' })] }), {
+      previousBotReply: 'echo: hello',
+    });
+    expect(repeated).toMatchObject({ parts: [{ text: 'echo: hello' }], handoff: false, outcome: 'ok' });
+    const bracketed = await produceReply(
+      echo,
+      turnContext({
+        messages: [turnMessage({ text: '[URGENT] {order} <b>now</b>' })],
+        settings: { bannedPhrases: ['urgent'], fallbackReply: 'fallback' },
+      }),
+    );
+    expect(bracketed.parts).toEqual([{ text: 'echo: [URGENT] {order} <b>now</b>' }]);
+    // Only the non-empty gate ran for it.
+    expect(new Set(outcomes().map((o) => o.gate))).toEqual(new Set(['non-empty']));
+  });
+
+  it('still applies every gate to a responder whose wording is its own', async () => {
+    const responder = scripted(text('echo: hello'), text('echo: hello'));
+    const plan = await produceReply(responder, turnContext(), { previousBotReply: 'echo: hello' });
+    expect(plan.outcome).toBe('fallback');
+  });
+
+  it('sends each image as a part of its own, before its text', async () => {
     const responder = scripted({
       messages: [
         { text: 'Mẫu này ạ', imageUrl: 'https://cdn.example/a.jpg' },
@@ -159,7 +184,8 @@ describe('produceReply', () => {
     });
     const plan = await produceReply(responder, turnContext());
     expect(plan.parts).toEqual([
-      { text: 'Mẫu này ạ', imageUrl: 'https://cdn.example/a.jpg' },
+      { imageUrl: 'https://cdn.example/a.jpg' },
+      { text: 'Mẫu này ạ' },
       { imageUrl: 'https://cdn.example/b.jpg' },
     ]);
   });
