@@ -729,3 +729,44 @@ describe('ChatRelay metric methods', () => {
     expect(relay.metricOldestMessageAge('outbound').metricName).toBe('ApproximateAgeOfOldestMessage');
   });
 });
+
+describe('ChatRelay monitoring settings', () => {
+  it('reports monitoring problems together with the relay props, each with its fix', () => {
+    const stack = new Stack(testApp(), 'Bad', { env: TEST_ENV });
+    let message = '';
+    try {
+      new ChatRelay(stack, 'Relay', {
+        debounceMs: -1,
+        media: false,
+        monitoring: { alarmEmail: 'nope', thresholds: { dlqMessages: 0 } },
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('debounceMs must be between 0 and 900000');
+    expect(message).toContain(
+      'monitoring.alarmEmail must be an email address; got "nope". Set it to an address such as ops@example.com, or leave it out.',
+    );
+    expect(message).toContain(
+      'monitoring.thresholds.dlqMessages must be a whole number of at least 1; got 0. Set thresholds.dlqMessages to 1 or more, or leave it out for the default (1).',
+    );
+  });
+
+  it('names the dashboards and alarms of two relays in one stack apart', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Shop', { env: TEST_ENV });
+    const first = new ChatRelay(stack, 'Relay', { media: false });
+    const second = new ChatRelay(stack, 'ShopRelay', { media: false });
+    expect(first.monitoring?.namePrefix).toBe('Shop-chat-relay');
+    expect(second.monitoring?.namePrefix).toBe('Shop-ShopRelay-chat-relay');
+    const template = Template.fromStack(stack);
+    const names = Object.values(template.findResources('AWS::CloudWatch::Dashboard')).map(
+      (d) => (d as CfnResourceJson).Properties.DashboardName,
+    );
+    expect(names.sort()).toEqual(['Shop-ShopRelay-chat-relay', 'Shop-chat-relay']);
+    const alarmNames = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => (a as CfnResourceJson).Properties.AlarmName,
+    );
+    expect(new Set(alarmNames).size).toBe(alarmNames.length);
+  });
+});
