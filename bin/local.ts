@@ -60,6 +60,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // `npm start` does not pass SIGTERM on: npm exits and leaves its child running. A change of
+  // parent process means whoever started us is gone, so stop the same way.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent) shutdown('parent exited');
+  }, 250);
+  orphanWatch.unref();
 
   // Loaded after the configuration is known to be good, so a bad value fails fast.
   const { startLocalStack } = await import('./local/stack.js');

@@ -182,3 +182,49 @@ describe('npm start with the demo tenant', () => {
     expect(replies.map((r) => r.text)).toEqual(['echo: hello from a newcomer']);
   });
 });
+
+describe('npm start', () => {
+  it('stops the local stack within 5 s when npm itself gets SIGTERM (npm does not pass it on)', async () => {
+    const npmDir = join(dir, 'npm-start');
+    const child = spawn('npm', ['start'], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        PORT: '0',
+        LOCAL_STATE_DIR: npmDir,
+        LOG_LEVEL: 'ERROR',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const ready = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready:\n${out}`)), 60_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        const match = /chat-relay local stack listening on (http:\/\/\S+)/.exec(out);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+      });
+    });
+    const url = await ready;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const started = Date.now();
+    child.kill('SIGTERM');
+    let down = false;
+    while (!down && Date.now() - started < 5000) {
+      await new Promise((r) => setTimeout(r, 100));
+      down = await fetch(`${url}/healthz`).then(
+        () => false,
+        () => true,
+      );
+    }
+    expect(down, 'the stack still answers after npm was terminated').toBe(true);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
