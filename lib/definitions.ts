@@ -49,7 +49,9 @@ export const QUEUE_DEFINITIONS = {
     highThroughput: true,
     visibilityTimeoutSeconds: 60,
     retentionDays: 4,
-    dlq: { name: 'outbound-dlq', retentionDays: 14, maxReceiveCount: 8 },
+    // 12 receives: backoff 2 s doubling to the 15-min cap rides out about 45 minutes of a
+    // platform outage before a reply is parked in the DLQ (older replies would be stale anyway).
+    dlq: { name: 'outbound-dlq', retentionDays: 14, maxReceiveCount: 12 },
   },
   mediaJobs: {
     name: 'media-jobs',

@@ -129,7 +129,7 @@ export interface ChatRelayProps {
   readonly tenantCacheTtl?: Duration;
   /**
    * Receives before a message is moved to its dead-letter queue.
-   * @default { inbound: 5, timer: 5, outbound: 8 }
+   * @default { inbound: 5, timer: 5, outbound: 12 }
    */
   readonly maxReceiveCount?: MaxReceiveCounts;
   /**

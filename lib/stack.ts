@@ -35,7 +35,7 @@ export const CONTEXT_KEYS = {
   'chatRelay:throttleBurst': 'API stage burst limit. Default 200.',
   'chatRelay:maxBodyBytes': 'Largest webhook body (bytes). Default 1048576.',
   'chatRelay:maxReceiveCount':
-    'Receives before the DLQ: a number for all queues or {"inbound":5,"timer":5,"outbound":8}.',
+    'Receives before the DLQ: a number for all queues or {"inbound":5,"timer":5,"outbound":12}.',
   'chatRelay:debounceMs': 'Debounce quiet time (ms). Default 2500.',
   'chatRelay:maxTurnWaitMs': 'Turn wait cap (ms). Default 15000.',
   'chatRelay:mediaTimeoutMs': 'Media wait cap (ms). Default 120000.',

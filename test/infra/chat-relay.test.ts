@@ -146,7 +146,7 @@ describe('functions', () => {
     expect(functionEnv(s.template, ids.delivery)).toMatchObject({
       [ENV.typingDelay]: 'false',
       [ENV.sendTimeoutMs]: '10000',
-      [ENV.maxReceiveCount]: '8',
+      [ENV.maxReceiveCount]: '12',
     });
   });
 
@@ -247,7 +247,7 @@ describe('queues', () => {
   it('makes inbound and outbound high-throughput FIFO queues with FIFO DLQs', () => {
     for (const [queue, dlq, receives] of [
       [s.relay.inboundQueue, s.relay.inboundDlq, 5],
-      [s.relay.outboundQueue, s.relay.outboundDlq, 8],
+      [s.relay.outboundQueue, s.relay.outboundDlq, 12],
     ] as const) {
       expect(queueProps(queue)).toMatchObject({
         FifoQueue: true,
