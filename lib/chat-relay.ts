@@ -229,6 +229,7 @@ export class ChatRelay extends Construct {
         [ENV.summaryEveryTurns]: String(props.summaryEveryTurns ?? d.summaryEveryTurns),
         [ENV.maxReceiveCount]: String(queues.inbound.maxReceiveCount),
         [ENV.sendFallbackOnFailure]: String(props.sendFallbackOnFailure ?? d.sendFallbackOnFailure),
+        [ENV.humanTakeoverMinutes]: String(props.humanTakeoverMinutes ?? d.humanTakeoverMinutes),
       },
       conversation: sizing('conversation'),
       timer: sizing('timer'),

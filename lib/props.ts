@@ -174,6 +174,12 @@ export interface ChatRelayProps {
    */
   readonly sendFallbackOnFailure?: boolean;
   /**
+   * How long a human agent's reply from the platform inbox pauses the bot in that conversation
+   * (`HUMAN_TAKEOVER_MINUTES`); a tenant's `settings.humanTakeoverMinutes` overrides it.
+   * @default 30
+   */
+  readonly humanTakeoverMinutes?: number;
+  /**
    * Who answers: `{ type: 'bedrock', modelId? }` (Amazon Bedrock Converse), `{ type: 'lambda',
    * function }` (your own function) or `{ type: 'echo' }` (deterministic, for tests).
    * @default { type: 'bedrock' } with DEFAULT_BEDROCK_MODEL_ID (Claude Haiku 4.5, global inference profile)
@@ -269,6 +275,7 @@ export const CHAT_RELAY_DEFAULTS = {
   historyLimit: 20,
   summaryEveryTurns: 10,
   sendFallbackOnFailure: false,
+  humanTakeoverMinutes: 30,
   bedrockModelId: DEFAULT_BEDROCK_MODEL_ID,
   bedrockTimeout: Duration.seconds(20),
   sendTimeout: Duration.seconds(10),
@@ -501,6 +508,7 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
     );
   }
   intIn('deliveryReservedConcurrency', props.deliveryReservedConcurrency, 1, 1000);
+  intIn('humanTakeoverMinutes', props.humanTakeoverMinutes, 0, 10_080, ' (up to a week)');
   if (props.media) {
     const m = props.media;
     intIn('media.minTasks', m.minTasks, 0, 100);

@@ -43,6 +43,8 @@ export const CONTEXT_KEYS = {
   'chatRelay:historyTtlDays': 'History retention (days). Default 30.',
   'chatRelay:historyLimit': 'History entries per turn. Default 20.',
   'chatRelay:summaryEveryTurns': 'Episode summary every K turns (0 = off). Default 10.',
+  'chatRelay:humanTakeoverMinutes':
+    'Minutes a human agent reply pauses the bot (a tenant setting overrides it). Default 30.',
   'chatRelay:sendFallbackOnFailure':
     'Send the fallback reply when a turn fails for good (true | false). Default false.',
   'chatRelay:responder': 'bedrock | lambda | echo. Default bedrock.',
@@ -299,6 +301,7 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
     historyLimit: num('chatRelay:historyLimit', '20'),
     summaryEveryTurns: num('chatRelay:summaryEveryTurns', '10'),
     sendFallbackOnFailure: bool('chatRelay:sendFallbackOnFailure'),
+    humanTakeoverMinutes: num('chatRelay:humanTakeoverMinutes', '30'),
     responder,
     apiBaseUrls,
     sendTimeout,

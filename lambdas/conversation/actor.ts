@@ -215,7 +215,7 @@ export class ConversationActor {
       return 'echo-ignored';
     }
     const tenant = await this.deps.loadTenant(event.tenantId);
-    const minutes = tenant.settings.humanTakeoverMinutes ?? DEFAULT_SETTINGS.humanTakeoverMinutes;
+    const minutes = tenant.settings.humanTakeoverMinutes ?? this.config.humanTakeoverMinutes;
     const state = await this.deps.state.load(event);
     const expiresAt = this.historyExpiry(now);
     const items: HistoryItem[] = [];
@@ -444,7 +444,7 @@ export class ConversationActor {
         .map((p) => p.text)
         .filter((t) => t !== undefined)
         .join('\n');
-      const takeover = tenant.settings.humanTakeoverMinutes ?? DEFAULT_SETTINGS.humanTakeoverMinutes;
+      const takeover = tenant.settings.humanTakeoverMinutes ?? this.config.humanTakeoverMinutes;
       const answered = await this.deps.state.save({
         ...state,
         turn: { ...turn, status: 'answered', reply },

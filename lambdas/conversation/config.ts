@@ -19,6 +19,8 @@ export interface ActorConfig {
   /** The inbound queue's maxReceiveCount: the attempt that fails this many times goes to the DLQ. */
   readonly maxReceiveCount: number;
   readonly sendFallbackOnFailure: boolean;
+  /** How long a human agent's reply pauses the bot, unless the tenant says otherwise. */
+  readonly humanTakeoverMinutes: number;
   /** True when MEDIA_JOBS_QUEUE_URL is set: audio and video wait for the media worker. */
   readonly mediaWorker: boolean;
   /** Typing indicator timeout. */
@@ -42,6 +44,7 @@ export function actorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ActorC
     summaryEveryTurns: intEnv(ENV.summaryEveryTurns, DEFAULT_SUMMARY_EVERY_TURNS, env),
     maxReceiveCount: intEnv(ENV.maxReceiveCount, QUEUE_DEFINITIONS.inbound.dlq.maxReceiveCount, env),
     sendFallbackOnFailure: boolEnv(ENV.sendFallbackOnFailure, false, env),
+    humanTakeoverMinutes: intEnv(ENV.humanTakeoverMinutes, DEFAULT_SETTINGS.humanTakeoverMinutes, env),
     mediaWorker: optionalEnv(ENV.mediaJobsQueueUrl, '', env) !== '',
     typingTimeoutMs: 1500,
   };

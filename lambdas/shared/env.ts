@@ -26,6 +26,7 @@ export const ENV = {
   summaryEveryTurns: 'SUMMARY_EVERY_TURNS',
   maxReceiveCount: 'MAX_RECEIVE_COUNT',
   sendFallbackOnFailure: 'SEND_FALLBACK_ON_FAILURE',
+  humanTakeoverMinutes: 'HUMAN_TAKEOVER_MINUTES',
   responder: 'RESPONDER',
   bedrockModelId: 'BEDROCK_MODEL_ID',
   bedrockTimeoutMs: 'BEDROCK_TIMEOUT_MS',

@@ -103,6 +103,7 @@ function setup(
     summaryEveryTurns: 3,
     maxReceiveCount: 3,
     sendFallbackOnFailure: false,
+    humanTakeoverMinutes: 30,
     mediaWorker: true,
     typingTimeoutMs: 50,
     ...options.config,
@@ -293,6 +294,33 @@ describe('ConversationActor', () => {
     expect(await t.actor.onMessage(msg('m2', 'anyone?'), first)).toBe('answered');
     expect(t.outbound.map((p) => p.text)).toEqual(['echo: anyone?']);
     expect(t.contexts[0]?.history.map((h) => h.role)).toEqual(['human', 'customer']);
+  });
+
+  it('pauses for the deployment-wide takeover time when the tenant does not set one', async () => {
+    const t = setup({ config: { humanTakeoverMinutes: 5 } });
+    const human = {
+      v: 1 as const,
+      type: 'human-active' as const,
+      tenantId: 'acme',
+      channel: 'messenger' as const,
+      conversationId: 'P1:U1',
+      conversationKey: KEY,
+      activity: {
+        tenantId: 'acme',
+        channel: 'messenger' as const,
+        conversationId: 'P1:U1',
+        conversationKey: KEY,
+        messageId: 'agent-9',
+        pageId: 'P1',
+        timestamp: t.now(),
+        receivedAt: t.now(),
+      },
+    };
+    expect(await t.actor.onHumanActive(human)).toBe('paused');
+    t.advance(4 * 60_000);
+    expect(await t.actor.onMessage(msg('m1', 'still paused?'), first)).toBe('paused-recorded');
+    t.advance(2 * 60_000);
+    expect(await t.actor.onMessage(msg('m2', 'back?'), first)).toBe('answered');
   });
 
   it('pauses the conversation after a responder handoff', async () => {
