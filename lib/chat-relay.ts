@@ -245,6 +245,9 @@ export class ChatRelay extends Construct {
         ...apiEnv,
         [ENV.sendTimeoutMs]: sendTimeoutMs,
         [ENV.typingDelay]: String(props.typingDelay ?? d.typingDelay),
+        ...(props.rateLimits && Object.keys(props.rateLimits).length > 0
+          ? { [ENV.rateLimits]: JSON.stringify(props.rateLimits) }
+          : {}),
         [ENV.maxReceiveCount]: String(queues.outbound.maxReceiveCount),
       },
       ...sizing('delivery'),

@@ -12,6 +12,12 @@ export type {
   TurnMessage,
 } from '../lambdas/responders/types.js';
 export {
+  METRIC_LIST,
+  METRICS,
+  METRICS_NAMESPACE,
+  type MetricName,
+} from '../lambdas/shared/metrics-catalogue.js';
+export {
   BEDROCK_MODEL_ID_PATTERN,
   bedrockTarget,
   DEFAULT_BEDROCK_MODEL_ID,
@@ -34,14 +40,30 @@ export {
   type RelayLogLevel,
 } from './function-defaults.js';
 export { ACCESS_LOG_FIELDS, RelayIngest, WEBHOOK_ROUTE_PATH } from './ingest.js';
+export { ChatRelayMedia, type ChatRelayMediaProps, DEFAULT_MEDIA_MAX_BYTES } from './media.js';
+export {
+  type ChatRelayMetricOptions,
+  ChatRelayMonitoring,
+  ChatRelayMonitoringError,
+  type ChatRelayMonitoringProps,
+  type ChatRelayMonitoringThresholds,
+  chatRelayMetric,
+  chatRelayMetricSearch,
+  chatRelayMetricTotal,
+  DEFAULT_MONITORING_THRESHOLDS,
+  validateMonitoringSettings,
+} from './monitoring.js';
 export {
   type ApiBaseUrls,
   CHAT_RELAY_DEFAULTS,
+  type ChatRelayMediaOptions,
+  type ChatRelayMonitoringOptions,
   type ChatRelayProps,
   ChatRelayPropsError,
   type FunctionSizing,
   type FunctionSizings,
   type MaxReceiveCounts,
+  type RateLimits,
   validateChatRelayProps,
 } from './props.js';
 export { RelayQueue, RelayQueues, visibilityTimeoutSeconds } from './queues.js';

@@ -206,6 +206,12 @@ export interface ChatRelayProps {
    */
   readonly deliveryReservedConcurrency?: number;
   /**
+   * Send rates the delivery function keeps to, in calls per second, shared by all its instances
+   * (`RATE_LIMITS`). Lower them for a smaller WhatsApp tier or a Pancake plan with other limits.
+   * @default { pancakePage: 5, telegramChat: 1, telegramBot: 30, whatsappNumber: 80, metaPage: 300 }
+   */
+  readonly rateLimits?: RateLimits;
+  /**
    * Memory and timeout per function.
    * @default see {@link FunctionSizings}
    */
@@ -248,6 +254,20 @@ const FARGATE_MEMORY: Readonly<Record<number, readonly [number, number, number]>
   8192: [16384, 61440, 4096],
   16384: [32768, 122880, 8192],
 };
+
+/** Per-destination send rates (calls per second); see {@link ChatRelayProps.rateLimits}. */
+export interface RateLimits {
+  /** Per Pancake page. @default 5 */
+  readonly pancakePage?: number;
+  /** Per Telegram chat. @default 1 */
+  readonly telegramChat?: number;
+  /** Per Telegram bot. @default 30 */
+  readonly telegramBot?: number;
+  /** Per WhatsApp phone number. @default 80 */
+  readonly whatsappNumber?: number;
+  /** Per Messenger page / Instagram account. @default 300 */
+  readonly metaPage?: number;
+}
 
 /** Every default, in one place (docs/configuration.md lists the same values). */
 export const CHAT_RELAY_DEFAULTS = {
@@ -509,6 +529,17 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
   }
   intIn('deliveryReservedConcurrency', props.deliveryReservedConcurrency, 1, 1000);
   intIn('humanTakeoverMinutes', props.humanTakeoverMinutes, 0, 10_080, ' (up to a week)');
+  for (const [key, value] of Object.entries(props.rateLimits ?? {})) {
+    if (!['pancakePage', 'telegramChat', 'telegramBot', 'whatsappNumber', 'metaPage'].includes(key)) {
+      problems.push(
+        `rateLimits.${key} is not a rate limit; the keys are pancakePage, telegramChat, telegramBot, whatsappNumber, metaPage. Fix or remove it.`,
+      );
+    } else if (typeof value === 'number' && known(value) && !(value > 0 && value <= 10_000)) {
+      problems.push(
+        `rateLimits.${key} must be above 0 and at most 10000 calls per second; got ${show(value)}. Set a positive rate.`,
+      );
+    }
+  }
   if (props.media) {
     const m = props.media;
     intIn('media.minTasks', m.minTasks, 0, 100);

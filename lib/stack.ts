@@ -55,6 +55,8 @@ export const CONTEXT_KEYS = {
     'Outbound API bases: {"pancake","graph","telegram","zalo"} (object or JSON string). Default real hosts.',
   'chatRelay:sendTimeoutSeconds': 'Timeout of one platform send (s). Default 10.',
   'chatRelay:typingDelay': 'Typing delay before sends (true | false). Default false.',
+  'chatRelay:rateLimits':
+    'Send rates per second: {"pancakePage":5,"telegramChat":1,"telegramBot":30,"whatsappNumber":80,"metaPage":300} (the defaults); give only the ones to change.',
   'chatRelay:deliveryReservedConcurrency':
     'Reserved concurrency of the delivery function. Default unreserved.',
   'chatRelay:alarmEmail': 'E-mail subscribed to the alarm topic. Default none.',
@@ -251,6 +253,17 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
     );
   }
 
+  const rateLimitsOf = (value: unknown): ChatRelayProps['rateLimits'] => {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.push(
+        `Context chatRelay:rateLimits must be an object of rates; got ${JSON.stringify(value)}. ${fix('chatRelay:rateLimits', '\'{"pancakePage":3}\'')}`,
+      );
+      return undefined;
+    }
+    return value as ChatRelayProps['rateLimits'];
+  };
+
   const days = (key: ContextKey) => {
     const n = num(key, '7');
     return n === undefined ? undefined : Duration.hours(Math.round(n * 24));
@@ -306,6 +319,7 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
     apiBaseUrls,
     sendTimeout,
     typingDelay: bool('chatRelay:typingDelay'),
+    rateLimits: rateLimitsOf(json('chatRelay:rateLimits', '\'{"pancakePage":3}\'')),
     deliveryReservedConcurrency: num('chatRelay:deliveryReservedConcurrency', '10'),
   };
   str('chatRelay:stackName');

@@ -38,7 +38,7 @@ import {
   typingDelayMs,
   windowClosed,
 } from './policy.js';
-import { type RATE_LIMITS, RateLimiter, rateRules } from './rate-limit.js';
+import { RateLimiter, type RateLimitSettings, rateLimitsFromEnv, rateRules } from './rate-limit.js';
 import { type DeliveryOutcome, recordOutcome } from './records.js';
 
 /** Thrown by the rate limiter hook when the wait would be too long: the message comes back later. */
@@ -53,7 +53,7 @@ export interface DeliveryOptions {
   /** Backoff schedule of retryable failures. */
   readonly backoff?: BackoffOptions;
   /** Override platform limits (calls per second). */
-  readonly rateLimits?: Partial<typeof RATE_LIMITS>;
+  readonly rateLimits?: RateLimitSettings;
   /** Longest in-process wait for a rate-limit slot before returning the message. @default 10000 */
   readonly maxRateWaitMs?: number;
   /** Jitter margin of the limiter's windows. @default 100 */
@@ -126,6 +126,7 @@ export function createDeliveryHandler(
     const memoryTable = requireEnv(ENV.memoryTable);
     const idempotencyTable = requireEnv(ENV.idempotencyTable);
     const sendTimeoutMs = intEnv(ENV.sendTimeoutMs, 10_000);
+    const rateLimits = options.rateLimits ?? rateLimitsFromEnv();
     const limiter = new RateLimiter({
       tableName: memoryTable,
       ...(options.rateMarginMs !== undefined ? { marginMs: options.rateMarginMs } : {}),
@@ -141,7 +142,7 @@ export function createDeliveryHandler(
         ),
       );
       const acquired = await limiter.acquire(
-        rateRules(target.channel, target.pageId, target.recipientId, options.rateLimits),
+        rateRules(target.channel, target.pageId, target.recipientId, rateLimits),
         maxWait,
       );
       if (!acquired.ok) throw new RateLimitDeferred(acquired.retryAfterMs);

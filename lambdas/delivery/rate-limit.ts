@@ -19,7 +19,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../shared/clients.js';
-import { DependencyError } from '../shared/errors.js';
+import { ENV } from '../shared/env.js';
+import { ConfigurationError, DependencyError } from '../shared/errors.js';
 import { ratePk, rateSk } from '../shared/keys.js';
 import type { ChannelName } from '../shared/model.js';
 
@@ -43,12 +44,49 @@ export const RATE_LIMITS = {
   metaPage: 300,
 } as const;
 
+/** Overrides of {@link RATE_LIMITS} (calls per second). */
+export type RateLimitSettings = { readonly [K in keyof typeof RATE_LIMITS]?: number };
+
+/**
+ * Limit overrides from `RATE_LIMITS` (JSON such as `{"pancakePage":3}`), e.g. for a Pancake plan
+ * or WhatsApp tier with other limits. Unknown keys or values that are not positive numbers
+ * throw a ConfigurationError naming them.
+ */
+export function rateLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
+  const raw = env[ENV.rateLimits];
+  if (raw === undefined || raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigurationError(`${ENV.rateLimits} is not valid JSON: ${raw.slice(0, 100)}`, { cause: err });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigurationError(`${ENV.rateLimits} must be a JSON object such as {"pancakePage":5}.`);
+  }
+  const limits: { -readonly [K in keyof typeof RATE_LIMITS]?: number } = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(key in RATE_LIMITS)) {
+      throw new ConfigurationError(
+        `${ENV.rateLimits} has an unknown key "${key}"; the keys are ${Object.keys(RATE_LIMITS).join(', ')}.`,
+      );
+    }
+    if (typeof value !== 'number' || !(value > 0)) {
+      throw new ConfigurationError(
+        `${ENV.rateLimits}.${key} must be a positive number; got ${JSON.stringify(value)}.`,
+      );
+    }
+    limits[key as keyof typeof RATE_LIMITS] = value;
+  }
+  return limits;
+}
+
 /** The limits a send to this destination is subject to, coarsest first. */
 export function rateRules(
   channel: ChannelName,
   pageId: string,
   recipientId: string,
-  limits: Partial<typeof RATE_LIMITS> = {},
+  limits: RateLimitSettings = {},
 ): RateRule[] {
   const l = { ...RATE_LIMITS, ...limits };
   switch (channel) {

@@ -37,6 +37,7 @@ export const ENV = {
   zaloApiBase: 'ZALO_API_BASE',
   sendTimeoutMs: 'SEND_TIMEOUT_MS',
   typingDelay: 'TYPING_DELAY',
+  rateLimits: 'RATE_LIMITS',
   maxMediaBytes: 'MAX_MEDIA_BYTES',
   whisperCppBin: 'WHISPER_CPP_BIN',
   whisperModel: 'WHISPER_MODEL',

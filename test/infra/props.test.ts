@@ -103,6 +103,23 @@ describe('validateChatRelayProps', () => {
     ]);
   });
 
+  it('checks the media settings, the takeover time and the rate limits, each with its fix', () => {
+    expect(
+      validateChatRelayProps({
+        media: { minTasks: 3, maxTasks: 2, cpu: 1024, memoryLimitMiB: 512, whisperModel: 'Big Model' },
+        humanTakeoverMinutes: -5,
+        rateLimits: { pancakePage: 0, zalo: 3 } as never,
+      }),
+    ).toEqual([
+      'humanTakeoverMinutes must be between 0 and 10080 (up to a week); got -5. Set humanTakeoverMinutes to a larger value.',
+      'rateLimits.pancakePage must be above 0 and at most 10000 calls per second; got 0. Set a positive rate.',
+      'rateLimits.zalo is not a rate limit; the keys are pancakePage, telegramChat, telegramBot, whatsappNumber, metaPage. Fix or remove it.',
+      'media.maxTasks must be at least media.minTasks (3); got 2. Raise media.maxTasks or lower media.minTasks.',
+      'media.memoryLimitMiB must be between 2048 and 8192 in steps of 1024 for media.cpu 1024 (Fargate rule); got 512. Pick a memory size Fargate allows for that CPU.',
+      'media.whisperModel must name a whisper.cpp ggml model such as "base", "small" or "base.en"; got "Big Model". Use a model name from whisper.cpp\'s models/download-ggml-model.sh.',
+    ]);
+  });
+
   it('rejects bad names', () => {
     expect(validateChatRelayProps({ namePrefix: 'x'.repeat(41), serviceName: 'has space' })).toEqual([
       `namePrefix must be 1–40 characters of letters, digits, "-" or "_" (queue names are limited to 80 characters); got "${'x'.repeat(41)}". Set namePrefix to a shorter plain name such as "chat-relay-prod", or leave it unset for generated names.`,
@@ -162,6 +179,24 @@ describe('readChatRelayContext', () => {
     expect(ctx.props.maxReceiveCount).toEqual({ inbound: 4, timer: 4, outbound: 4 });
     expect(ctx.props.apiBaseUrls).toEqual({ telegram: 'http://127.0.0.1:9000' });
     expect(ctx.props.responder).toEqual({ type: 'echo' });
+  });
+
+  it('turns media and monitoring on, off or into settings from context', () => {
+    expect(
+      readChatRelayContext({ 'chatRelay:media': 'false', 'chatRelay:monitoring': 'false' }).props,
+    ).toMatchObject({
+      media: false,
+      monitoring: false,
+    });
+    const tuned = readChatRelayContext({
+      'chatRelay:mediaMinTasks': '1',
+      'chatRelay:whisperModel': 'small',
+      'chatRelay:alarmEmail': 'ops@example.com',
+    });
+    expect(tuned.problems).toEqual([]);
+    expect(tuned.props.media).toEqual({ minTasks: 1, whisperModel: 'small' });
+    expect(tuned.props.monitoring).toEqual({ alarmEmail: 'ops@example.com' });
+    expect(readChatRelayContext({}).props.media).toBeUndefined();
   });
 
   it('reports every malformed value and unknown key at once', () => {

@@ -40,6 +40,8 @@ describe('ChatRelayStack configured from -c style string context', () => {
       'chatRelay:maxReceiveCount': '{"inbound":3}',
       'chatRelay:namePrefix': 'relay-dev',
       'chatRelay:logRetentionDays': '7',
+      'chatRelay:rateLimits': '{"pancakePage":3}',
+      'chatRelay:humanTakeoverMinutes': '45',
     });
     stack = new ChatRelayStack(app, 'Configured', { env: TEST_ENV });
     template = Template.fromStack(stack);
@@ -59,7 +61,11 @@ describe('ChatRelayStack configured from -c style string context', () => {
   });
 
   it('passes coerced values to the functions and the stage', () => {
+    expect(functionEnv(template, id(stack.relay.deliveryFunction))).toMatchObject({
+      [ENV.rateLimits]: '{"pancakePage":3}',
+    });
     expect(functionEnv(template, id(stack.relay.conversationFunction))).toMatchObject({
+      [ENV.humanTakeoverMinutes]: '45',
       [ENV.debounceMs]: '3000',
       [ENV.maxReceiveCount]: '3',
       [ENV.tenantSecretPrefix]: 'acme/relay',

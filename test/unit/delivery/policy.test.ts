@@ -6,7 +6,7 @@ import {
   typingDelayMs,
   windowClosed,
 } from '../../../lambdas/delivery/policy.js';
-import { intervalOf, rateRules } from '../../../lambdas/delivery/rate-limit.js';
+import { intervalOf, rateLimitsFromEnv, rateRules } from '../../../lambdas/delivery/rate-limit.js';
 
 const HOUR = 3_600_000;
 
@@ -84,6 +84,24 @@ describe('rate rules', () => {
         // limit consecutive slots cover [t, t + limit × interval) = one second plus the margin.
         return Math.abs(interval * limit - (1000 + margin)) < 1e-6 && interval > 0;
       }),
+    );
+  });
+});
+
+describe('rate limits from the environment', () => {
+  it('reads overrides from RATE_LIMITS and applies them to the rules', () => {
+    const limits = rateLimitsFromEnv({ RATE_LIMITS: '{"pancakePage":3,"telegramBot":20}' });
+    expect(limits).toEqual({ pancakePage: 3, telegramBot: 20 });
+    expect(rateRules('pancake', 'p1', 'c1', limits)).toEqual([{ scope: 'pancake#page#p1', limit: 3 }]);
+    expect(rateRules('telegram', '42', '7', limits)[1]).toEqual({ scope: 'telegram#bot#42', limit: 20 });
+    expect(rateLimitsFromEnv({})).toEqual({});
+  });
+
+  it('refuses malformed overrides with the variable and the key named', () => {
+    expect(() => rateLimitsFromEnv({ RATE_LIMITS: 'fast' })).toThrow(/RATE_LIMITS is not valid JSON/);
+    expect(() => rateLimitsFromEnv({ RATE_LIMITS: '{"zaloOa":3}' })).toThrow(/unknown key "zaloOa"/);
+    expect(() => rateLimitsFromEnv({ RATE_LIMITS: '{"metaPage":0}' })).toThrow(
+      /RATE_LIMITS.metaPage must be a positive number/,
     );
   });
 });
