@@ -45,6 +45,12 @@ import {
 export interface Attempt {
   /** `ApproximateReceiveCount` of the record (1 on the first delivery). */
   readonly receiveCount: number;
+  /**
+   * Epoch ms by which this invocation must be done with the record (the Lambda's remaining
+   * time less a margin): the responder is cancelled then, so a slow model fails this attempt
+   * cleanly instead of the whole batch timing out.
+   */
+  readonly deadline?: number;
 }
 
 /** What the actor did with an event (logged, asserted by tests). */
@@ -378,6 +384,9 @@ export class ConversationActor {
       try {
         plan = await this.deps.reply.produce(context, {
           ...(state.lastBotReply !== undefined ? { previousBotReply: state.lastBotReply } : {}),
+          ...(attempt.deadline !== undefined
+            ? { signal: AbortSignal.timeout(Math.max(1, attempt.deadline - this.deps.now())) }
+            : {}),
         });
         this.deps.metric('ResponderLatency', this.deps.now() - started, {
           responder: this.deps.reply.responderName,

@@ -117,7 +117,10 @@ export interface ReplyPlanLike {
 export interface ReplyPort {
   /** Responder name (metric dimension). */
   readonly responderName: string;
-  produce(context: TurnContext, options: { previousBotReply?: string }): Promise<ReplyPlanLike>;
+  produce(
+    context: TurnContext,
+    options: { previousBotReply?: string; signal?: AbortSignal },
+  ): Promise<ReplyPlanLike>;
   maxReplyLength(channel: ChannelName): number;
 }
 

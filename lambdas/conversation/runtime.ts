@@ -137,10 +137,16 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
     ? makeIdempotent(onHuman, { persistenceStore, config: humanConfig, keyPrefix: 'chat-relay-human' })
     : onHuman;
 
+  let lambdaContext: Context | undefined;
   const handleRecord = async (record: SQSRecord): Promise<Outcome | 'invalid'> => {
     const event = parseRecord(record, metric);
     if (!event) return 'invalid';
-    const attempt: Attempt = { receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1 };
+    const remaining = lambdaContext?.getRemainingTimeInMillis();
+    const attempt: Attempt = {
+      receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1,
+      // Leave time to record the outcome (state, history, outbound) after a cancelled responder.
+      ...(remaining !== undefined ? { deadline: Date.now() + remaining - RESPONDER_MARGIN_MS } : {}),
+    };
     const keys = { tenant: event.tenantId, channel: event.channel, conversation: event.conversationKey };
     try {
       let outcome: Outcome;
@@ -192,11 +198,15 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
   };
   return Object.assign(handleRecord, {
     registerContext: (context: Context) => {
+      lambdaContext = context;
       messageConfig.registerLambdaContext(context);
       humanConfig.registerLambdaContext(context);
     },
   });
 }
+
+/** Time kept back from the Lambda's remaining time when a responder runs. */
+export const RESPONDER_MARGIN_MS = 5000;
 
 function parseRecord(record: SQSRecord, metric: MetricSink): ConversationEvent | undefined {
   let json: unknown;

@@ -76,7 +76,7 @@ function setup(
   options: {
     settings?: TenantSettings;
     config?: Partial<ActorConfig>;
-    plan?: (context: TurnContext) => ReplyPlanLike | Promise<ReplyPlanLike>;
+    plan?: (context: TurnContext, signal?: AbortSignal) => ReplyPlanLike | Promise<ReplyPlanLike>;
     typing?: ActorDeps['typing'];
   } = {},
 ) {
@@ -87,6 +87,7 @@ function setup(
   const outbound: OutboundPart[] = [];
   const jobs: MediaJob[] = [];
   const contexts: TurnContext[] = [];
+  const signals: (AbortSignal | undefined)[] = [];
   const metrics: { name: MetricName; value: number }[] = [];
   let failOutbound = false;
   const tenant: TenantDocument = {
@@ -126,9 +127,10 @@ function setup(
     reply: {
       responderName: 'fake',
       maxReplyLength: () => 2000,
-      produce: async (context) => {
+      produce: async (context, produceOptions) => {
         contexts.push(context);
-        if (options.plan) return options.plan(context);
+        signals.push(produceOptions.signal);
+        if (options.plan) return options.plan(context, produceOptions.signal);
         return {
           parts: [{ text: `echo: ${context.messages.map((m) => m.text ?? m.mediaNote ?? '').join(' | ')}` }],
           handoff: false,
@@ -150,6 +152,7 @@ function setup(
     outbound,
     jobs,
     contexts,
+    signals,
     metrics,
     count: (name: MetricName) => metrics.filter((m) => m.name === name).reduce((n, m) => n + m.value, 0),
     advance: (ms: number) => {
@@ -294,6 +297,22 @@ describe('ConversationActor', () => {
     expect(await t.actor.onMessage(msg('m2', 'anyone?'), first)).toBe('answered');
     expect(t.outbound.map((p) => p.text)).toEqual(['echo: anyone?']);
     expect(t.contexts[0]?.history.map((h) => h.role)).toEqual(['human', 'customer']);
+  });
+
+  it('cancels a responder that runs past the invocation deadline, so the attempt fails cleanly', async () => {
+    const t = setup({
+      plan: (_context, signal) =>
+        new Promise((_resolve, reject) => {
+          signal?.addEventListener('abort', () => reject(signal.reason));
+        }),
+    });
+    const started = Date.now();
+    const outcome = t.actor.onMessage(msg('m1', 'slow model'), { receiveCount: 1, deadline: t.now() + 50 });
+    await expect(outcome).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(t.signals[0]?.aborted).toBe(true);
+    expect(t.count('ResponderFailed')).toBe(1);
+    expect(t.outbound).toHaveLength(0);
   });
 
   it('pauses for the deployment-wide takeover time when the tenant does not set one', async () => {
