@@ -14,7 +14,15 @@ import {
 import { ConfigurationError, ResponderError } from '../shared/errors.js';
 import { logger } from '../shared/powertools.js';
 import { DEFAULT_BEDROCK_MODEL_ID, DEFAULT_BEDROCK_TIMEOUT_MS } from './defaults.js';
-import { describeRef, type ImageLoaderOptions, loadImage, MAX_IMAGE_BYTES, MAX_IMAGES } from './images.js';
+import {
+  describeRef,
+  type ImageLoaderOptions,
+  loadImage,
+  loadPlatformImage,
+  MAX_IMAGE_BYTES,
+  MAX_IMAGES,
+  type PlatformImageRef,
+} from './images.js';
 import {
   buildMessages,
   buildSystemPrompt,
@@ -183,12 +191,28 @@ export class BedrockResponder implements Responder {
     log: Record<string, string>,
   ): Promise<TurnImage[]> {
     const maxImages = this.options.images?.maxImages ?? MAX_IMAGES;
-    const wanted: { messageIndex: number; ref: string; label: string }[] = [];
+    const wanted: { messageIndex: number; ref: string; label: string; platform?: PlatformImageRef }[] = [];
     context.messages.forEach((message, messageIndex) => {
       for (const attachment of message.attachments) {
         if (attachment.kind !== 'image') continue;
         if (attachment.url) wanted.push({ messageIndex, ref: attachment.url, label: 'photo' });
-        else wanted.push({ messageIndex, ref: '', label: 'photo' });
+        else if (attachment.fileId && (context.channel === 'telegram' || context.channel === 'whatsapp')) {
+          // Known only by its platform file id: fetched with the tenant's token.
+          wanted.push({
+            messageIndex,
+            ref: `${context.channel}-file:${attachment.fileId}`,
+            label: 'photo',
+            platform: {
+              tenantId: context.tenantId,
+              channel: context.channel,
+              conversationId: context.conversationId,
+              conversationKey: context.conversationKey,
+              turnId: context.turnId,
+              messageId: message.messageId,
+              attachment,
+            },
+          });
+        } else wanted.push({ messageIndex, ref: '', label: 'photo' });
       }
       for (const key of message.keyframes ?? [])
         wanted.push({ messageIndex, ref: key, label: 'video frame' });
@@ -209,11 +233,17 @@ export class BedrockResponder implements Responder {
       try {
         // A slow image host gets a slice of the deadline, then the image becomes a note.
         const imageSignal = deadlineSignal(this.imageTimeoutMs(), signal);
-        const image = await loadImage(item.ref, imageSignal, {
-          maxBytes: this.options.images?.maxBytes ?? MAX_IMAGE_BYTES,
-          ...(this.options.images?.bucket ? { bucket: this.options.images.bucket } : {}),
-          ...(this.options.images?.s3 ? { s3: this.options.images.s3 } : {}),
-        });
+        const maxBytes = this.options.images?.maxBytes ?? MAX_IMAGE_BYTES;
+        const image = item.platform
+          ? await loadPlatformImage(item.platform, imageSignal, {
+              maxBytes,
+              ...(this.options.images?.loadTenant ? { loadTenant: this.options.images.loadTenant } : {}),
+            })
+          : await loadImage(item.ref, imageSignal, {
+              maxBytes,
+              ...(this.options.images?.bucket ? { bucket: this.options.images.bucket } : {}),
+              ...(this.options.images?.s3 ? { s3: this.options.images.s3 } : {}),
+            });
         return { messageIndex: item.messageIndex, image };
       } catch (err) {
         if (signal.aborted) throw err;

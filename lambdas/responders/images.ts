@@ -3,9 +3,16 @@
  * bucket. Sizes are capped while reading (a large body is abandoned, not buffered), and the
  * format is taken from the bytes, not from headers the sender controls.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { downloadAttachment } from '../media/download.js';
 import { ENV } from '../shared/env.js';
 import { MediaError } from '../shared/errors.js';
+import type { Attachment, ChannelName } from '../shared/model.js';
+import type { TenantDocument } from '../shared/tenant.js';
+import { loadTenant } from '../shared/tenant-store.js';
 
 /** Image formats the Converse API accepts. */
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp';
@@ -25,6 +32,8 @@ export interface ImageLoaderOptions {
   /** Bucket of bare keyframe keys (`media/…`); default `MEDIA_BUCKET`. */
   readonly bucket?: string;
   readonly s3?: S3Client;
+  /** Loads tenants for photos fetched with a platform token (Telegram, WhatsApp). @default loadTenant */
+  readonly loadTenant?: (tenantId: string) => Promise<TenantDocument>;
 }
 
 /** The image format of `bytes` from its magic number, or undefined. */
@@ -164,4 +173,60 @@ export async function loadImage(
     throw new MediaError('MEDIA_CORRUPT', `Image ${describeRef(ref)} is not a JPEG, PNG, GIF or WebP.`);
   }
   return { format, bytes };
+}
+
+/** What {@link loadPlatformImage} needs to find a photo known only by its platform file id. */
+export interface PlatformImageRef {
+  readonly tenantId: string;
+  readonly channel: ChannelName;
+  readonly conversationId: string;
+  readonly conversationKey: string;
+  readonly turnId: string;
+  readonly messageId: string;
+  readonly attachment: Attachment;
+}
+
+/**
+ * Loads a photo that Telegram (`file_id`) or WhatsApp (media id) sends without a URL, with the
+ * tenant's token, through the media worker's authenticated downloader, capped at `maxBytes`.
+ * @throws MediaError when it cannot be fetched, is too large or is not an image
+ */
+export async function loadPlatformImage(
+  ref: PlatformImageRef,
+  signal: AbortSignal,
+  options: {
+    readonly maxBytes?: number;
+    readonly loadTenant?: (tenantId: string) => Promise<TenantDocument>;
+  } = {},
+): Promise<LoadedImage> {
+  const maxBytes = options.maxBytes ?? MAX_IMAGE_BYTES;
+  const dir = await mkdtemp(join(tmpdir(), 'chat-relay-image-'));
+  try {
+    const file = join(dir, 'image');
+    await downloadAttachment(
+      {
+        v: 1,
+        tenantId: ref.tenantId,
+        channel: ref.channel,
+        conversationId: ref.conversationId,
+        conversationKey: ref.conversationKey,
+        turnId: ref.turnId,
+        messageId: ref.messageId,
+        // Telegram `{botId}:{chat}`, WhatsApp `{phoneNumberId}:{wa_id}`.
+        pageId: ref.conversationId.split(':')[0] || ref.conversationId,
+        attachmentIndex: 0,
+        attachment: ref.attachment,
+        enqueuedAt: Date.now(),
+      },
+      file,
+      { maxBytes, signal, attempts: 2, loadTenant: options.loadTenant ?? loadTenant },
+    );
+    const bytes = new Uint8Array(await readFile(file));
+    const format = sniffImageFormat(bytes);
+    if (!format)
+      throw new MediaError('MEDIA_CORRUPT', 'The platform file is not a JPEG, PNG, GIF or WebP image.');
+    return { format, bytes };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

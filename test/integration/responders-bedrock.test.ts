@@ -8,6 +8,7 @@ import { produceReply } from '../../lambdas/gates/pipeline.js';
 import { BedrockResponder, DEFAULT_BEDROCK_MODEL_ID } from '../../lambdas/responders/bedrock.js';
 import { responderFromEnv } from '../../lambdas/responders/index.js';
 import { ResponderError } from '../../lambdas/shared/errors.js';
+import { parseTenantDocument } from '../../lambdas/shared/tenant.js';
 import {
   errorReply,
   type FakeBedrock,
@@ -15,6 +16,7 @@ import {
   textReply,
   toolReply,
 } from '../helpers/fake-bedrock.js';
+import { startFakePlatforms, TELEGRAM_TOKEN, WHATSAPP_TOKEN } from '../unit/media/fake-platforms.js';
 import { turnContext, turnMessage } from '../unit/responders/context.js';
 
 /** A 1×1 PNG. */
@@ -181,6 +183,61 @@ describe('bedrock responder against a local Converse API', () => {
     expect(notes.filter((t) => t.includes('could not be loaded'))).toHaveLength(4);
     expect(notes.filter((t) => t.includes('cannot be shown'))).toHaveLength(1);
     expect(notes.some((t) => t.includes('xem video này'))).toBe(true);
+  });
+
+  it('fetches Telegram and WhatsApp photos known only by their file ids with the tenant token', async () => {
+    const platforms = await startFakePlatforms();
+    const previous = { tg: process.env.TELEGRAM_API_BASE, graph: process.env.GRAPH_API_BASE };
+    process.env.TELEGRAM_API_BASE = platforms.base;
+    process.env.GRAPH_API_BASE = platforms.base;
+    try {
+      platforms.files.set('tg:tg-photo', PNG);
+      platforms.files.set('wa:wa-photo', JPEG);
+      const tenant = parseTenantDocument({
+        tenantId: 'acme',
+        channels: {
+          telegram: { botToken: TELEGRAM_TOKEN, secretToken: 'secret' },
+          whatsapp: {
+            appSecret: 'a',
+            verifyToken: 'v',
+            accessToken: WHATSAPP_TOKEN,
+            phoneNumberIds: ['555'],
+          },
+        },
+      });
+      const loadTenant = async () => tenant;
+      const photo = (fileId: string) =>
+        turnMessage({ kind: 'image', attachments: [{ kind: 'image', fileId }] });
+      for (const [channel, fileId, bytes, format] of [
+        ['telegram', 'tg-photo', PNG, 'png'],
+        ['whatsapp', 'wa-photo', JPEG, 'jpeg'],
+      ] as const) {
+        bedrock.reset();
+        await responder({ images: { s3, loadTenant } }).respond(
+          turnContext({ channel, conversationId: '555:777', messages: [photo(fileId)] }),
+        );
+        const content = bedrock.requests[0]!.body.messages.at(-1).content as Record<string, unknown>[];
+        const blocks = content.filter((b) => 'image' in b) as {
+          image: { format: string; source: { bytes: string } };
+        }[];
+        expect(
+          blocks.map((b) => b.image.format),
+          channel,
+        ).toEqual([format]);
+        expect(Buffer.from(blocks[0]!.image.source.bytes, 'base64').equals(bytes)).toBe(true);
+      }
+      // Each went through its platform's authenticated lookup.
+      expect(platforms.requests.some((r) => r.path.startsWith(`/bot${TELEGRAM_TOKEN}/getFile`))).toBe(true);
+      expect(platforms.requests.find((r) => r.path === '/v25.0/wa-photo')?.authorization).toBe(
+        `Bearer ${WHATSAPP_TOKEN}`,
+      );
+    } finally {
+      process.env.TELEGRAM_API_BASE = previous.tg;
+      process.env.GRAPH_API_BASE = previous.graph;
+      if (previous.tg === undefined) delete process.env.TELEGRAM_API_BASE;
+      if (previous.graph === undefined) delete process.env.GRAPH_API_BASE;
+      await platforms.close();
+    }
   });
 
   it('turns an image that loads too slowly into a note and still answers', async () => {
