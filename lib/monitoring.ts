@@ -280,6 +280,12 @@ export interface ChatRelayMonitoringThresholds {
   readonly webhook5xxPercent?: number;
   /** Fewest webhook requests in a period for its 5xx rate to count. @default 3 */
   readonly webhookMinRequests?: number;
+  /**
+   * Percentage of webhook requests answered 4xx in one period (Pancake counts every non-2xx
+   * answer towards suspending the webhook: a removed tenant's 404s, unparseable bodies,
+   * throttling). Uses webhookMinRequests too. @default 50
+   */
+  readonly webhook4xxPercent?: number;
   /** Rejected webhook signatures (all channels) in one period. @default 50 */
   readonly signatureRejects?: number;
   /** Sends refused for an invalid access token (all channels) in one period. @default 1 */
@@ -305,6 +311,7 @@ export const DEFAULT_MONITORING_THRESHOLDS = {
   >,
   webhook5xxPercent: 5,
   webhookMinRequests: 3,
+  webhook4xxPercent: 50,
   signatureRejects: 50,
   tokenInvalid: 1,
   sendFailurePercent: 10,
@@ -543,6 +550,24 @@ export class ChatRelayMonitoring extends Construct {
       }),
       t.webhook5xxPercent,
       `${t.webhook5xxPercent}% or more of webhook requests were answered 5xx in ${minutes}. Platforms retry, then suspend the webhook (Pancake above 80% errors over 30 min, Meta after 1 h of failures): act now.`,
+    );
+    const api4xx = new Metric({
+      namespace: 'AWS/ApiGateway',
+      metricName: '4xx',
+      dimensionsMap: apiDims,
+      statistic: 'Sum',
+      period,
+    });
+    addAlarm(
+      'webhook4xxRate',
+      new MathExpression({
+        expression: `IF(requests >= ${t.webhookMinRequests}, 100 * errors / requests, 0)`,
+        usingMetrics: { requests: apiCount, errors: api4xx },
+        period,
+        label: 'Webhook 4xx (%)',
+      }),
+      t.webhook4xxPercent,
+      `${t.webhook4xxPercent}% or more of webhook requests were answered 4xx in ${minutes}: a platform still calls for a removed tenant or channel (404), sends bodies we cannot parse, is throttled (429) or fails signatures (401). Pancake counts every non-2xx answer and suspends the webhook above 80% errors over 30 min.`,
     );
     addAlarm(
       'signatureRejects',
@@ -960,6 +985,7 @@ interface ResolvedThresholds {
   readonly oldestMessageAge: Readonly<Record<string, Duration>>;
   readonly webhook5xxPercent: number;
   readonly webhookMinRequests: number;
+  readonly webhook4xxPercent: number;
   readonly signatureRejects: number;
   readonly tokenInvalid: number;
   readonly sendFailurePercent: number;
@@ -1090,6 +1116,7 @@ function collectThresholds(
     oldestMessageAge: ages,
     webhook5xxPercent: percent('webhook5xxPercent', given.webhook5xxPercent, d.webhook5xxPercent),
     webhookMinRequests: count('webhookMinRequests', given.webhookMinRequests, d.webhookMinRequests),
+    webhook4xxPercent: percent('webhook4xxPercent', given.webhook4xxPercent, d.webhook4xxPercent),
     signatureRejects: count('signatureRejects', given.signatureRejects, d.signatureRejects),
     tokenInvalid: count('tokenInvalid', given.tokenInvalid, d.tokenInvalid),
     sendFailurePercent: percent('sendFailurePercent', given.sendFailurePercent, d.sendFailurePercent),

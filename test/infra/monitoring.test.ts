@@ -167,6 +167,7 @@ describe('alarms with default thresholds', () => {
       'inboundOldestMessageAge',
       'outboundOldestMessageAge',
       'webhook5xxRate',
+      'webhook4xxRate',
       'signatureRejects',
       'tokenInvalid',
       ...CHANNELS.map((c) => `sendFailureRate${c[0]?.toUpperCase()}${c.slice(1)}`),
@@ -228,6 +229,19 @@ describe('alarms with default thresholds', () => {
       expect(dims(stat)).toEqual({ QueueName: { 'Fn::GetAtt': [f.ids[key], 'QueueName'] } });
     }
     expect(alarms.has(`${PREFIX}-timerOldestMessageAge`)).toBe(false);
+  });
+
+  it('alarms when half the webhook requests get a 4xx, since Pancake counts every non-2xx answer', () => {
+    const alarm = alarms.get(`${PREFIX}-webhook4xxRate`);
+    if (!alarm) throw new Error('no 4xx alarm');
+    expect(alarm.Threshold).toBe(50);
+    expect(alarm.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    const metrics = alarm.Metrics as MetricQuery[];
+    expect(metrics.find((m) => m.ReturnData !== false)?.Expression).toBe(
+      'IF(requests >= 3, 100 * errors / requests, 0)',
+    );
+    expect(metrics.find((m) => m.Id === 'errors')?.MetricStat?.Metric.MetricName).toBe('4xx');
+    expect(String(alarm.AlarmDescription)).toContain('Pancake');
   });
 
   it('alarms when 5% of webhook requests get a 5xx, counting only periods with at least 3 requests', () => {
