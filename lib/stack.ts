@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { ChatRelay } from './chat-relay.js';
 import type { ResponderConfig } from './conversation.js';
 import type { RelayLogLevel } from './function-defaults.js';
+import type { ChatRelayMonitoringThresholds } from './monitoring.js';
 import {
   type ApiBaseUrls,
   type ChatRelayProps,
@@ -68,6 +69,8 @@ export const CONTEXT_KEYS = {
   'chatRelay:mediaMemoryMiB': 'Media task memory (MiB). Default 2048.',
   'chatRelay:whisperModel': 'whisper.cpp model baked into the image (base, small…). Default base.',
   'chatRelay:monitoring': 'Dashboard and alarms (true | false). Default true.',
+  'chatRelay:alarmThresholds':
+    'Alarm thresholds to change, JSON: numbers for dlqMessages, webhook5xxPercent, webhook4xxPercent, webhookMinRequests, signatureRejects, tokenInvalid, sendFailurePercent, sendMinParts, lambdaErrors, lambdaThrottles, mediaFailures; periodMinutes; oldestMessageAgeMinutes {queue: minutes}. Defaults in docs/metrics.md.',
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_KEYS;
@@ -253,6 +256,55 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
     );
   }
 
+  const NUMERIC_THRESHOLDS = [
+    'dlqMessages',
+    'webhook5xxPercent',
+    'webhook4xxPercent',
+    'webhookMinRequests',
+    'signatureRejects',
+    'tokenInvalid',
+    'sendFailurePercent',
+    'sendMinParts',
+    'lambdaErrors',
+    'lambdaThrottles',
+    'mediaFailures',
+  ];
+  const thresholdsOf = (value: unknown): ChatRelayMonitoringThresholds | undefined => {
+    if (value === undefined) return undefined;
+    const example = '\'{"dlqMessages":1,"periodMinutes":5}\'';
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.push(
+        `Context chatRelay:alarmThresholds must be an object; got ${JSON.stringify(value)}. ${fix('chatRelay:alarmThresholds', example)}`,
+      );
+      return undefined;
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      if (NUMERIC_THRESHOLDS.includes(key) && typeof v === 'number') out[key] = v;
+      else if (key === 'periodMinutes' && typeof v === 'number') out.period = Duration.minutes(v);
+      else if (
+        key === 'oldestMessageAgeMinutes' &&
+        typeof v === 'object' &&
+        v !== null &&
+        !Array.isArray(v)
+      ) {
+        const ages: Record<string, Duration> = {};
+        for (const [queue, minutes] of Object.entries(v)) {
+          if (typeof minutes === 'number') ages[queue] = Duration.minutes(minutes);
+          else
+            problems.push(
+              `Context chatRelay:alarmThresholds.oldestMessageAgeMinutes.${queue} must be a number of minutes; got ${JSON.stringify(minutes)}. ${fix('chatRelay:alarmThresholds', example)}`,
+            );
+        }
+        out.oldestMessageAge = ages;
+      } else {
+        problems.push(
+          `Context chatRelay:alarmThresholds.${key} is not a threshold (or not a number); the keys are ${[...NUMERIC_THRESHOLDS, 'periodMinutes', 'oldestMessageAgeMinutes'].join(', ')}. ${fix('chatRelay:alarmThresholds', example)}`,
+        );
+      }
+    }
+    return out as ChatRelayMonitoringThresholds;
+  };
   const rateLimitsOf = (value: unknown): ChatRelayProps['rateLimits'] => {
     if (value === undefined) return undefined;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -285,10 +337,20 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
     }).filter(([, v]) => v !== undefined),
   );
   const monitoringEnabled = bool('chatRelay:monitoring');
+  const thresholds = thresholdsOf(json('chatRelay:alarmThresholds', '\'{"dlqMessages":1}\''));
+  const monitoringSettings = {
+    ...(alarmEmail !== undefined ? { alarmEmail } : {}),
+    ...(thresholds !== undefined ? { thresholds } : {}),
+  };
 
   const props: ChatRelayProps = {
     media: mediaEnabled === false ? false : Object.keys(mediaOptions).length > 0 ? mediaOptions : undefined,
-    monitoring: monitoringEnabled === false ? false : alarmEmail !== undefined ? { alarmEmail } : undefined,
+    monitoring:
+      monitoringEnabled === false
+        ? false
+        : Object.keys(monitoringSettings).length > 0
+          ? monitoringSettings
+          : undefined,
     secretPrefix: str('chatRelay:secretPrefix'),
     namePrefix: str('chatRelay:namePrefix'),
     removalPolicy:

@@ -199,6 +199,23 @@ describe('readChatRelayContext', () => {
     expect(readChatRelayContext({}).props.media).toBeUndefined();
   });
 
+  it('reads alarm thresholds from context, minutes included, and names unknown keys', () => {
+    const ctx = readChatRelayContext({
+      'chatRelay:alarmThresholds':
+        '{"dlqMessages":3,"periodMinutes":10,"oldestMessageAgeMinutes":{"inbound":15}}',
+    });
+    expect(ctx.problems).toEqual([]);
+    const monitoring = ctx.props.monitoring as { thresholds: Record<string, unknown> };
+    expect(monitoring.thresholds.dlqMessages).toBe(3);
+    expect((monitoring.thresholds.period as Duration).toMinutes()).toBe(10);
+    expect(
+      ((monitoring.thresholds.oldestMessageAge as Record<string, Duration>).inbound as Duration).toMinutes(),
+    ).toBe(15);
+    const bad = readChatRelayContext({ 'chatRelay:alarmThresholds': '{"dlqs":1}' });
+    expect(bad.problems).toHaveLength(1);
+    expect(bad.problems[0]).toContain('chatRelay:alarmThresholds.dlqs is not a threshold');
+  });
+
   it('reports every malformed value and unknown key at once', () => {
     const ctx = readChatRelayContext({
       'chatRelay:debounceMs': 'soon',
