@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -111,6 +112,9 @@ describe('audio normalisation', () => {
     expect(info).toMatchObject({ audioFormat: 1, channels: 1, sampleRate: 16_000, bitsPerSample: 16 });
     expect(info.durationSec).toBeGreaterThan(2.9);
     expect(info.durationSec).toBeLessThan(3.1);
+    // And as ffmpeg itself probes it (the npm package ships no ffprobe): its input summary.
+    const probe = spawnSync(ffmpegPath(), ['-hide_banner', '-i', out], { encoding: 'utf8' });
+    expect(probe.stderr).toMatch(/Stream #0:0: Audio: pcm_s16le[^,]*, 16000 Hz, mono, s16/);
   });
 
   it('takes the audio track out of a video', async () => {
