@@ -83,9 +83,14 @@ export function evaluateFlush(
   if (turn.status === 'answered') return { action: 'resume' };
   if (turn.status !== 'open') return { action: 'stale', why: `turn-${turn.status}` };
   if (tick.reason === 'media-timeout') {
-    return turn.pendingMedia.length > 0
+    if (turn.pendingMedia.length === 0) return { action: 'stale', why: 'media-done' };
+    // Each media item gets its full wait: a voice note sent after another waits for its own tick.
+    // (A second of slack covers clock differences between Lambda instances; items recorded
+    // before `since` existed count as overdue.)
+    const overdue = turn.pendingMedia.every((m) => now - (m.since ?? 0) >= timing.mediaTimeoutMs - 1000);
+    return overdue
       ? { action: 'flush', reason: 'media-timeout', expireMedia: true }
-      : { action: 'stale', why: 'media-done' };
+      : { action: 'wait-media' };
   }
   if (turn.pendingMedia.length > 0) return { action: 'wait-media' };
   if (tick.version === turn.version) return { action: 'flush', reason: tick.reason, expireMedia: false };

@@ -15,6 +15,8 @@ export interface PendingMedia {
   readonly attachmentIndex: number;
   readonly kind: 'audio' | 'video';
   readonly voice?: boolean;
+  /** When the actor started waiting for it, epoch ms (each item gets its own mediaTimeoutMs). */
+  readonly since?: number;
 }
 
 /** A customer message as kept in the open turn. */
@@ -179,7 +181,7 @@ export function appendMessage(
   now: number,
   options: { readonly mediaWorker: boolean },
 ): AppendResult {
-  const media = mediaOf(message);
+  const media = mediaOf(message).map((m) => ({ ...m, since: now }));
   let record = toRecord(message);
   if (!options.mediaWorker && media.length > 0) {
     record = { ...record, mediaNote: media.map((m) => mediaMarker(m, 'MEDIA_UNAVAILABLE')).join(' ') };

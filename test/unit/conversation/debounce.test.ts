@@ -81,6 +81,38 @@ describe('debounce', () => {
     );
   });
 
+  it('gives a voice note sent after another its own full media wait', () => {
+    const first = message('v1', {
+      kind: 'audio',
+      text: undefined,
+      attachments: [{ kind: 'audio', voice: true }],
+    });
+    const second = message('v2', {
+      kind: 'audio',
+      text: undefined,
+      attachments: [{ kind: 'audio', voice: true }],
+    });
+    const one = appendMessage(emptyState(ids), first, 0, { mediaWorker: true }).state;
+    const later = timing.mediaTimeoutMs - 10_000;
+    const two = appendMessage(one, second, later, { mediaWorker: true }).state;
+    const turnId = two.turn?.turnId ?? '';
+    // The first note's timeout tick arrives: the second note has waited only 10 s.
+    expect(
+      evaluateFlush(two, { turnId, version: 2, reason: 'media-timeout' }, timing.mediaTimeoutMs, timing),
+    ).toEqual({
+      action: 'wait-media',
+    });
+    // The second note's own tick gives up on both.
+    expect(
+      evaluateFlush(
+        two,
+        { turnId, version: 2, reason: 'media-timeout' },
+        later + timing.mediaTimeoutMs,
+        timing,
+      ),
+    ).toMatchObject({ action: 'flush', expireMedia: true });
+  });
+
   it('waits for pending media unless the tick is the media timeout', () => {
     const voice = message('v', {
       kind: 'audio',
@@ -92,7 +124,9 @@ describe('debounce', () => {
     expect(evaluateFlush(s, { turnId, version: 1, reason: 'debounce' }, 5000, timing)).toEqual({
       action: 'wait-media',
     });
-    expect(evaluateFlush(s, { turnId, version: 1, reason: 'media-timeout' }, 5000, timing)).toMatchObject({
+    expect(
+      evaluateFlush(s, { turnId, version: 1, reason: 'media-timeout' }, timing.mediaTimeoutMs, timing),
+    ).toMatchObject({
       action: 'flush',
       expireMedia: true,
     });
