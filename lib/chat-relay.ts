@@ -208,6 +208,7 @@ export class ChatRelay extends Construct {
     this.conversation = new RelayConversation(this, 'Conversation', {
       functionDefaults: this.functionDefaults,
       inboundQueue: this.inboundQueue,
+      inboundDlq: this.inboundDlq,
       timerQueue: this.timerQueue,
       outboundQueue: this.outboundQueue,
       idempotencyTable: this.idempotencyTable,

@@ -55,6 +55,8 @@ export type ResponderConfig = EchoResponderConfig | BedrockResponderConfig | Lam
 export interface RelayConversationProps {
   readonly functionDefaults: RelayFunctionDefaults;
   readonly inboundQueue: IQueue;
+  /** inbound.fifo's DLQ: the actor dead-letters a turn that failed for good itself. */
+  readonly inboundDlq: IQueue;
   readonly timerQueue: IQueue;
   readonly outboundQueue: IQueue;
   readonly idempotencyTable: ITable;
@@ -95,6 +97,7 @@ export class RelayConversation extends Construct {
       environment: {
         [ENV.timerQueueUrl]: props.timerQueue.queueUrl,
         [ENV.outboundQueueUrl]: props.outboundQueue.queueUrl,
+        [ENV.inboundDlqUrl]: props.inboundDlq.queueUrl,
         [ENV.idempotencyTable]: props.idempotencyTable.tableName,
         [ENV.memoryTable]: props.memoryTable.tableName,
         ...props.environment,
@@ -106,6 +109,9 @@ export class RelayConversation extends Construct {
     // (an inline flush with debounceMs 0 happens in the same invocation, not through inbound).
     props.timerQueue.grantSendMessages(fn);
     props.outboundQueue.grantSendMessages(fn);
+    // A turn that failed for good is moved to the DLQ by the actor (so later messages of the
+    // same conversation are not dragged there with it).
+    props.inboundDlq.grantSendMessages(fn);
     props.idempotencyTable.grantReadWriteData(fn);
     props.memoryTable.grantReadWriteData(fn);
     this.bedrockRoutedModelArns = [];

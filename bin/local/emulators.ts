@@ -165,6 +165,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
     [ENV.inboundQueueUrl]: queues.inbound.url,
+    [ENV.inboundDlqUrl]: queues.inbound.dlqUrl,
     [ENV.outboundQueueUrl]: queues.outbound.url,
     [ENV.timerQueueUrl]: queues.timer.url,
     [ENV.mediaJobsQueueUrl]: queues.mediaJobs.url,

@@ -25,6 +25,7 @@ import { responderFromEnv } from '../responders/index.js';
 import type { Responder } from '../responders/types.js';
 import { documentClient, dynamoClient } from '../shared/clients.js';
 import { ENV, intEnv, optionalEnv, requireEnv } from '../shared/env.js';
+import { DependencyError } from '../shared/errors.js';
 import { messageIdempotencyKey } from '../shared/keys.js';
 import {
   type ConversationEvent,
@@ -33,6 +34,7 @@ import {
   type MessageEvent,
 } from '../shared/model.js';
 import { emitMetric, logger } from '../shared/powertools.js';
+import { sendToQueue } from '../shared/queue.js';
 import { loadTenant } from '../shared/tenant-store.js';
 import { type Attempt, ConversationActor, type Outcome, TurnFailedError } from './actor.js';
 import { sqsQueues } from './aws.js';
@@ -54,7 +56,7 @@ export interface ConversationHandlerOptions {
 
 /** The processing of one inbound.fifo record, with its idempotency wrapper. */
 export interface RecordProcessor {
-  (record: SQSRecord): Promise<Outcome | 'invalid'>;
+  (record: SQSRecord): Promise<Outcome | 'invalid' | 'dead-lettered'>;
   /** Registers the Lambda context (idempotency in-progress expiry follows the remaining time). */
   registerContext(context: Context): void;
 }
@@ -138,7 +140,8 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
     : onHuman;
 
   let lambdaContext: Context | undefined;
-  const handleRecord = async (record: SQSRecord): Promise<Outcome | 'invalid'> => {
+  const deadLetterUrl = optionalEnv(ENV.inboundDlqUrl, '', env);
+  const handleRecord = async (record: SQSRecord): Promise<Outcome | 'invalid' | 'dead-lettered'> => {
     const event = parseRecord(record, metric);
     if (!event) return 'invalid';
     const remaining = lambdaContext?.getRemainingTimeInMillis();
@@ -185,6 +188,19 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
       return outcome;
     } catch (err) {
       const last = attempt.receiveCount >= config.maxReceiveCount;
+      if (last && err instanceof TurnFailedError && deadLetterUrl !== '') {
+        // Dead-letter the failed turn's record ourselves and acknowledge it: left to SQS's
+        // redrive, the same conversation's later messages (returned with it on every attempt by
+        // skipGroupOnError, so received as often) would follow it into the DLQ unanswered.
+        await deadLetter(deadLetterUrl, record);
+        logger.error('Turn failed for good; its event was moved to the DLQ', {
+          ...keys,
+          type: event.type,
+          attempt: attempt.receiveCount,
+          error: err,
+        });
+        return 'dead-lettered';
+      }
       if (last && !(err instanceof TurnFailedError)) metric('TurnsFailed', 1, { channel: event.channel });
       logger.error('Event failed; it returns to the queue', {
         ...keys,
@@ -203,6 +219,24 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
       humanConfig.registerLambdaContext(context);
     },
   });
+}
+
+/** Sends `record` as it is (same group and dedup id) to the dead-letter queue. */
+async function deadLetter(queueUrl: string, record: SQSRecord): Promise<void> {
+  const outcome = await sendToQueue(queueUrl, [
+    {
+      id: 'dead',
+      body: record.body,
+      ...(record.attributes?.MessageGroupId ? { groupId: record.attributes.MessageGroupId } : {}),
+      dedupId: record.attributes?.MessageDeduplicationId ?? record.messageId,
+    },
+  ]);
+  if (outcome.failed.length > 0) {
+    // Let SQS's own redrive move it instead.
+    throw new DependencyError(
+      `Could not move the failed event to the DLQ: ${outcome.failed[0]?.error ?? ''}`,
+    );
+  }
 }
 
 /** Time kept back from the Lambda's remaining time when a responder runs. */

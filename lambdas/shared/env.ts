@@ -7,6 +7,7 @@ import { ConfigurationError } from './errors.js';
 /** Names of every environment variable chat-relay reads. */
 export const ENV = {
   inboundQueueUrl: 'INBOUND_QUEUE_URL',
+  inboundDlqUrl: 'INBOUND_DLQ_URL',
   outboundQueueUrl: 'OUTBOUND_QUEUE_URL',
   timerQueueUrl: 'TIMER_QUEUE_URL',
   mediaJobsQueueUrl: 'MEDIA_JOBS_QUEUE_URL',

@@ -88,6 +88,7 @@ describe('functions', () => {
         ...base,
         ENV.timerQueueUrl,
         ENV.outboundQueueUrl,
+        ENV.inboundDlqUrl,
         ENV.idempotencyTable,
         ENV.memoryTable,
         ENV.tenantSecretPrefix,

@@ -131,6 +131,7 @@ describe('ChatRelayMonitoring with the media worker', () => {
         'mediaJobsOldestMessageAge',
         'signatureRejects',
         'tokenInvalid',
+        'webhook4xxRate',
         'webhook5xxRate',
         ...['Pancake', 'Messenger', 'Instagram', 'Whatsapp', 'Telegram', 'Zalo'].map(
           (c) => `sendFailureRate${c}`,
