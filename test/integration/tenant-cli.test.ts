@@ -26,11 +26,16 @@ interface Run {
   stderr: string;
 }
 
+function withoutEmpty(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+}
+
 function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin/tenant.ts'), ...args], {
       cwd: REPO_ROOT,
-      env: {
+      // An empty value in `env` removes that variable.
+      env: withoutEmpty({
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         AWS_REGION: 'us-east-1',
@@ -40,7 +45,7 @@ function cli(args: string[], env: Record<string, string> = {}, stdin?: string): 
         AWS_ENDPOINT_URL_CLOUDFORMATION: cfnEndpoint,
         NODE_NO_WARNINGS: '1',
         ...env,
-      },
+      }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -224,6 +229,20 @@ describe('tenant CLI against the Secrets Manager emulator', () => {
     const run = await cli(['list']);
     expect(run.code).toBe(0);
     expect(run.stdout.trim().split('\n')).toEqual(['acme']);
+  });
+
+  it('reaches the endpoint named by the generic AWS_ENDPOINT_URL too', async () => {
+    const run = await cli(['list'], {
+      AWS_ENDPOINT_URL: secrets.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: '',
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n')).toEqual(['acme']);
+    const nowhere = await cli(['list'], {
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: '',
+    });
+    expect(nowhere.code).toBe(1);
   });
 
   it('warns and prints a placeholder URL when the stack has no output, still exit 0', async () => {
