@@ -31,6 +31,7 @@ import { ChatRelayMedia } from './media.js';
 import {
   type ChatRelayMetricOptions,
   ChatRelayMonitoring,
+  chatRelayChannelMetric,
   chatRelayMetric,
   chatRelayMetricTotal,
   DEFAULT_MEDIA_SERVICE_NAME,
@@ -402,37 +403,27 @@ export class ChatRelay extends Construct {
 
   /** Customer messages and human-activity events enqueued, for one channel or all. */
   public metricMessagesEnqueued(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('MessagesEnqueued', { dimensions: { channel } })
-      : this.metricTotal('MessagesEnqueued');
+    return this.channelMetric('MessagesEnqueued', channel);
   }
 
   /** Reply parts refused permanently by the platform, for one channel or all (every code). */
   public metricSendFailed(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('SendFailedByChannel', { dimensions: { channel } })
-      : this.metricTotal('SendFailed');
+    return this.channelMetric('SendFailedByChannel', channel, 'SendFailed');
   }
 
   /** Reply parts delivered, for one channel or all. */
   public metricSendSucceeded(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('SendSucceeded', { dimensions: { channel } })
-      : this.metricTotal('SendSucceeded');
+    return this.channelMetric('SendSucceeded', channel);
   }
 
   /** Sends refused because the access token is invalid (401, Meta 190), for one channel or all. */
   public metricTokenInvalid(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('TokenInvalid', { dimensions: { channel } })
-      : this.metricTotal('TokenInvalid');
+    return this.channelMetric('TokenInvalid', channel);
   }
 
   /** Webhook POSTs rejected for a bad signature, for one channel or all. */
   public metricSignatureRejected(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('SignatureRejected', { dimensions: { channel } })
-      : this.metricTotal('SignatureRejected');
+    return this.channelMetric('SignatureRejected', channel);
   }
 
   /** Webhook received-at to send acknowledged on `channel` (p99 by default). */
@@ -481,6 +472,13 @@ export class ChatRelay extends Construct {
   public metricOldestMessageAge(queue: 'inbound' | 'outbound'): Metric {
     const q = queue === 'inbound' ? this.inboundQueue : this.outboundQueue;
     return q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum' });
+  }
+
+  private channelMetric(name: MetricName, channel: ChannelName | undefined, totalName?: MetricName): IMetric {
+    return chatRelayChannelMetric(name, channel, {
+      service: this.serviceNameOf(name),
+      ...(totalName !== undefined ? { totalName } : {}),
+    });
   }
 
   private serviceNameOf(name: MetricName): string {

@@ -156,6 +156,25 @@ export function chatRelayMetric(name: MetricName, options: ChatRelayMetricOption
   });
 }
 
+/**
+ * A channel metric: the one series of `channel` when given, else the sum over every channel
+ * (`totalName`, default the same metric, through Metrics Insights). Shared by the `metric…()`
+ * methods of ChatRelay and ChatRelayMonitoring.
+ */
+export function chatRelayChannelMetric(
+  name: MetricName,
+  channel: ChannelName | undefined,
+  options: { readonly service?: string; readonly period?: Duration; readonly totalName?: MetricName } = {},
+): IMetric {
+  const common = {
+    ...(options.service !== undefined ? { service: options.service } : {}),
+    ...(options.period !== undefined ? { period: options.period } : {}),
+  };
+  return channel
+    ? chatRelayMetric(name, { ...common, dimensions: { channel } })
+    : chatRelayMetricTotal(options.totalName ?? name, common);
+}
+
 /** Metrics Insights aggregate functions. */
 export type MetricsInsightsFunction = 'SUM' | 'AVG' | 'MIN' | 'MAX' | 'COUNT';
 
@@ -954,16 +973,12 @@ export class ChatRelayMonitoring extends Construct {
 
   /** Customer messages put on inbound.fifo: one channel, or all of them. */
   public metricMessagesEnqueued(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('MessagesEnqueued', { dimensions: { channel } })
-      : this.metricTotal('MessagesEnqueued');
+    return this.channelMetric('MessagesEnqueued', channel);
   }
 
   /** Reply parts refused permanently (all channels and codes, or one channel). */
   public metricSendFailed(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('SendFailedByChannel', { dimensions: { channel } })
-      : this.metricTotal('SendFailed');
+    return this.channelMetric('SendFailedByChannel', channel, 'SendFailed');
   }
 
   /** Webhook received-at to send acknowledged, for one channel (`p99` by default). */
@@ -973,9 +988,15 @@ export class ChatRelayMonitoring extends Construct {
 
   /** Sends refused for an invalid token (all channels, or one). */
   public metricTokenInvalid(channel?: ChannelName): IMetric {
-    return channel
-      ? this.metric('TokenInvalid', { dimensions: { channel } })
-      : this.metricTotal('TokenInvalid');
+    return this.channelMetric('TokenInvalid', channel);
+  }
+
+  private channelMetric(name: MetricName, channel: ChannelName | undefined, totalName?: MetricName): IMetric {
+    return chatRelayChannelMetric(name, channel, {
+      period: this.period,
+      service: serviceOf(name, this.serviceNames),
+      ...(totalName !== undefined ? { totalName } : {}),
+    });
   }
 }
 

@@ -194,6 +194,28 @@ function msg(id: string, text?: string, extra: Partial<MessageEvent['message']> 
 
 const first = { receiveCount: 1 };
 
+/** A human agent's message in the test conversation. */
+function humanEvent(messageId: string, at: number) {
+  return {
+    v: 1 as const,
+    type: 'human-active' as const,
+    tenantId: 'acme',
+    channel: 'messenger' as const,
+    conversationId: 'P1:U1',
+    conversationKey: KEY,
+    activity: {
+      tenantId: 'acme',
+      channel: 'messenger' as const,
+      conversationId: 'P1:U1',
+      conversationKey: KEY,
+      messageId,
+      pageId: 'P1',
+      timestamp: at,
+      receivedAt: at,
+    },
+  };
+}
+
 describe('ConversationActor', () => {
   it('arms a debounce tick with the turn version and flushes only on the current version', async () => {
     const t = setup({ settings: { debounceMs: 2500 } });
@@ -267,24 +289,7 @@ describe('ConversationActor', () => {
 
   it('pauses for a human, records messages unanswered, and resumes after the takeover', async () => {
     const t = setup({ settings: { humanTakeoverMinutes: 30 } });
-    const human = {
-      v: 1 as const,
-      type: 'human-active' as const,
-      tenantId: 'acme',
-      channel: 'messenger' as const,
-      conversationId: 'P1:U1',
-      conversationKey: KEY,
-      activity: {
-        tenantId: 'acme',
-        channel: 'messenger' as const,
-        conversationId: 'P1:U1',
-        conversationKey: KEY,
-        messageId: 'agent-1',
-        pageId: 'P1',
-        timestamp: t.now(),
-        receivedAt: t.now(),
-      },
-    };
+    const human = humanEvent('agent-1', t.now());
     t.memory.sent.add('ours-1');
     expect(
       await t.actor.onHumanActive({ ...human, activity: { ...human.activity, messageId: 'ours-1' } }),
@@ -317,24 +322,7 @@ describe('ConversationActor', () => {
 
   it('pauses for the deployment-wide takeover time when the tenant does not set one', async () => {
     const t = setup({ config: { humanTakeoverMinutes: 5 } });
-    const human = {
-      v: 1 as const,
-      type: 'human-active' as const,
-      tenantId: 'acme',
-      channel: 'messenger' as const,
-      conversationId: 'P1:U1',
-      conversationKey: KEY,
-      activity: {
-        tenantId: 'acme',
-        channel: 'messenger' as const,
-        conversationId: 'P1:U1',
-        conversationKey: KEY,
-        messageId: 'agent-9',
-        pageId: 'P1',
-        timestamp: t.now(),
-        receivedAt: t.now(),
-      },
-    };
+    const human = humanEvent('agent-9', t.now());
     expect(await t.actor.onHumanActive(human)).toBe('paused');
     t.advance(4 * 60_000);
     expect(await t.actor.onMessage(msg('m1', 'still paused?'), first)).toBe('paused-recorded');
