@@ -4,13 +4,13 @@
  * is unset or points nowhere, the engine throws `EngineUnavailableError`, the job answers
  * `media-ready` with that typed error and the turn goes on with a marker.
  */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENV } from '../shared/env.js';
 import { EngineUnavailableError, MediaError } from '../shared/errors.js';
+import { runChild } from './child.js';
 
 /** Options of one transcription. */
 export interface TranscribeOptions {
@@ -226,65 +226,30 @@ export class WhisperCppEngine implements TranscriptionEngine {
   }
 }
 
-function runProcess(
+async function runProcess(
   bin: string,
   args: readonly string[],
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason instanceof Error ? signal.reason : new MediaError('MEDIA_FAILED', 'Aborted.'));
-      return;
-    }
-    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    let stderr = '';
-    let timedOut = false;
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-8192);
-    });
-    const kill = (): void => {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      // The whole process group: a wrapper script's own children must die too.
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, timeoutMs);
-    signal?.addEventListener('abort', kill, { once: true });
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', kill);
-    };
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      done();
-      reject(
-        new EngineUnavailableError(`whisper.cpp could not be started (${err.code ?? err.message}).`, {
-          cause: err,
-        }),
+  const result = await runChild(bin, args, { timeoutMs, ...(signal ? { signal } : {}) });
+  switch (result.kind) {
+    case 'aborted':
+      throw result.reason instanceof Error ? result.reason : new MediaError('MEDIA_FAILED', 'Aborted.');
+    case 'spawn-error':
+      throw new EngineUnavailableError(
+        `whisper.cpp could not be started (${result.error.code ?? result.error.message}).`,
+        { cause: result.error },
       );
-    });
-    child.on('close', (code) => {
-      done();
-      if (signal?.aborted) {
-        reject(signal.reason instanceof Error ? signal.reason : new MediaError('MEDIA_FAILED', 'Aborted.'));
-      } else if (timedOut) {
-        reject(new MediaError('MEDIA_TIMEOUT', `whisper.cpp took longer than ${timeoutMs} ms.`));
-      } else if (code !== 0) {
-        const line = stderr.trim().split(/\r?\n/).pop()?.slice(0, 200) ?? '';
-        reject(
-          new MediaError(
-            'MEDIA_FAILED',
-            `whisper.cpp failed with exit code ${code}${line ? `: ${line}` : ''}.`,
-          ),
+    case 'timeout':
+      throw new MediaError('MEDIA_TIMEOUT', `whisper.cpp took longer than ${timeoutMs} ms.`);
+    case 'exit':
+      if (result.code !== 0) {
+        const line = result.stderr.trim().split(/\r?\n/).pop()?.slice(0, 200) ?? '';
+        throw new MediaError(
+          'MEDIA_FAILED',
+          `whisper.cpp failed with exit code ${result.code}${line ? `: ${line}` : ''}.`,
         );
-      } else resolve();
-    });
-  });
+      }
+  }
 }

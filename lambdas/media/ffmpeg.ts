@@ -5,12 +5,12 @@
  * as `MediaError`s: `MEDIA_CORRUPT` when ffmpeg cannot read the input, `MEDIA_TIMEOUT` when a
  * step outlives its budget, `MEDIA_FAILED` for anything else.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ENV } from '../shared/env.js';
 import { MediaError } from '../shared/errors.js';
+import { runChild } from './child.js';
 
 /** How much of ffmpeg's stderr is kept (the tail, where the errors are). */
 const STDERR_KEEP = 4 * 1024 * 1024;
@@ -52,69 +52,37 @@ export interface RunResult {
 }
 
 /** Runs ffmpeg with `args` (stdin closed, stdout discarded), resolving with its stderr. */
-export function runFfmpeg(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runFfmpeg(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const okCodes = options.okCodes ?? [0];
   const bin = options.bin ?? ffmpegPath();
-  return new Promise<RunResult>((resolve, reject) => {
-    if (options.signal?.aborted) {
-      reject(abortError(options.signal));
-      return;
-    }
-    const child = spawn(bin, ['-nostdin', '-hide_banner', ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-    });
-    let stderr = '';
-    let timedOut = false;
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-      if (stderr.length > STDERR_KEEP) stderr = stderr.slice(-STDERR_KEEP);
-    });
-    const kill = (): void => {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      // The whole process group: a wrapper script's own children must die too.
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, timeoutMs);
-    const onAbort = (): void => kill();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-    };
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      done();
-      reject(
-        new MediaError(
-          'MEDIA_FAILED',
-          err.code === 'ENOENT'
-            ? `ffmpeg was not found at "${bin}" (set ${ENV.ffmpegPath}).`
-            : `ffmpeg could not be started: ${err.message}`,
-          { cause: err },
-        ),
-      );
-    });
-    child.on('close', (code) => {
-      done();
-      if (options.signal?.aborted) reject(abortError(options.signal));
-      else if (timedOut) reject(new MediaError('MEDIA_TIMEOUT', `ffmpeg took longer than ${timeoutMs} ms.`));
-      else if (code !== null && okCodes.includes(code)) resolve({ code, stderr });
-      else reject(ffmpegFailure(code, stderr));
-    });
+  const result = await runChild(bin, ['-nostdin', '-hide_banner', ...args], {
+    timeoutMs,
+    stderrKeep: STDERR_KEEP,
+    ...(options.signal ? { signal: options.signal } : {}),
   });
+  switch (result.kind) {
+    case 'aborted':
+      throw abortError(result.reason);
+    case 'spawn-error':
+      throw new MediaError(
+        'MEDIA_FAILED',
+        result.error.code === 'ENOENT'
+          ? `ffmpeg was not found at "${bin}" (set ${ENV.ffmpegPath}).`
+          : `ffmpeg could not be started: ${result.error.message}`,
+        { cause: result.error },
+      );
+    case 'timeout':
+      throw new MediaError('MEDIA_TIMEOUT', `ffmpeg took longer than ${timeoutMs} ms.`);
+    case 'exit':
+      if (result.code !== null && okCodes.includes(result.code))
+        return { code: result.code, stderr: result.stderr };
+      throw ffmpegFailure(result.code, result.stderr);
+  }
+  throw new MediaError('MEDIA_FAILED', 'ffmpeg ended in an unknown way.');
 }
 
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
+function abortError(reason: unknown): Error {
   return reason instanceof Error ? reason : new MediaError('MEDIA_FAILED', 'The media job was aborted.');
 }
 
