@@ -189,6 +189,7 @@ beforeAll(async () => {
   putTenant('dedup', { debounceMs: 0 });
   putTenant('debounce', { debounceMs: 1000, maxTurnWaitMs: 0 });
   putTenant('maxwait', { debounceMs: 1000, maxTurnWaitMs: 3000 });
+  putTenant('typist', { debounceMs: 1000, maxTurnWaitMs: 3000 });
   putTenant('human', { debounceMs: 0, humanTakeoverMinutes: 30 });
   putTenant('gates', {
     debounceMs: 0,
@@ -308,6 +309,34 @@ describe('conversation actor against the emulators', () => {
     await idle(2500);
     expect(repliesFor(key)).toEqual(['echo: first | second']);
     expect(await stateOf(key)).toMatchObject({ turn: { status: 'done', reply: { reason: 'max-wait' } } });
+  }, 60_000);
+
+  it('answers a customer who keeps typing every 600 ms once maxTurnWaitMs has passed, without waiting for a pause', async () => {
+    const key = 'typist#telegram#k:1';
+    const started = Date.now();
+    let sent = 0;
+    let typing = true;
+    // A message every 600 ms for 7 s: each one arrives before the 1-s debounce tick of the last.
+    const typist = (async () => {
+      while (typing && Date.now() - started < 7000) {
+        await enqueue([messageEvent('typist', 'k:1', `k-${sent}`, `m${sent}`)]);
+        sent += 1;
+        await new Promise((r) => setTimeout(r, 600));
+      }
+    })();
+    const answered = await runUntil(drivers, () => repliesFor(key).length >= 1, 15_000);
+    const firstReplyAfter = Date.now() - started;
+    const sentBeforeReply = sent;
+    typing = false;
+    await typist;
+    expect(answered).toBe(true);
+    // The cap (3 s) plus at most one debounce tick (1 s) and some processing: the customer was
+    // still typing when the reply came.
+    expect(firstReplyAfter).toBeLessThan(6500);
+    expect(sentBeforeReply).toBeLessThan(12);
+    const first = repliesFor(key)[0] ?? '';
+    expect(first.startsWith('echo: m0 | m1 | m2')).toBe(true);
+    expect(metrics.some((m) => m.name === 'TurnsFlushed')).toBe(true);
   }, 60_000);
 
   it('ignores an echo of our own send, and pauses for a human agent until the takeover ends', async () => {
