@@ -4,15 +4,12 @@
  * attributes), invoke the handler, delete the records that succeeded and leave the reported
  * failures for the queue to redeliver after their visibility timeout (and redrive to the DLQ).
  */
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context } from 'aws-lambda';
+// The same record builder the local stack's pollers use, so tests see what Lambda delivers.
+import { type SqsHandler, toSqsRecord } from '../../bin/local/sqs-poller.js';
 
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
+export type { SqsHandler };
 
 /** A Lambda context whose remaining time is always `remainingMs`. */
 export function lambdaContext(name = 'test-function', remainingMs = 60_000): Context {
@@ -29,29 +26,6 @@ export function lambdaContext(name = 'test-function', remainingMs = 60_000): Con
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
-  };
-}
-
-function toRecord(message: Message, queueArn: string): SQSRecord {
-  const a = message.Attributes ?? {};
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: {
-      ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
-      SentTimestamp: a.SentTimestamp ?? String(Date.now()),
-      SenderId: a.SenderId ?? 'local',
-      ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-      ...(a.MessageGroupId !== undefined ? { MessageGroupId: a.MessageGroupId } : {}),
-      ...(a.MessageDeduplicationId !== undefined ? { MessageDeduplicationId: a.MessageDeduplicationId } : {}),
-      ...(a.SequenceNumber !== undefined ? { SequenceNumber: a.SequenceNumber } : {}),
-    },
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: 'us-east-1',
   };
 }
 
@@ -85,7 +59,7 @@ export async function pollOnce(driver: Driver): Promise<PollResult> {
   );
   const messages = received.Messages ?? [];
   if (messages.length === 0) return { received: 0, failed: 0 };
-  const records = messages.map((m) => toRecord(m, driver.queueArn ?? driver.queueUrl));
+  const records = messages.map((m) => toSqsRecord(m, driver.queueArn ?? driver.queueUrl, 'us-east-1'));
   let failedIds = new Set<string>();
   try {
     const response = await driver.handler({ Records: records }, lambdaContext());
