@@ -9,8 +9,9 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { messageGroupId, sha256Hex } from '../../lambdas/shared/keys.js';
-import { type MediaJob, type MediaReadyEvent, mediaJobSchema } from '../../lambdas/shared/model.js';
+import { mediaReadyDedupId, mediaReadyEvent } from '../../lambdas/media/worker.js';
+import { messageGroupId } from '../../lambdas/shared/keys.js';
+import { type MediaJob, mediaJobSchema } from '../../lambdas/shared/model.js';
 
 /** What the fake worker answers to one job; `undefined` = never answer. */
 export type FakeMediaAnswer =
@@ -49,31 +50,18 @@ export function fakeMediaWorker(options: {
         jobs.push(job);
         const answer = options.answer(job);
         if (answer === undefined) continue;
-        const event: MediaReadyEvent = {
-          v: 1,
-          type: 'media-ready',
-          tenantId: job.tenantId,
-          channel: job.channel,
-          conversationId: job.conversationId,
-          conversationKey: job.conversationKey,
-          turnId: job.turnId,
-          messageId: job.messageId,
-          attachmentIndex: job.attachmentIndex,
+        // The real worker's builders: the fake differs only in how the answer is produced.
+        const event = mediaReadyEvent(job, {
           ...('transcript' in answer ? { result: { transcript: { text: answer.transcript } } } : {}),
           ...('keyframes' in answer ? { result: { keyframes: [...answer.keyframes] } } : {}),
           ...('error' in answer ? { error: answer.error } : {}),
-        };
+        });
         await options.sqs.send(
           new SendMessageCommand({
             QueueUrl: options.inboundUrl,
             MessageBody: JSON.stringify(event),
             MessageGroupId: messageGroupId(job.conversationKey),
-            MessageDeduplicationId: sha256Hex(
-              'media-ready',
-              job.turnId,
-              job.messageId,
-              String(job.attachmentIndex),
-            ),
+            MessageDeduplicationId: mediaReadyDedupId(job),
           }),
         );
       }
