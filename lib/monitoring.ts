@@ -195,15 +195,11 @@ function schemaOf(def: MetricDefinition): string {
   return [`"${METRICS_NAMESPACE}"`, ...[...def.dimensions, 'service'].sort()].join(', ');
 }
 
-/**
- * Every series of a catalogued metric added up (or averaged…) by one CloudWatch Metrics
- * Insights query — usable in an alarm on its own (Metrics Insights alarms evaluate the last
- * 3 hours of data), and in graphs.
- */
-export function chatRelayMetricTotal(
+/** The metric, service and filters of a query expression, checked (every problem at once). */
+function queryInputs(
   name: MetricName,
-  options: ChatRelayMetricTotalOptions = {},
-): MathExpression {
+  options: { readonly service?: string; readonly where?: Readonly<Record<string, string>> },
+): { def: MetricDefinition; service: string; where: Readonly<Record<string, string>> } {
   const def = definitionOf(name);
   const service = options.service ?? serviceOf(name);
   const where = options.where ?? {};
@@ -216,6 +212,19 @@ export function chatRelayMetricTotal(
     checkQueryValue(`where.${key}`, value, problems);
   }
   if (problems.length > 0) throw new ChatRelayMonitoringError(problems);
+  return { def, service, where };
+}
+
+/**
+ * Every series of a catalogued metric added up (or averaged…) by one CloudWatch Metrics
+ * Insights query — usable in an alarm on its own (Metrics Insights alarms evaluate the last
+ * 3 hours of data), and in graphs.
+ */
+export function chatRelayMetricTotal(
+  name: MetricName,
+  options: ChatRelayMetricTotalOptions = {},
+): MathExpression {
+  const { def, service, where } = queryInputs(name, options);
   const conditions = [
     `service = '${service}'`,
     ...Object.keys(where)
@@ -252,18 +261,7 @@ export function chatRelayMetricSearch(
   name: MetricName,
   options: ChatRelayMetricSearchOptions = {},
 ): MathExpression {
-  const def = definitionOf(name);
-  const service = options.service ?? serviceOf(name);
-  const where = options.where ?? {};
-  const problems: string[] = [];
-  checkQueryValue('service', service, problems);
-  for (const [key, value] of Object.entries(where)) {
-    if (!def.dimensions.includes(key)) {
-      problems.push(`${name} has no dimension ${key}; its dimensions are ${def.dimensions.join(', ')}.`);
-    }
-    checkQueryValue(`where.${key}`, value, problems);
-  }
-  if (problems.length > 0) throw new ChatRelayMonitoringError(problems);
+  const { def, service, where } = queryInputs(name, options);
   const schema = `{${[METRICS_NAMESPACE, ...[...def.dimensions, 'service'].sort()].join(',')}}`;
   const terms = [
     `MetricName="${def.name}"`,
