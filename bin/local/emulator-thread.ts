@@ -4,21 +4,23 @@
  * every AWS call of the pipeline costs CPU on both ends, and one thread would do both.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import type { QueueKey, TableKey } from '../../lib/definitions.js';
-import { type EmulatorOptions, type QueueUrls, startEmulators } from './emulators.js';
+import { type EmulatorOptions, type Emulators, startEmulators } from './emulators.js';
 
 /** What the thread reports once its servers listen (plain data: it crosses threads). */
-export interface EmulatorEndpoints {
-  readonly region: string;
-  readonly dynamoEndpoint: string;
-  readonly sqsEndpoint: string;
-  readonly s3Endpoint: string;
+export interface EmulatorEndpoints
+  extends Pick<
+    Emulators,
+    | 'region'
+    | 'dynamoEndpoint'
+    | 'sqsEndpoint'
+    | 's3Endpoint'
+    | 'queues'
+    | 'tables'
+    | 'mediaBucket'
+    | 'secretPrefix'
+    | 'env'
+  > {
   readonly secretsEndpoint: string;
-  readonly queues: Readonly<Record<QueueKey, QueueUrls>>;
-  readonly tables: Readonly<Record<TableKey, string>>;
-  readonly mediaBucket: string;
-  readonly secretPrefix: string;
-  readonly env: Readonly<Record<string, string>>;
 }
 
 /** The emulators running in their thread. */

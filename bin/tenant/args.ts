@@ -161,21 +161,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   }
 
   const [commandArg, tenantId, ...extra] = positional;
-  if (help) {
-    return {
-      command: 'help',
-      tenantId: undefined,
-      file,
-      prefix,
-      apiUrl,
-      stack,
-      force,
-      reveal,
-      channels,
-      sets,
-      removeChannels,
-    };
-  }
+  const options = { file, prefix, apiUrl, stack, force, reveal, channels, sets, removeChannels };
+  if (help) return { command: 'help', tenantId: undefined, ...options };
   if (commandArg === undefined) throw new UsageError(`No command given.\n\n${USAGE}`);
   if (!(COMMANDS as readonly string[]).includes(commandArg)) {
     throw new UsageError(`Unknown command "${commandArg}"; use one of ${COMMANDS.join(', ')}.\n\n${USAGE}`);
@@ -196,17 +183,5 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   }
   if (command !== 'remove' && force) throw new UsageError('--force is only for remove.');
   if (command !== 'show' && reveal) throw new UsageError('--reveal is only for show.');
-  return {
-    command,
-    tenantId,
-    file,
-    prefix,
-    apiUrl,
-    stack,
-    force,
-    reveal,
-    channels,
-    sets,
-    removeChannels,
-  };
+  return { command, tenantId, ...options };
 }
