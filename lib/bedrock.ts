@@ -11,7 +11,7 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 
 // One default shared with the runtime (lambdas/responders/defaults.ts has no SDK imports).
-export { DEFAULT_BEDROCK_MODEL_ID } from '../lambdas/responders/defaults.js';
+export { DEFAULT_BEDROCK_MODEL_ID } from '../lambdas/contracts/defaults.js';
 
 /** Geography prefixes of system-defined cross-region inference profiles. */
 const PROFILE_PREFIX = /^(us|us-gov|eu|apac|ap|jp|au|ca|global)\.(.+)$/;

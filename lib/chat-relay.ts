@@ -14,10 +14,10 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/env.js';
-import type { MetricName } from '../lambdas/shared/metrics-catalogue.js';
-import { type ChannelName, isChannelName } from '../lambdas/shared/model.js';
-import { TENANT_ID_PATTERN } from '../lambdas/shared/tenant.js';
+import { type ChannelName, isChannelName } from '../lambdas/contracts/channels.js';
+import { ENV } from '../lambdas/contracts/env.js';
+import type { MetricName } from '../lambdas/contracts/metrics.js';
+import { TENANT_ID_PATTERN } from '../lambdas/contracts/tenant.js';
 import { RelayConversation, type ResponderConfig } from './conversation.js';
 import { RelayDelivery } from './delivery.js';
 import {

@@ -16,7 +16,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/env.js';
+import { ENV } from '../lambdas/contracts/env.js';
 import { bedrockTarget, grantBedrockInvoke } from './bedrock.js';
 import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.js';
 

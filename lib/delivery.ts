@@ -8,7 +8,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/env.js';
+import { ENV } from '../lambdas/contracts/env.js';
 import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.js';
 
 /** Properties of {@link RelayDelivery} (resolved values; defaults live in ChatRelay). */

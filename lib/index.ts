@@ -3,20 +3,14 @@
  * `ChatRelayStack`, prop validation, and the responder contract types (`TurnContext`,
  * `Reply`…) a `lambda` responder implements.
  */
-export type {
-  HistoryEntry,
-  Reply,
-  ReplyMessage,
-  Responder,
-  TurnContext,
-  TurnMessage,
-} from '../lambdas/responders/types.js';
+
+export { QUEUE_DEFINITIONS, TABLE_DEFINITIONS } from '../lambdas/contracts/definitions.js';
 export {
   METRIC_LIST,
   METRICS,
   METRICS_NAMESPACE,
   type MetricName,
-} from '../lambdas/shared/metrics-catalogue.js';
+} from '../lambdas/contracts/metrics.js';
 export {
   BEDROCK_MODEL_ID_PATTERN,
   bedrockTarget,
@@ -31,7 +25,6 @@ export type {
   ResponderConfig,
 } from './conversation.js';
 export { RelayConversation } from './conversation.js';
-export { QUEUE_DEFINITIONS, TABLE_DEFINITIONS } from './definitions.js';
 export { RelayDelivery } from './delivery.js';
 export {
   FUNCTION_DEFAULTS,

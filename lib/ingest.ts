@@ -16,7 +16,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/env.js';
+import { ENV } from '../lambdas/contracts/env.js';
 import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.js';
 
 /** The route path every platform posts to. */

@@ -22,9 +22,9 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/env.js';
-import { METRICS_NAMESPACE } from '../lambdas/shared/metrics-catalogue.js';
-import { QUEUE_DEFINITIONS, queueName } from './definitions.js';
+import { QUEUE_DEFINITIONS, queueName } from '../lambdas/contracts/definitions.js';
+import { ENV } from '../lambdas/contracts/env.js';
+import { METRICS_NAMESPACE } from '../lambdas/contracts/metrics.js';
 import { iam5ResourceId } from './nag.js';
 
 /** The repository root: the Docker build context of the worker image. */
@@ -220,7 +220,6 @@ export class ChatRelayMedia extends Construct {
           '!tsconfig.json',
           '!lambdas',
           '!lambdas/**',
-          '!lib/definitions.ts',
         ],
       });
 

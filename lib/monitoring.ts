@@ -46,13 +46,13 @@ import {
   SnsAlarmActionStrategy,
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
+import { CHANNELS, type ChannelName } from '../lambdas/contracts/channels.js';
 import {
   METRICS,
   METRICS_NAMESPACE,
   type MetricDefinition,
   type MetricName,
-} from '../lambdas/shared/metrics-catalogue.js';
-import { CHANNELS, type ChannelName } from '../lambdas/shared/model.js';
+} from '../lambdas/contracts/metrics.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the Lambda functions (ChatRelay's `serviceName` default). */
 export const DEFAULT_SERVICE_NAME = 'chat-relay';

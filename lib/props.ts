@@ -6,9 +6,9 @@
 
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { QUEUE_DEFINITIONS } from '../lambdas/contracts/definitions.js';
 import { BEDROCK_MODEL_ID_PATTERN, DEFAULT_BEDROCK_MODEL_ID } from './bedrock.js';
 import type { ResponderConfig } from './conversation.js';
-import { QUEUE_DEFINITIONS } from './definitions.js';
 import { FUNCTION_DEFAULTS, type RelayLogLevel } from './function-defaults.js';
 import type { ChatRelayMediaProps } from './media.js';
 import type { ChatRelayMonitoringProps } from './monitoring.js';

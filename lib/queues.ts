@@ -7,7 +7,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUE_DEFINITIONS, type QueueDefinition, queueName } from './definitions.js';
+import { QUEUE_DEFINITIONS, type QueueDefinition, queueName } from '../lambdas/contracts/definitions.js';
 
 /** AWS recommends a visibility timeout of at least six times the consuming function's timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;

@@ -7,7 +7,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_DEFINITIONS, type TableDefinition } from './definitions.js';
+import { TABLE_DEFINITIONS, type TableDefinition } from '../lambdas/contracts/definitions.js';
 
 /** Properties of {@link RelayStorage}. */
 export interface RelayStorageProps {

@@ -7,8 +7,9 @@ import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 
-/** The default secret prefix. */
-export const DEFAULT_SECRET_PREFIX = 'chat-relay';
+import { DEFAULT_SECRET_PREFIX } from '../lambdas/contracts/defaults.js';
+
+export { DEFAULT_SECRET_PREFIX };
 
 /** Valid Secrets Manager name characters, no leading/trailing slash. */
 export const SECRET_PREFIX_PATTERN = /^[A-Za-z0-9_+=.@-]+(\/[A-Za-z0-9_+=.@-]+)*$/;

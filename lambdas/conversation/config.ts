@@ -2,7 +2,7 @@
  * Actor configuration: environment defaults (set by the CDK construct) overridden per tenant
  * by the tenant document's settings.
  */
-import { QUEUE_DEFINITIONS } from '../../lib/definitions.js';
+import { DEFAULTS, QUEUE_DEFINITIONS } from '../contracts/index.js';
 import { boolEnv, ENV, intEnv, optionalEnv } from '../shared/env.js';
 import { DEFAULT_SETTINGS, type TenantSettings } from '../shared/tenant.js';
 import type { TurnTiming } from './debounce.js';
@@ -27,11 +27,11 @@ export interface ActorConfig {
   readonly typingTimeoutMs: number;
 }
 
-export const DEFAULT_MEDIA_TIMEOUT_MS = 120_000;
-export const DEFAULT_HISTORY_LIMIT = 20;
-export const DEFAULT_HISTORY_TTL_DAYS = 30;
-export const DEFAULT_SUMMARY_EVERY_TURNS = 10;
-export const DEFAULT_DEDUP_TTL_SECONDS = 604_800;
+export const DEFAULT_MEDIA_TIMEOUT_MS = DEFAULTS.mediaTimeoutMs;
+export const DEFAULT_HISTORY_LIMIT = DEFAULTS.historyLimit;
+export const DEFAULT_HISTORY_TTL_DAYS = DEFAULTS.historyTtlDays;
+export const DEFAULT_SUMMARY_EVERY_TURNS = DEFAULTS.summaryEveryTurns;
+export const DEFAULT_DEDUP_TTL_SECONDS = DEFAULTS.dedupTtlSeconds;
 
 /** Reads the actor's settings from the environment. @throws ConfigurationError on malformed values */
 export function actorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ActorConfig {
@@ -43,7 +43,7 @@ export function actorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ActorC
     historyTtlDays: intEnv(ENV.historyTtlDays, DEFAULT_HISTORY_TTL_DAYS, env),
     summaryEveryTurns: intEnv(ENV.summaryEveryTurns, DEFAULT_SUMMARY_EVERY_TURNS, env),
     maxReceiveCount: intEnv(ENV.maxReceiveCount, QUEUE_DEFINITIONS.inbound.dlq.maxReceiveCount, env),
-    sendFallbackOnFailure: boolEnv(ENV.sendFallbackOnFailure, false, env),
+    sendFallbackOnFailure: boolEnv(ENV.sendFallbackOnFailure, DEFAULTS.sendFallbackOnFailure, env),
     humanTakeoverMinutes: intEnv(ENV.humanTakeoverMinutes, DEFAULT_SETTINGS.humanTakeoverMinutes, env),
     mediaWorker: optionalEnv(ENV.mediaJobsQueueUrl, '', env) !== '',
     typingTimeoutMs: 1500,

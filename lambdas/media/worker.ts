@@ -22,8 +22,8 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { QUEUE_DEFINITIONS } from '../../lib/definitions.js';
 import { type ApiBases, apiBases } from '../channels/endpoints.js';
+import { QUEUE_DEFINITIONS } from '../contracts/definitions.js';
 import { documentClient, sqsClient } from '../shared/clients.js';
 import { ENV, intEnv, requireEnv } from '../shared/env.js';
 import { DependencyError, InvalidEventError } from '../shared/errors.js';

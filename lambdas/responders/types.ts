@@ -1,88 +1,19 @@
 /**
  * The responder contract: a responder turns a {@link TurnContext} into a {@link Reply}.
- * These types are part of the public API (exported from lib/index.ts): the `lambda`
+ * Its data types live in lambdas/contracts/responder.ts (public as `chat-relay/contracts`): the `lambda`
  * responder sends a TurnContext as JSON to the user's function and expects a Reply back.
  */
-import type { Attachment, ChannelName } from '../shared/model.js';
+import type { Reply, TurnContext } from '../contracts/responder.js';
 
-/** One customer message of the turn being answered. */
-export interface TurnMessage {
-  readonly messageId: string;
-  readonly kind: string;
-  readonly text?: string;
-  readonly timestamp: number;
-  readonly attachments: readonly Attachment[];
-  /** Transcript of a voice note or a video's audio track, when the media worker produced one. */
-  readonly transcript?: string;
-  /** Presigned or S3 URLs / keys of video keyframes (JPEG). */
-  readonly keyframes?: readonly string[];
-  /** Set when media could not be processed: `[voice note could not be transcribed]` and the like. */
-  readonly mediaNote?: string;
-}
-
-/** A past message in the conversation (layer 2, short-term history). */
-export interface HistoryEntry {
-  readonly role: 'customer' | 'bot' | 'human';
-  readonly text: string;
-  readonly at: number;
-}
-
-/** Everything a responder may use to answer a turn. */
-export interface TurnContext {
-  readonly tenantId: string;
-  readonly channel: ChannelName;
-  readonly conversationId: string;
-  readonly conversationKey: string;
-  readonly turnId: string;
-  readonly settings: {
-    readonly persona?: string;
-    readonly language?: string;
-    readonly bannedPhrases: readonly string[];
-    readonly fallbackReply: string;
-  };
-  /** Layer 1: who the customer is. */
-  readonly customer: {
-    readonly id: string;
-    readonly name?: string;
-    readonly phone?: string;
-  };
-  /** Layer 4: durable facts about the customer (name → value). */
-  readonly facts: Readonly<Record<string, string>>;
-  /** Layer 2: recent history, oldest first. */
-  readonly history: readonly HistoryEntry[];
-  /** Layer 3: episode summaries, oldest first. */
-  readonly summaries: readonly string[];
-  /** This turn's messages, in arrival order. */
-  readonly messages: readonly TurnMessage[];
-  /** Maximum characters per outbound message on this channel. */
-  readonly maxReplyLength: number;
-  /** Set on a regeneration: why the previous reply failed a gate. */
-  readonly regenerationReason?: string;
-  /**
-   * Ask the responder for an episode summary (layer 3) in `Reply.memory.summary`, e.g. every K
-   * turns. Responders that cannot summarise ignore it.
-   */
-  readonly wantSummary?: boolean;
-}
-
-/** One outbound message of a reply. */
-export interface ReplyMessage {
-  readonly text?: string;
-  /** An image to send by URL. */
-  readonly imageUrl?: string;
-}
-
-/** What a responder returns. */
-export interface Reply {
-  readonly messages: readonly ReplyMessage[];
-  /** Ask for a human: the bot pauses this conversation and sends nothing further. */
-  readonly handoff?: boolean;
-  /** Memory updates: durable facts to set (layer 4) and an episode summary (layer 3). */
-  readonly memory?: {
-    readonly facts?: Readonly<Record<string, string>>;
-    readonly summary?: string;
-  };
-}
+// The data half of the contract (TurnContext, Reply…) lives in the contracts: the constructs'
+// users implement it in their own `lambda` responder. Re-exported here for the runtime.
+export type {
+  HistoryEntry,
+  Reply,
+  ReplyMessage,
+  TurnContext,
+  TurnMessage,
+} from '../contracts/responder.js';
 
 /** A responder implementation. */
 export interface Responder {

@@ -6,16 +6,17 @@
 // Namespace import: lets esbuild drop the unused parts of zod (its locales alone are ~250 KB minified).
 import * as z from 'zod';
 
-/** The channels chat-relay speaks. */
-export const CHANNELS = ['pancake', 'messenger', 'instagram', 'whatsapp', 'telegram', 'zalo'] as const;
-/** One of {@link CHANNELS}. */
-export type ChannelName = (typeof CHANNELS)[number];
-export const channelSchema = z.enum(CHANNELS);
+import { ATTACHMENT_KINDS, CHANNELS } from '../contracts/index.js';
 
-/** True when `value` names a supported channel. */
-export function isChannelName(value: string): value is ChannelName {
-  return (CHANNELS as readonly string[]).includes(value);
-}
+// Channel names and attachment kinds live in the contracts (shared with lib/); re-exported here.
+export {
+  ATTACHMENT_KINDS,
+  type AttachmentKind,
+  CHANNELS,
+  type ChannelName,
+  isChannelName,
+} from '../contracts/index.js';
+export const channelSchema = z.enum(CHANNELS);
 
 /** What a customer message carries. */
 export const MESSAGE_KINDS = [
@@ -30,9 +31,6 @@ export const MESSAGE_KINDS = [
   'other',
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
-
-export const ATTACHMENT_KINDS = ['image', 'audio', 'video', 'file', 'sticker', 'location', 'other'] as const;
-export type AttachmentKind = (typeof ATTACHMENT_KINDS)[number];
 
 export const attachmentSchema = z.object({
   kind: z.enum(ATTACHMENT_KINDS),

@@ -5,11 +5,12 @@
  */
 // Namespace import: lets esbuild drop the unused parts of zod (its locales alone are ~250 KB minified).
 import * as z from 'zod';
+import { DEFAULTS, TENANT_ID_PATTERN } from '../contracts/index.js';
 import { TenantConfigError } from './errors.js';
 import type { ChannelName } from './model.js';
 
-/** Tenant ids: safe in URLs, secret names, DynamoDB keys and FIFO group ids. */
-export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// The tenant id rule lives in the contracts (lib/ validates ids too); re-exported here.
+export { TENANT_ID_PATTERN };
 /** Telegram's documented alphabet for `secret_token` (1–256 characters). */
 export const TELEGRAM_SECRET_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
 
@@ -158,9 +159,9 @@ export function channelConfig<C extends ChannelName>(
 /** Default tenant settings, applied where the tenant document is silent. */
 export const DEFAULT_SETTINGS = {
   language: 'auto',
-  debounceMs: 2500,
-  maxTurnWaitMs: 15_000,
-  humanTakeoverMinutes: 30,
+  debounceMs: DEFAULTS.debounceMs,
+  maxTurnWaitMs: DEFAULTS.maxTurnWaitMs,
+  humanTakeoverMinutes: DEFAULTS.humanTakeoverMinutes,
   fallbackReply: 'Sorry, something went wrong on our side. A team member will get back to you shortly.',
   bannedPhrases: [] as string[],
 } as const;
