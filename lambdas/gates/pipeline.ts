@@ -14,7 +14,7 @@ import {
 } from './checks.js';
 import { maxReplyLength } from './limits.js';
 import { isBlank } from './normalise.js';
-import { splitText } from './split.js';
+import { MAX_REPLY_PARTS, splitText, withMarker } from './split.js';
 
 /** What to queue for a turn. */
 export interface ReplyPlan {
@@ -71,12 +71,30 @@ function runGates(
   return undefined;
 }
 
-/** The reply's messages cut to the length limit: long texts become several parts, in order. */
-export function splitMessages(messages: readonly ReplyMessage[], limit: number): ReplyMessage[] {
+/** Longest image URL a reply part may carry (longer ones are dropped: a cut URL is useless). */
+export const MAX_IMAGE_URL_LENGTH = 2048;
+
+/**
+ * The reply's messages cut to the length limit: long texts become several parts, in order, at
+ * most `maxParts` in all (the last text part then ends with the truncation marker; images past
+ * the bound are dropped).
+ */
+export function splitMessages(
+  messages: readonly ReplyMessage[],
+  limit: number,
+  maxParts: number = MAX_REPLY_PARTS,
+): ReplyMessage[] {
   const parts: ReplyMessage[] = [];
   for (const message of messages) {
-    const texts = isBlank(message.text) ? [] : splitText(message.text ?? '', limit);
-    const imageUrl = isBlank(message.imageUrl) ? undefined : message.imageUrl;
+    const room = maxParts - parts.length;
+    if (room <= 0) break;
+    const rawUrl = isBlank(message.imageUrl) ? undefined : message.imageUrl;
+    const imageUrl = rawUrl !== undefined && rawUrl.length <= MAX_IMAGE_URL_LENGTH ? rawUrl : undefined;
+    const textRoom = imageUrl !== undefined ? room - 1 : room;
+    const texts =
+      isBlank(message.text) || textRoom <= 0
+        ? []
+        : splitText(message.text ?? '', limit, { maxParts: textRoom });
     if (texts.length === 0 && imageUrl === undefined) continue;
     // The image is a part of its own, before the text: each part is sent, recorded and retried
     // on its own, so a failed text never re-sends an image that already went out.
@@ -84,6 +102,26 @@ export function splitMessages(messages: readonly ReplyMessage[], limit: number):
     for (const text of texts) parts.push({ text });
   }
   return parts;
+}
+
+/**
+ * The responder's reply bounded before any gate reads it: at most {@link MAX_REPLY_PARTS}
+ * messages, each text at most `limit × MAX_REPLY_PARTS` code units (cut with the marker). No
+ * gate or split then works on more than that, whatever a responder returns.
+ */
+export function boundReply(reply: Reply, limit: number): Reply {
+  const maxText = limit * MAX_REPLY_PARTS;
+  const tooMany = reply.messages.length > MAX_REPLY_PARTS;
+  const tooLong = reply.messages.some((m) => m.text !== undefined && m.text.length > maxText);
+  if (!tooMany && !tooLong) return reply;
+  return {
+    ...reply,
+    messages: reply.messages
+      .slice(0, MAX_REPLY_PARTS)
+      .map((m) =>
+        m.text !== undefined && m.text.length > maxText ? { ...m, text: withMarker(m.text, maxText) } : m,
+      ),
+  };
 }
 
 function limitFor(context: TurnContext): number {
@@ -113,7 +151,7 @@ export async function produceReply(
   const { previousBotReply, signal } = options;
   const log = { tenant: context.tenantId, channel: context.channel, conversation: context.conversationKey };
 
-  const first = await responder.respond(context, signal);
+  const first = boundReply(await responder.respond(context, signal), limit);
   if (first.handoff === true && first.messages.length === 0) {
     return { parts: [], handoff: true, memory: first.memory, outcome: 'handoff' };
   }
@@ -124,7 +162,7 @@ export async function produceReply(
   logger.info('Reply failed a gate; regenerating', { ...log, gate: firstFailure.gate, turn: context.turnId });
 
   const retryContext: TurnContext = { ...context, regenerationReason: firstFailure.reason };
-  const second = await responder.respond(retryContext, signal);
+  const second = boundReply(await responder.respond(retryContext, signal), limit);
   const secondSystemPrompt = options.systemPrompt ?? responder.systemPrompt?.(retryContext) ?? systemPrompt;
   if (second.handoff === true && second.messages.length === 0) {
     emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { produceReply } from '../../../lambdas/gates/pipeline.js';
+import { MAX_IMAGE_URL_LENGTH, produceReply, splitMessages } from '../../../lambdas/gates/pipeline.js';
+import { MAX_REPLY_PARTS, TRUNCATION_MARKER } from '../../../lambdas/gates/split.js';
 import { EchoResponder } from '../../../lambdas/responders/echo.js';
 import type { Reply, Responder, TurnContext } from '../../../lambdas/responders/types.js';
 import { ResponderError } from '../../../lambdas/shared/errors.js';
@@ -226,5 +227,43 @@ describe('produceReply', () => {
     };
     await produceReply(responder, turnContext(), { signal: controller.signal });
     expect(seen).toBe(controller.signal);
+  });
+
+  it('bounds a 1 MB reply of 30 messages to 10 parts within the limit, the last marked as cut', async () => {
+    const responder = scripted({
+      messages: Array.from({ length: 30 }, (_, i) => ({ text: `${i} ${'w'.repeat(1_000_000)}` })),
+    });
+    const plan = await produceReply(responder, turnContext({ channel: 'whatsapp' }));
+    expect(plan.outcome).toBe('ok');
+    expect(plan.parts).toHaveLength(MAX_REPLY_PARTS);
+    for (const part of plan.parts) expect(part.text!.length).toBeLessThanOrEqual(4096);
+    expect(plan.parts[0]!.text).toBe('0');
+    expect(plan.parts.at(-1)!.text!.endsWith(TRUNCATION_MARKER)).toBe(true);
+  });
+});
+
+describe('splitMessages', () => {
+  it('counts images and texts of every message against one bound of parts', () => {
+    const parts = splitMessages(
+      [
+        { imageUrl: 'https://example.com/a.png', text: 'one. two. three. four.' },
+        { imageUrl: 'https://example.com/b.png', text: 'five.' },
+      ],
+      10,
+      3,
+    );
+    expect(parts).toEqual([
+      { imageUrl: 'https://example.com/a.png' },
+      { text: 'one. two.' },
+      { text: `three.${TRUNCATION_MARKER}` },
+    ]);
+  });
+
+  it('drops an image URL longer than the bound rather than storing or sending it', () => {
+    const parts = splitMessages(
+      [{ imageUrl: `https://x/${'a'.repeat(MAX_IMAGE_URL_LENGTH)}`, text: 'hi' }],
+      100,
+    );
+    expect(parts).toEqual([{ text: 'hi' }]);
   });
 });
