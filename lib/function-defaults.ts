@@ -1,23 +1,79 @@
 /**
- * The shared NodejsFunction defaults for every chat-relay Lambda: Node.js 22 on arm64, bundled
- * locally by esbuild (no Docker), minified with source maps, AWS SDK v3 left to the runtime, an
- * explicit log group with retention, and the Powertools environment.
+ * The shared defaults for every chat-relay Lambda: Node.js 22 on arm64, code from the package's
+ * prebundled assets (`dist/assets/<name>`, built by `npm run build` with esbuild: minified, source
+ * maps, AWS SDK v3 left to the runtime — see scripts/build.ts), an explicit log group with
+ * retention, and the Powertools environment. A synth bundles nothing: no esbuild, no Docker, no
+ * lockfile on the machine that runs it.
  */
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  Code,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../lambdas/shared/metrics-catalogue.js';
+import { METRICS_NAMESPACE } from '../lambdas/contracts/metrics.js';
 
-/** The repository root (this file lives in `lib/`). */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * This file's directory. The compiled library is CommonJS, where Node's module wrapper defines
+ * `__dirname`. In this repository the TypeScript sources also run as ES modules (tsx, vitest),
+ * where only `import.meta` knows a module's location — and `import.meta` does not compile to
+ * CommonJS — so there the directory is read from the stack frame that names this file.
+ */
+function moduleDirectory(): string {
+  if (typeof __dirname === 'string' && isAbsolute(__dirname)) return __dirname;
+  for (const line of new Error().stack?.split('\n') ?? []) {
+    const match = /((?:file:\/\/)?[^\s(]*function-defaults\.[cm]?[jt]s)(?::\d+)*\)?\s*$/.exec(line);
+    const file = match?.[1];
+    if (file) return dirname(file.startsWith('file:') ? fileURLToPath(file) : file);
+  }
+  throw new Error('chat-relay: cannot locate lib/function-defaults (no __dirname, no stack frame)');
+}
 
-/** Absolute path of a Lambda entry under `lambdas/handlers/`. */
-export function handlerEntry(name: 'webhook' | 'conversation' | 'timer' | 'delivery' | string): string {
-  return join(PROJECT_ROOT, 'lambdas', 'handlers', `${name}.ts`);
+/** The nearest folder at or above `from` whose package.json is chat-relay's. */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'chat-relay'
+    ) {
+      return dir;
+    }
+    if (dirname(dir) === dir) throw new Error(`chat-relay: no chat-relay package.json above ${from}`);
+  }
+}
+
+/**
+ * The package root: the repository root when running from the sources (`lib/`), the installed
+ * package's folder when running compiled (`dist/lib/`).
+ */
+export const PROJECT_ROOT = packageRoot(moduleDirectory());
+
+/** The folder of the prebundled assets (`npm run build`; shipped in the package). */
+export const ASSETS_ROOT = join(PROJECT_ROOT, 'dist', 'assets');
+
+/**
+ * Absolute path of one prebundled asset folder: a Lambda handler (`webhook`, `conversation`,
+ * `timer`, `delivery` — one per file in `lambdas/handlers/`) or the media worker's Docker build
+ * context (`media`). Fails with the fix when the package was not built.
+ */
+export function assetPath(name: string): string {
+  const path = join(ASSETS_ROOT, name);
+  if (!existsSync(path)) {
+    throw new Error(
+      `chat-relay: prebuilt asset ${path} is missing. In the chat-relay repository run \`npm run build\` ` +
+        '(npm test, npm start and npm run synth do it when the sources changed); an installed package always has it.',
+    );
+  }
+  return path;
 }
 
 /** Powertools log levels accepted by `POWERTOOLS_LOG_LEVEL`. */
@@ -39,13 +95,13 @@ export interface RelayFunctionDefaults {
 
 /** One function's own settings. */
 export interface RelayFunctionProps {
-  /** Handler file name under `lambdas/handlers/` (without `.ts`), or an absolute entry path. */
+  /** Handler name: a file of `lambdas/handlers/` without `.ts`, prebundled as `dist/assets/<entry>`. */
   readonly entry: string;
   readonly description: string;
   readonly memorySize: number;
   readonly timeout: Duration;
   /** Resource names and tuning values only — never a token. */
-  readonly environment: Readonly<Record<string, string>>;
+  readonly environment: { readonly [name: string]: string };
   readonly reservedConcurrentExecutions?: number;
 }
 
@@ -55,7 +111,7 @@ export interface RelayFunctionProps {
  */
 export class RelayFunction extends Construct {
   /** The Lambda function. */
-  public readonly function: NodejsFunction;
+  public readonly function: LambdaFunction;
   /** Its log group (explicit, with retention). */
   public readonly logGroup: LogGroup;
 
@@ -65,10 +121,10 @@ export class RelayFunction extends Construct {
       retention: defaults.logRetention,
       removalPolicy: defaults.logRemovalPolicy,
     });
-    const entry = props.entry.endsWith('.ts') ? props.entry : handlerEntry(props.entry);
-    this.function = new NodejsFunction(this, 'Function', {
-      entry,
-      handler: 'handler',
+    this.function = new LambdaFunction(this, 'Function', {
+      // Prebundled by scripts/build.ts (esbuild: node22, CommonJS, minified, source map, @aws-sdk/* external).
+      code: Code.fromAsset(assetPath(props.entry)),
+      handler: 'index.handler',
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -78,29 +134,12 @@ export class RelayFunction extends Construct {
       loggingFormat: LoggingFormat.JSON,
       tracing: defaults.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: defaults.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: defaults.logLevel,
         ...props.environment,
-      },
-      bundling: {
-        // Local esbuild from node_modules; bundling must never need Docker.
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        target: 'node22',
-        // CJS: Powertools ships CJS builds and CJS needs no createRequire banner.
-        format: OutputFormat.CJS,
-        mainFields: ['module', 'main'],
-        // The nodejs22.x runtime ships AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
-        tsconfig: join(PROJECT_ROOT, 'tsconfig.json'),
       },
     });
   }
