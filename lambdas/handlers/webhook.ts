@@ -4,12 +4,19 @@
  * (lambdas/ingest/webhook.ts) once per container and flushes metrics after each request.
  *
  * Environment: INBOUND_QUEUE_URL, TENANT_SECRET_PREFIX (required); MAX_BODY_BYTES (default
- * 1048576), ENQUEUE_BUDGET_MS (default 3000), TENANT_CACHE_SECONDS (default 300).
+ * 1048576), ENQUEUE_BUDGET_MS (default 1500: the answer deadline of a request, tenant lookup and
+ * enqueue included), TENANT_CACHE_SECONDS (default 300).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { adapterFor } from '../channels/index.js';
 import { batchedMetricSink, flushMetrics } from '../ingest/metrics.js';
-import { createWebhookHandler, DEFAULT_MAX_BODY_BYTES, type WebhookHandler } from '../ingest/webhook.js';
+import {
+  createWebhookHandler,
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  type WebhookHandler,
+} from '../ingest/webhook.js';
+import { CLIENT_TIMEOUTS } from '../shared/client-timeouts.js';
 import { ENV, intEnv, requireEnv } from '../shared/env.js';
 import { emitMetric, logger, metrics } from '../shared/powertools.js';
 import { sendToQueue } from '../shared/queue.js';
@@ -21,11 +28,20 @@ function liveHandler(): WebhookHandler {
   // Built on first use, not at import: a malformed variable then answers 500 with a logged
   // ConfigurationError instead of failing every cold start.
   if (live) return live;
-  const budgetMs = intEnv(ENV.enqueueBudgetMs, 1500);
+  // One deadline for the whole request: the enqueue budget bounds the tenant lookup too.
+  const deadlineMs = intEnv(ENV.enqueueBudgetMs, DEFAULT_DEADLINE_MS);
+  // One SQS answer may take 2/3 of it, leaving time to retry on a fresh connection.
+  const attemptTimeoutMs = Math.min(CLIENT_TIMEOUTS.sqs.requestTimeout, Math.ceil((deadlineMs * 2) / 3));
   live = createWebhookHandler({
-    loadTenant,
+    loadTenant: (tenantId, signal) => loadTenant(tenantId, { abortSignal: signal }),
     adapterFor,
-    send: (entries) => sendToQueue(requireEnv(ENV.inboundQueueUrl), entries, { budgetMs }),
+    send: (entries, signal) =>
+      sendToQueue(requireEnv(ENV.inboundQueueUrl), entries, {
+        budgetMs: deadlineMs,
+        attemptTimeoutMs,
+        signal,
+      }),
+    deadlineMs,
     metric: batchedMetricSink(metrics, emitMetric),
     logger,
     maxBodyBytes: intEnv(ENV.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),

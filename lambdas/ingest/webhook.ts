@@ -6,10 +6,16 @@
  * Flow: count → channel → body size → decode → tenant → channel configured? → GET handshake,
  * or POST authenticate → parse → entries → enqueue. Any message not enqueued answers 503 so
  * the platform retries; 200 is never sent for a message that is not on the queue.
+ *
+ * Every request has an answer deadline (`deadlineMs`, default 1500 ms from its start): the
+ * tenant lookup and the enqueue get its abort signal, and when it passes the request answers
+ * 503 at once (`DEPENDENCY_FAILED` while the tenant was being read, `ENQUEUE_FAILED` while
+ * sending), even if a dependency ignores the signal. Zalo wants an answer within 2 s, Meta 5 s.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ChannelAdapter, WebhookRequest } from '../channels/types.js';
 import {
+  DependencyError,
   EnqueueError,
   isChatRelayError,
   NotFoundError,
@@ -30,6 +36,48 @@ const LOGGED_EVENTS = 100;
 /** Default body limit: 1 MiB of decoded bytes. */
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 
+/** Default answer deadline of a request, ms from its start. */
+export const DEFAULT_DEADLINE_MS = 1500;
+
+/** Why entries count as unsent when the deadline passed during the enqueue. */
+export const DEADLINE_PASSED = 'DeadlineExceeded: the answer deadline passed before SQS confirmed the send';
+
+/** Arms a timer: `expire` runs after `ms` unless the returned function is called first. */
+export type StartTimer = (ms: number, expire: () => void) => () => void;
+
+const realTimer: StartTimer = (ms, expire) => {
+  const timer = setTimeout(expire, ms);
+  return () => clearTimeout(timer);
+};
+
+/**
+ * `promise`'s outcome, or `onExpire()`'s (its value, or what it throws) when `signal` aborts
+ * first: the answer never waits on a dependency that ignores the signal.
+ */
+function beforeDeadline<T>(promise: Promise<T>, signal: AbortSignal, onExpire: () => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const expire = (): void => {
+      try {
+        resolve(onExpire());
+      } catch (err) {
+        reject(err);
+      }
+    };
+    if (signal.aborted) expire();
+    else signal.addEventListener('abort', expire, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', expire);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', expire);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** The logging the webhook needs (Powertools Logger satisfies it). */
 export interface WebhookLogger {
   debug(message: string, ...extra: Record<string, unknown>[]): void;
@@ -40,12 +88,18 @@ export interface WebhookLogger {
 
 /** Everything the webhook logic talks to. */
 export interface WebhookDeps {
-  /** The tenant document (cached). Throws NotFoundError, TenantConfigError or DependencyError. */
-  readonly loadTenant: (tenantId: string) => Promise<TenantDocument>;
+  /**
+   * The tenant document (cached). Throws NotFoundError, TenantConfigError or DependencyError.
+   * `signal` aborts when the request's deadline passes.
+   */
+  readonly loadTenant: (tenantId: string, signal: AbortSignal) => Promise<TenantDocument>;
   /** The adapter of a channel. */
   readonly adapterFor: (channel: ChannelName) => ChannelAdapter;
-  /** Sends entries to inbound.fifo (chunks of 10, retries inside the budget). */
-  readonly send: (entries: readonly QueueEntry[]) => Promise<SendOutcome>;
+  /**
+   * Sends entries to inbound.fifo (chunks of 10, retries inside the budget). `signal` aborts
+   * when the request's deadline passes; entries not confirmed by then must count as failed.
+   */
+  readonly send: (entries: readonly QueueEntry[], signal: AbortSignal) => Promise<SendOutcome>;
   /** Counts a catalogued metric. */
   readonly metric: (name: MetricName, value: number, dimensions: Record<string, string>) => void;
   readonly logger: WebhookLogger;
@@ -53,6 +107,10 @@ export interface WebhookDeps {
   readonly maxBodyBytes?: number;
   /** Clock, epoch ms. @default Date.now */
   readonly now?: () => number;
+  /** Answer deadline of a request, ms from its start. @default 1500 */
+  readonly deadlineMs?: number;
+  /** Timer behind the deadline (tests fire it themselves). @default setTimeout */
+  readonly startTimer?: StartTimer;
 }
 
 /** A webhook handler: API Gateway v2 event in, structured response out. Never throws. */
@@ -68,9 +126,21 @@ function shown(value: string | undefined): string {
 export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const now = deps.now ?? Date.now;
+  const deadlineMs = deps.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const startTimer = deps.startTimer ?? realTimer;
   const { logger, metric } = deps;
 
   return async (event) => {
+    const deadline = new AbortController();
+    const stopTimer = startTimer(deadlineMs, () => deadline.abort());
+    try {
+      return await respond(event, deadline.signal);
+    } finally {
+      stopTimer();
+    }
+  };
+
+  async function respond(event: APIGatewayProxyEventV2, signal: AbortSignal): Promise<WebhookResponse> {
     const request = fromApiGatewayEvent(event, now());
     const channel: ChannelName | undefined =
       request.channel !== undefined && isChannelName(request.channel) ? request.channel : undefined;
@@ -92,7 +162,12 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         );
       }
       const rawBody = decodeBody(request.body, request.isBase64Encoded);
-      const tenant = await deps.loadTenant(request.tenantId);
+      const tenantId = request.tenantId;
+      const tenant = await beforeDeadline(deps.loadTenant(tenantId, signal), signal, () => {
+        throw new DependencyError(
+          `The tenant lookup did not finish within the ${deadlineMs} ms answer deadline.`,
+        );
+      });
       const config = channelConfig(tenant, channel);
       if (config === undefined) {
         throw new NotFoundError(`Channel "${channel}" is not configured for this tenant.`);
@@ -123,7 +198,10 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       }
       const { entries } = prepared;
       if (entries.length > 0) {
-        const outcome = await deps.send(entries);
+        const outcome = await beforeDeadline(deps.send(entries, signal), signal, () => ({
+          sent: [],
+          failed: entries.map((e) => ({ id: e.id, error: DEADLINE_PASSED })),
+        }));
         if (outcome.sent.length > 0) metric('MessagesEnqueued', outcome.sent.length, dims);
         if (outcome.failed.length > 0) {
           metric('EnqueueFailed', outcome.failed.length, dims);
@@ -181,5 +259,5 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       }
       return outcome.response;
     }
-  };
+  }
 }

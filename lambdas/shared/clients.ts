@@ -1,10 +1,13 @@
 /**
  * AWS SDK clients, created once per container and reused across invocations. Endpoints come
  * from the SDK's own `AWS_ENDPOINT_URL_<SERVICE>` variables, which is how the local stack and
- * the tests point the real handlers at the emulators.
+ * the tests point the real handlers at the emulators. Every client has connection and request
+ * timeouts (lambdas/shared/client-timeouts.ts), so a hung connection cannot hold a handler until
+ * its Lambda timeout.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CLIENT_TIMEOUTS } from './client-timeouts.js';
 import { resetSqsClient } from './sqs-client.js';
 
 export { sqsClient } from './sqs-client.js';
@@ -14,7 +17,7 @@ let doc: DynamoDBDocumentClient | undefined;
 
 /** The shared low-level DynamoDB client (Powertools idempotency takes this one). */
 export function dynamoClient(): DynamoDBClient {
-  dynamo ??= new DynamoDBClient({});
+  dynamo ??= new DynamoDBClient({ requestHandler: { ...CLIENT_TIMEOUTS.dynamodb } });
   return dynamo;
 }
 

@@ -7,9 +7,18 @@
  * at most one entry per group (SQS gives no order between entries of a failed call and its
  * retry), and when an entry fails, the later entries of its group wait for it. A call also stays
  * under SQS's 10 entries and 1 MiB per request.
+ *
+ * The budget is a hard deadline: a call still in flight when it ends is aborted (so is one in
+ * flight when the caller's `signal` aborts), and the entries it carried count as unsent. Such a
+ * call may still have enqueued them; the caller's retry is then dropped by the FIFO
+ * deduplication id (5 minutes) or, later, by the consumer's idempotency.
+ *
+ * Bodies go out through {@link sqsSafeBody} (ASCII-only JSON), so the size checks below measure
+ * what is sent.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import { sqsClient } from './sqs-client.js';
+import { CLIENT_TIMEOUTS } from './client-timeouts.js';
+import { sqsClient, sqsSafeBody } from './sqs-client.js';
 
 /** One message to send. `id` must be unique within the call. */
 export interface QueueEntry {
@@ -21,10 +30,17 @@ export interface QueueEntry {
 }
 
 export interface SendOptions {
-  /** Give up retrying after this long. @default 3000 */
+  /** Give up after this long, aborting a call still in flight. @default 3000 */
   readonly budgetMs?: number;
   /** First backoff delay. @default 50 */
   readonly baseDelayMs?: number;
+  /** The caller's own deadline: when it aborts, so does the call in flight, and nothing more is tried. */
+  readonly signal?: AbortSignal;
+  /**
+   * Longest wait for one SQS answer (each SDK attempt), capped by what is left of the budget,
+   * so a hung connection leaves time for a retry on a fresh one. @default 5000 (the client's)
+   */
+  readonly attemptTimeoutMs?: number;
 }
 
 export interface SendOutcome {
@@ -38,7 +54,22 @@ const MAX_ENTRIES = 10;
 /** 1 MiB minus room for the request envelope and attribute names. */
 const MAX_REQUEST_BYTES = 1_048_576 - 16_384;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** The error of entries left unsent when the budget or the caller's deadline ended. */
+export const DEADLINE_ERROR =
+  'DeadlineExceeded: no answer from SQS in time (a call in flight may still have enqueued; a retry is deduplicated)';
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 const entrySize = (e: QueueEntry): number =>
   Buffer.byteLength(e.body) + (e.groupId?.length ?? 0) + (e.dedupId?.length ?? 0) + e.id.length + 64;
@@ -74,13 +105,38 @@ export async function sendToQueue(
 ): Promise<SendOutcome> {
   const budgetMs = options.budgetMs ?? 3000;
   const baseDelayMs = options.baseDelayMs ?? 50;
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? CLIENT_TIMEOUTS.sqs.requestTimeout;
   const deadline = Date.now() + budgetMs;
+  // One signal for the budget and the caller's deadline, whichever ends first.
+  const stop = new AbortController();
+  const callerAborted = (): void => stop.abort(options.signal?.reason);
+  if (options.signal?.aborted) callerAborted();
+  else options.signal?.addEventListener('abort', callerAborted, { once: true });
+  const budgetTimer = setTimeout(() => stop.abort(new Error('budget spent')), budgetMs);
+  try {
+    return await sendWithin(queueUrl, entries, stop.signal, { deadline, baseDelayMs, attemptTimeoutMs });
+  } finally {
+    clearTimeout(budgetTimer);
+    options.signal?.removeEventListener('abort', callerAborted);
+  }
+}
+
+async function sendWithin(
+  queueUrl: string,
+  entries: readonly QueueEntry[],
+  signal: AbortSignal,
+  limits: { readonly deadline: number; readonly baseDelayMs: number; readonly attemptTimeoutMs: number },
+): Promise<SendOutcome> {
+  const { deadline, baseDelayMs, attemptTimeoutMs } = limits;
   const sent: string[] = [];
   const lastError = new Map<string, string>();
-  let pending = [...entries];
+  let pending = entries.map((e) => {
+    const body = sqsSafeBody(e.body);
+    return body === e.body ? e : { ...e, body };
+  });
   let attempt = 0;
 
-  while (pending.length > 0) {
+  while (pending.length > 0 && !signal.aborted) {
     // One pass: calls until every pending entry was tried once or held behind a failure. Each
     // call either sends entries or marks them failed, so the pass ends.
     const failedGroups = new Set<string>();
@@ -90,7 +146,7 @@ export async function sendToQueue(
         (e) => !failedUngrouped.has(e.id) && (e.groupId === undefined || !failedGroups.has(e.groupId)),
       );
       const call = nextCall(candidates);
-      if (call.length === 0) break;
+      if (call.length === 0 || signal.aborted) break;
       const request: SendMessageBatchRequestEntry[] = call.map((e) => ({
         Id: e.id,
         MessageBody: e.body,
@@ -102,6 +158,10 @@ export async function sendToQueue(
       try {
         const result = await sqsClient().send(
           new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: request }),
+          {
+            abortSignal: signal,
+            requestTimeout: Math.max(1, Math.min(attemptTimeoutMs, deadline - Date.now())),
+          },
         );
         for (const f of result.Failed ?? []) {
           if (f.Id) {
@@ -110,9 +170,14 @@ export async function sendToQueue(
           }
         }
       } catch (err) {
+        const error = signal.aborted
+          ? DEADLINE_ERROR
+          : err instanceof Error
+            ? `${err.name}: ${err.message}`
+            : String(err);
         for (const e of call) {
           failedIds.add(e.id);
-          lastError.set(e.id, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+          lastError.set(e.id, error);
         }
       }
       const done = new Set<string>();
@@ -127,11 +192,12 @@ export async function sendToQueue(
       }
       if (done.size > 0) pending = pending.filter((e) => !done.has(e.id));
     }
-    if (pending.length === 0) break;
+    if (pending.length === 0 || signal.aborted) break;
     attempt += 1;
     const delay = Math.min(1000, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     if (Date.now() + delay >= deadline) break;
-    await sleep(delay);
+    await sleep(delay, signal);
   }
-  return { sent, failed: pending.map((e) => ({ id: e.id, error: lastError.get(e.id) ?? 'unknown' })) };
+  const fallback = signal.aborted ? DEADLINE_ERROR : 'unknown';
+  return { sent, failed: pending.map((e) => ({ id: e.id, error: lastError.get(e.id) ?? fallback })) };
 }

@@ -165,7 +165,7 @@ const json = (res: APIGatewayProxyStructuredResultV2): Record<string, unknown> =
 beforeAll(async () => {
   emulators = await startEmulators();
   Object.assign(process.env, emulators.env, {
-    ENQUEUE_BUDGET_MS: '400',
+    ENQUEUE_BUDGET_MS: '1500',
     MAX_BODY_BYTES: '65536',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
