@@ -74,36 +74,86 @@ export function outboundDedupId(id: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Memory table keys (one table, `pk` / `sk`, TTL attribute `expiresAt` in epoch seconds).
+//
+// Every key is bounded whatever the ids it is built from: DynamoDB refuses a partition key over
+// 2048 bytes or a sort key over 1024 bytes (UTF-8), and platforms can sign ids of any length.
+// A key that fits is the readable `{prefix}{value}`; one that does not (or whose value is not
+// well-formed UTF-16, or starts with the hash marker `~`) is `{prefix}~{sha256 hex of the value's
+// UTF-16 code units}`. The marker keeps the two forms apart, so distinct values always give
+// distinct keys, and keys that fit are unchanged from before the bound existed.
 // ---------------------------------------------------------------------------------------------
 
+/** DynamoDB's largest partition key value, in UTF-8 bytes. */
+export const PK_MAX_BYTES = 2048;
+/** DynamoDB's largest sort key value, in UTF-8 bytes. */
+export const SK_MAX_BYTES = 1024;
+/** Marks a key part replaced by its hash (raw key parts never start with it). */
+export const HASHED_MARKER = '~';
+
+/** A lone surrogate: UTF-8 cannot hold it (DynamoDB would store U+FFFD, merging distinct ids). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when `value` is well-formed UTF-16 (no lone surrogate). */
+export function isWellFormed(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
+/**
+ * `prefix + value` when it fits in `maxBytes` (UTF-8), else `prefix + '~' + sha256(value)`.
+ * The hash covers the value's UTF-16 code units, so it is lossless for any string.
+ */
+export function boundedKey(prefix: string, value: string, maxBytes: number): string {
+  if (
+    !value.startsWith(HASHED_MARKER) &&
+    Buffer.byteLength(prefix) + Buffer.byteLength(value) <= maxBytes &&
+    isWellFormed(value)
+  ) {
+    return prefix + value;
+  }
+  return `${prefix}${HASHED_MARKER}${createHash('sha256').update(value, 'utf16le').digest('hex')}`;
+}
+
+/**
+ * Epoch ms as the 15 zero-padded digits sort keys order by. Inputs outside 0…10^15−1 (or not
+ * integers) are clamped and floored rather than thrown on: a key must never fail a turn.
+ */
+function paddedMs(epochMs: number): string {
+  const ms = Number.isFinite(epochMs) ? Math.min(Math.max(Math.floor(epochMs), 0), 999_999_999_999_999) : 0;
+  return String(ms).padStart(15, '0');
+}
+
 /** Partition of everything about one conversation: state, history, summaries, failures. */
-export const conversationPk = (key: string): string => `conv#${key}`;
+export const conversationPk = (key: string): string => boundedKey('conv#', key, PK_MAX_BYTES);
 /** Sort key of the conversation state item (its open turn lives inside it). */
 export const STATE_SK = 'state';
 /** Sort key of a history entry; zero-padded time keeps entries in order. */
 export const historySk = (epochMs: number, id: string): string =>
-  `hist#${String(epochMs).padStart(15, '0')}#${id}`;
+  boundedKey(`hist#${paddedMs(epochMs)}#`, id, SK_MAX_BYTES);
 export const HISTORY_PREFIX = 'hist#';
 /** Sort key of an episode summary (layer 3). */
-export const summarySk = (epochMs: number): string => `summary#${String(epochMs).padStart(15, '0')}`;
+export const summarySk = (epochMs: number): string => `summary#${paddedMs(epochMs)}`;
 export const SUMMARY_PREFIX = 'summary#';
 /** Sort key of a delivery failure record. */
-export const failureSk = (id: string): string => `failure#${id}`;
+export const failureSk = (id: string): string => boundedKey('failure#', id, SK_MAX_BYTES);
 
-/** Partition of a customer's profile (layer 1) and durable facts (layer 4). */
+/**
+ * Partition of a customer's profile (layer 1) and durable facts (layer 4). Tenant ids never
+ * contain `#` (TENANT_ID_PATTERN) and channels are fixed names, so the parts stay apart.
+ */
 export const customerPk = (tenantId: string, channel: ChannelName, customerId: string): string =>
-  `cust#${tenantId}#${channel}#${customerId}`;
+  boundedKey('cust#', `${tenantId}#${channel}#${customerId}`, PK_MAX_BYTES);
 export const PROFILE_SK = 'profile';
-export const factSk = (name: string): string => `fact#${name}`;
+/** Sort key of a durable fact (the item also holds the name itself). */
+export const factSk = (name: string): string => boundedKey('fact#', name, SK_MAX_BYTES);
 export const FACT_PREFIX = 'fact#';
 
 /** Ids of messages we sent (echo filter): one item per platform message id, TTL one day. */
 export const sentPk = (tenantId: string, channel: ChannelName, platformMessageId: string): string =>
-  `sent#${tenantId}#${channel}#${platformMessageId}`;
+  boundedKey('sent#', `${tenantId}#${channel}#${platformMessageId}`, PK_MAX_BYTES);
 export const SENT_SK = 'sent';
 
 /** Rate-limit window of a scope (page, chat, bot, number) for one time slot. */
-export const ratePk = (scope: string): string => `rate#${scope}`;
+export const ratePk = (scope: string): string => boundedKey('rate#', scope, PK_MAX_BYTES);
 export const rateSk = (windowStartMs: number): string => `w#${windowStartMs}`;
 
 /**
@@ -112,4 +162,4 @@ export const rateSk = (windowStartMs: number): string => `w#${windowStartMs}`;
  * when their `media-ready` event arrives.
  */
 export const mediaSk = (turnId: string, messageId: string, attachmentIndex: number): string =>
-  `media#${turnId}#${messageId}#${attachmentIndex}`;
+  boundedKey('media#', `${turnId}#${messageId}#${attachmentIndex}`, SK_MAX_BYTES);
