@@ -19,6 +19,21 @@ import type {
   NormalisedMessage,
   ParsedEvent,
 } from '../shared/model.js';
+import {
+  boundedAttachment,
+  boundedName,
+  boundedOrDropped,
+  boundedTimestamp,
+  escapedJsonBytes,
+  idProblem,
+  MAX_ATTACHMENTS,
+  MAX_EVENT_BYTES,
+  MAX_ID_LENGTH,
+  MAX_PHONE_LENGTH,
+  MAX_POSTBACK_LENGTH,
+  textLimit,
+  truncateText,
+} from './limits.js';
 
 /** A parsed JSON object. */
 export type Obj = Record<string, unknown>;
@@ -138,14 +153,50 @@ function defined<T extends object>(value: T): T {
 }
 
 /**
+ * The first id among `ids` that cannot be kept verbatim, as the ignored event saying why, or
+ * undefined when all can (see ./limits.ts).
+ */
+function idRefusal(ids: Readonly<Record<string, string | undefined>>): ParsedEvent | undefined {
+  for (const [name, id] of Object.entries(ids)) {
+    if (id === undefined) continue;
+    const problem = idProblem(id);
+    if (problem === 'oversized') return ignored('oversized', `${name} over ${MAX_ID_LENGTH} characters`);
+    if (problem) return ignored(problem, `${name} is not valid Unicode`);
+  }
+  return undefined;
+}
+
+/** The event, or `ignored/oversized` when its JSON would exceed MAX_EVENT_BYTES. */
+function withinSize(event: ParsedEvent, value: object): ParsedEvent {
+  const bytes = escapedJsonBytes(value);
+  return bytes > MAX_EVENT_BYTES ? ignored('oversized', `event of ${bytes} bytes`) : event;
+}
+
+/**
  * A customer-message event, or `ignored/unsupported` when the ids it must carry are missing
- * (a message is never yielded without a message id and a conversation key).
+ * (a message is never yielded without a message id and a conversation key). Every value is
+ * bounded here (./limits.ts): text truncated at the channel's limit with a marker, optional
+ * fields out of bounds dropped, the timestamp replaced by the received-at time when absurd;
+ * an id too long to keep verbatim makes the event `ignored/oversized`.
  */
 export function messageEvent(ctx: BuildContext, fields: MessageFields): ParsedEvent {
   if (!fields.messageId || !fields.conversationId || !fields.pageId || !fields.customer.id) {
     return ignored('unsupported', 'message without ids');
   }
-  const customer = defined({ ...fields.customer });
+  const refused = idRefusal({
+    'message id': fields.messageId,
+    'conversation id': fields.conversationId,
+    'page id': fields.pageId,
+    'customer id': fields.customer.id,
+    'comment id': fields.commentId,
+  });
+  if (refused) return refused;
+  const surface = fields.surface ?? 'inbox';
+  const customer = defined({
+    id: fields.customer.id,
+    name: boundedName(fields.customer.name),
+    phone: boundedOrDropped(fields.customer.phone, MAX_PHONE_LENGTH),
+  });
   const message: NormalisedMessage = defined({
     tenantId: ctx.tenantId,
     channel: ctx.channel,
@@ -154,20 +205,20 @@ export function messageEvent(ctx: BuildContext, fields: MessageFields): ParsedEv
     messageId: fields.messageId,
     pageId: fields.pageId,
     customer,
-    timestamp: fields.timestamp ?? ctx.receivedAt,
+    timestamp: boundedTimestamp(fields.timestamp, ctx.receivedAt),
     receivedAt: ctx.receivedAt,
     kind: fields.kind,
-    text: fields.text,
-    attachments: fields.attachments ? [...fields.attachments] : [],
-    surface: fields.surface ?? 'inbox',
+    text: fields.text === undefined ? undefined : truncateText(fields.text, textLimit(ctx.channel, surface)),
+    attachments: (fields.attachments ?? []).slice(0, MAX_ATTACHMENTS).map(boundedAttachment),
+    surface,
     commentId: fields.commentId,
-    postId: fields.postId,
-    postback: fields.postback,
+    postId: boundedOrDropped(fields.postId, MAX_ID_LENGTH),
+    postback: fields.postback === undefined ? undefined : truncateText(fields.postback, MAX_POSTBACK_LENGTH),
   });
-  return { type: 'message', message };
+  return withinSize({ type: 'message', message }, message);
 }
 
-/** A human-agent activity event (same id guarantees as messages). */
+/** A human-agent activity event (same id guarantees and bounds as messages). */
 export function humanEvent(
   ctx: BuildContext,
   fields: {
@@ -181,6 +232,12 @@ export function humanEvent(
   if (!fields.messageId || !fields.conversationId || !fields.pageId) {
     return ignored('unsupported', 'human activity without ids');
   }
+  const refused = idRefusal({
+    'message id': fields.messageId,
+    'conversation id': fields.conversationId,
+    'page id': fields.pageId,
+  });
+  if (refused) return refused;
   const activity: HumanActivity = defined({
     tenantId: ctx.tenantId,
     channel: ctx.channel,
@@ -188,11 +245,11 @@ export function humanEvent(
     conversationKey: conversationKey(ctx.tenantId, ctx.channel, fields.conversationId),
     messageId: fields.messageId,
     pageId: fields.pageId,
-    agentId: fields.agentId,
-    timestamp: fields.timestamp ?? ctx.receivedAt,
+    agentId: boundedOrDropped(fields.agentId, MAX_ID_LENGTH),
+    timestamp: boundedTimestamp(fields.timestamp, ctx.receivedAt),
     receivedAt: ctx.receivedAt,
   });
-  return { type: 'human-active', activity };
+  return withinSize({ type: 'human-active', activity }, activity);
 }
 
 /**

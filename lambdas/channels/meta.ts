@@ -4,6 +4,7 @@
  * parser used by both Messenger and Instagram.
  */
 import { HandshakeFailedError, InvalidPayloadError, InvalidSignatureError } from '../shared/errors.js';
+import { sha256Hex } from '../shared/keys.js';
 import type { Attachment, AttachmentKind, ParsedEvent } from '../shared/model.js';
 import {
   arr,
@@ -30,6 +31,9 @@ import type { WebhookRequest } from './types.js';
  * both are accepted; this list is the one place to change it.
  */
 export const PAGE_INBOX_APP_IDS: readonly string[] = ['263902037430900', '26390203743090'];
+
+/** Longest postback payload kept as is inside a derived postback id (longer: its hash). */
+const POSTBACK_ID_PAYLOAD_MAX = 200;
 
 /** The signature header Meta sends (lower-cased, as the handler hands headers over). */
 export const META_SIGNATURE_HEADER = 'x-hub-signature-256';
@@ -172,8 +176,11 @@ export function parseMessagingItem(ctx: BuildContext, item: Obj, opts: Messaging
     const title = str(postback.title);
     const postbackMid = idOf(postback.mid);
     if (!postbackMid && timestamp === undefined) return ignored('unsupported', 'postback without id');
-    // Older postbacks carry no mid: derive a stable id so platform retries still deduplicate.
-    const messageId = postbackMid ?? `postback:${senderId}:${timestamp}:${payload ?? ''}`;
+    // Older postbacks carry no mid: derive a stable id so platform retries still deduplicate
+    // (a long payload by its hash, so the id stays short enough to keep).
+    const basis = payload ?? '';
+    const payloadPart = basis.length <= POSTBACK_ID_PAYLOAD_MAX ? basis : `~${sha256Hex(basis)}`;
+    const messageId = postbackMid ?? `postback:${senderId}:${timestamp}:${payloadPart}`;
     return messageEvent(ctx, {
       conversationId: `${opts.accountId}:${senderId}`,
       messageId,

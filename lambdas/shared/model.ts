@@ -103,7 +103,10 @@ export const humanActivitySchema = z.object({
 });
 export type HumanActivity = z.infer<typeof humanActivitySchema>;
 
-/** Why an acknowledged webhook event was not acted on. */
+/**
+ * Why an acknowledged webhook event was not acted on. `oversized`: an id needed to answer is
+ * longer than the channels' bound, or the event stays too large after bounding (docs/channels.md).
+ */
 export const IGNORE_REASONS = [
   'echo',
   'receipt',
@@ -111,6 +114,7 @@ export const IGNORE_REASONS = [
   'non-message',
   'unsupported',
   'not-subscribed-page',
+  'oversized',
 ] as const;
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 

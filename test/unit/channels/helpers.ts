@@ -39,7 +39,8 @@ export const TENANT: TenantDocument = parseTenantDocument(
   JSON.parse(fixture('tenant.json').toString('utf8')),
 );
 
-export const RECEIVED_AT = 1_718_000_100_000;
+/** After every fixture's timestamps (a platform time later than receipt is clamped to it). */
+export const RECEIVED_AT = 1_750_000_000_000;
 
 /** The adapter context for `channel` of the test tenant (optionally with config overrides). */
 export function ctxFor<C extends ChannelName>(

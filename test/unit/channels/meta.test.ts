@@ -154,7 +154,7 @@ describe('Messenger parse', () => {
       pageId: '106000000000001',
       customer: { id: '7100000000000011' },
       timestamp: 1718000000001,
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
       kind: 'text',
       text: 'Xin chào, äöå 😀 https://shop.example/p',
       attachments: [],
@@ -212,7 +212,7 @@ describe('Messenger parse', () => {
       pageId: '106000000000001',
       agentId: '263902037430900',
       timestamp: 1718000001002,
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
     });
     expect(alt?.agentId).toBe('26390203743090');
     expect(PAGE_INBOX_APP_IDS).toEqual(['263902037430900', '26390203743090']);
@@ -287,7 +287,7 @@ describe('Instagram parse', () => {
       pageId: '17841400000000001',
       customer: { id: '7200000000000077', name: 'linh.nguyen' },
       timestamp: 1718000005000,
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
       kind: 'text',
       text: 'Giá bao nhiêu?',
       attachments: [],

@@ -103,7 +103,7 @@ describe('Pancake parse', () => {
       pageId: '1401234567890',
       customer: { id: '24929156790020001', name: 'Lan Phạm', phone: '0901234567' },
       timestamp: Date.UTC(2024, 11, 25, 11, 6, 7, 123),
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
       kind: 'text',
       text: 'alo shop ơi',
       attachments: [],
@@ -133,7 +133,7 @@ describe('Pancake parse', () => {
         pageId: '1401234567890',
         agentId: 'a8f1c2d3-0000-4000-8000-000000000001',
         timestamp: Date.UTC(2024, 11, 25, 11, 9, 0),
-        receivedAt: 1718000100000,
+        receivedAt: 1750000000000,
       },
     ]);
   });

@@ -43,7 +43,7 @@ describe('WhatsApp parse', () => {
       pageId: '106540352242922',
       customer: { id: '84901234567', name: 'Nguyễn Văn A', phone: '84901234567' },
       timestamp: 1749416383000,
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
       kind: 'text',
       text: 'Xin chào 👋',
       attachments: [],
@@ -121,7 +121,7 @@ describe('WhatsApp parse', () => {
       messageId: 'wamid.HUMAN1',
       pageId: '106540352242922',
       timestamp: 1749416500000,
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
     });
   });
 

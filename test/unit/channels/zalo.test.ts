@@ -78,7 +78,7 @@ describe('Zalo parse', () => {
       pageId: '579745863508352884',
       customer: { id: '4212876000000000001' },
       timestamp: 1718000000123,
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
       kind: 'text',
       text: 'Tôi muốn đặt hàng',
       attachments: [],
@@ -113,7 +113,7 @@ describe('Zalo parse', () => {
       messageId: 'zmsg-oa-1',
       pageId: '579745863508352884',
       timestamp: 1718000007123,
-      receivedAt: 1718000100000,
+      receivedAt: 1750000000000,
     });
   });
 

@@ -1,0 +1,177 @@
+/**
+ * Bounds on every value a platform can put in a signed webhook body, applied by the shared
+ * event builders (`messageEvent`, `humanEvent` in ./common.ts) so no adapter can forget them.
+ * A value out of bounds is handled — text truncated with a visible marker, optional fields
+ * dropped, timestamps replaced by the received-at time — and only an event whose ids cannot be
+ * kept (needed to answer, yet longer than {@link MAX_ID_LENGTH} or not valid Unicode) or that
+ * stays too large is ignored, with reason `oversized` or `unsupported` (counted in
+ * `EventsIgnored`). Keys derived from the ids are bounded separately (lambdas/shared/keys.ts).
+ *
+ * Lengths are in UTF-16 code units (JavaScript `length`, which is how the platforms' APIs count
+ * characters); a surrogate pair is never split.
+ */
+import type { Attachment, ChannelName } from '../shared/model.js';
+
+/**
+ * Largest customer text kept per channel, from the platforms' documented message sizes
+ * (reference/channels.md): WhatsApp 4096, Messenger 2000, Instagram 1000 (DMs), Telegram 4096,
+ * Zalo 2000. Pancake relays Facebook pages, whose comments run to 8000 characters: 8000.
+ */
+export const TEXT_LIMITS: Readonly<Record<ChannelName, number>> = {
+  whatsapp: 4096,
+  messenger: 2000,
+  instagram: 1000,
+  telegram: 4096,
+  zalo: 2000,
+  pancake: 8000,
+};
+
+/** Comments where the platform allows longer text than its messages: Instagram comments, 2200. */
+export const COMMENT_TEXT_LIMITS: Readonly<Partial<Record<ChannelName, number>>> = {
+  instagram: 2200,
+};
+
+/** Postback payloads (Messenger's documented maximum: 1000). */
+export const MAX_POSTBACK_LENGTH = 1000;
+/**
+ * Ids kept verbatim (a reply needs the raw customer, conversation and comment ids). Real ids
+ * are under 300 characters; longer ones are still answered (their keys are hashed) up to this.
+ */
+export const MAX_ID_LENGTH = 4096;
+/** Customer and attachment names: longer ones are cut (with `…`). */
+export const MAX_NAME_LENGTH = 256;
+/** Phone numbers: longer ones are dropped. */
+export const MAX_PHONE_LENGTH = 64;
+/** Media URLs: longer ones are dropped (the attachment stays, without a fetchable URL). */
+export const MAX_URL_LENGTH = 4096;
+/** Platform file / media ids: longer ones are dropped. */
+export const MAX_FILE_ID_LENGTH = 1024;
+/** MIME types: longer ones are dropped. */
+export const MAX_MIME_LENGTH = 255;
+/** Attachments kept per message (the first ones). */
+export const MAX_ATTACHMENTS = 20;
+/**
+ * Largest normalised message or human activity, as JSON with every non-ASCII code unit counted
+ * as its 6-byte `\uXXXX` escape (how queue bodies carry it). Field bounds keep real messages far
+ * below; only ids near {@link MAX_ID_LENGTH} in non-ASCII script reach it. Keeps an inbound
+ * event well inside SQS's message size and a turn's messages inside the state item.
+ */
+export const MAX_EVENT_BYTES = 64 * 1024;
+/** Timestamps before this (2000-01-01) are not a message's: the received-at time is used. */
+export const MIN_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/** True when `value` has no lone surrogate (UTF-8, hence DynamoDB, can hold it exactly). */
+export function isWellFormed(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
+/** `value` with each lone surrogate replaced by U+FFFD. */
+export function wellFormed(value: string): string {
+  return isWellFormed(value) ? value : value.replace(LONE_SURROGATES, '\uFFFD');
+}
+
+/** Where to cut `value` to at most `limit` code units without splitting a surrogate pair. */
+function cutAt(value: string, limit: number): number {
+  const code = value.charCodeAt(limit - 1);
+  return code >= 0xd800 && code <= 0xdbff ? limit - 1 : limit;
+}
+
+/** The marker appended to a truncated text. */
+export function truncationMarker(removed: number): string {
+  return `… [truncated ${removed} characters]`;
+}
+
+/**
+ * `text` cut to its first `limit` code units plus {@link truncationMarker} when longer, lone
+ * surrogates replaced; unchanged otherwise.
+ */
+export function truncateText(text: string, limit: number): string {
+  const clean = wellFormed(text);
+  if (clean.length <= limit) return clean;
+  const cut = cutAt(clean, limit);
+  return clean.slice(0, cut) + truncationMarker(clean.length - cut);
+}
+
+/** A name cut to {@link MAX_NAME_LENGTH} with `…`, lone surrogates replaced. */
+export function boundedName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const clean = wellFormed(name);
+  if (clean.length <= MAX_NAME_LENGTH) return clean;
+  return `${clean.slice(0, cutAt(clean, MAX_NAME_LENGTH - 1))}…`;
+}
+
+/** `value` when it is at most `max` code units and well-formed, else undefined (dropped). */
+export function boundedOrDropped(value: string | undefined, max: number): string | undefined {
+  return value !== undefined && value.length <= max && isWellFormed(value) ? value : undefined;
+}
+
+/** The text limit of a channel's surface. */
+export function textLimit(channel: ChannelName, surface: 'inbox' | 'comment'): number {
+  return (surface === 'comment' ? COMMENT_TEXT_LIMITS[channel] : undefined) ?? TEXT_LIMITS[channel];
+}
+
+/**
+ * The platform timestamp when it is a plausible time for this message — a finite epoch ms
+ * between {@link MIN_TIMESTAMP_MS} and the time we received it — else `receivedAt`. A time
+ * after receipt (platform clock ahead) is clamped to it: the customer's 24-hour window and
+ * the turn's order never run on a future clock.
+ */
+export function boundedTimestamp(timestamp: number | undefined, receivedAt: number): number {
+  if (timestamp === undefined || !Number.isFinite(timestamp) || timestamp < MIN_TIMESTAMP_MS) {
+    return receivedAt;
+  }
+  return Math.min(Math.round(timestamp), receivedAt);
+}
+
+/** A coordinate rounded to 7 decimals (~1 cm) when within ±`max`, else undefined. */
+function coordinate(value: number | undefined, max: number): number | undefined {
+  if (value === undefined || !Number.isFinite(value) || Math.abs(value) > max) return undefined;
+  // Rounding also turns magnitudes DynamoDB cannot store (below 1e-130) into 0.
+  return Math.round(value * 1e7) / 1e7 || 0;
+}
+
+/** An attachment with every field within bounds (out-of-bound fields dropped). */
+export function boundedAttachment(attachment: Attachment): Attachment {
+  const out: Attachment = { kind: attachment.kind };
+  const url = boundedOrDropped(attachment.url, MAX_URL_LENGTH);
+  if (url !== undefined) out.url = url;
+  const fileId = boundedOrDropped(attachment.fileId, MAX_FILE_ID_LENGTH);
+  if (fileId !== undefined) out.fileId = fileId;
+  const mimeType = boundedOrDropped(attachment.mimeType, MAX_MIME_LENGTH);
+  if (mimeType !== undefined) out.mimeType = mimeType;
+  const name = boundedName(attachment.name);
+  if (name !== undefined) out.name = name;
+  const size = attachment.size;
+  if (size !== undefined && Number.isSafeInteger(size) && size >= 0) out.size = size;
+  if (attachment.voice === true) out.voice = true;
+  const latitude = coordinate(attachment.latitude, 90);
+  const longitude = coordinate(attachment.longitude, 180);
+  if (latitude !== undefined && longitude !== undefined) {
+    out.latitude = latitude;
+    out.longitude = longitude;
+  }
+  return out;
+}
+
+/**
+ * Why a required id cannot be kept, or undefined when it can: ids are sent back to the
+ * platform verbatim, so they are never shortened.
+ */
+export function idProblem(id: string): 'oversized' | 'unsupported' | undefined {
+  if (id.length > MAX_ID_LENGTH) return 'oversized';
+  if (!isWellFormed(id)) return 'unsupported';
+  return undefined;
+}
+
+/** Size of `value` as JSON with each non-ASCII code unit counted as its `\uXXXX` escape. */
+export function escapedJsonBytes(value: unknown): number {
+  const json = JSON.stringify(value);
+  let bytes = json.length;
+  for (let i = 0; i < json.length; i += 1) {
+    if (json.charCodeAt(i) > 0x7e) bytes += 5;
+  }
+  return bytes;
+}
