@@ -100,7 +100,12 @@ function displayName(from: Obj | undefined): string | undefined {
   return full || str(from.username);
 }
 
-/** Parses one update. */
+/**
+ * Parses one update. The customer is the chat the update came from (`chat.id`): replies, typing,
+ * rate limits and the customer's memory all go to the chat, which in a group is the group —
+ * never the sender's private chat, and never a member's private memory in front of the group.
+ * In a private chat the chat id is the sender's id anyway.
+ */
 export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Obj): ParsedEvent {
   const updateId = idOf(update.update_id);
   if (!updateId) return ignored('unsupported', 'update without update_id');
@@ -116,7 +121,7 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
       conversationId: `${botId}:${chatId}`,
       messageId: updateId,
       pageId: botId,
-      customer: { id: fromId, name: displayName(from) },
+      customer: { id: chatId, name: displayName(from) },
       timestamp: undefined,
       kind: 'postback',
       text: data,
@@ -133,12 +138,13 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
   const from = obj(message.from);
   if (!chatId) return ignored('unsupported', 'message without chat');
   if (from?.is_bot === true) return ignored('echo', 'sent by a bot');
-  const customerId = idOf(from?.id) ?? chatId;
+  const fromId = idOf(from?.id) ?? chatId;
   const text = str(message.text) ?? str(message.caption);
   const attachments = telegramAttachments(message);
   const contact = obj(message.contact);
   let phone: string | undefined;
-  if (contact && idOf(contact.user_id) === customerId) phone = str(contact.phone_number);
+  // A phone is the customer's only in a private chat, shared by the sender about themself.
+  if (contact && fromId === chatId && idOf(contact.user_id) === fromId) phone = str(contact.phone_number);
   if (!text && attachments.length === 0 && !contact) {
     // Service messages (members joined, title changed, pinned…).
     return ignored('non-message', 'service message');
@@ -147,7 +153,7 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
     conversationId: `${botId}:${chatId}`,
     messageId: updateId,
     pageId: botId,
-    customer: { id: customerId, name: displayName(from), phone },
+    customer: { id: chatId, name: displayName(from), phone },
     timestamp: epochMs(message.edit_date) ?? epochMs(message.date),
     kind: contact && attachments.length === 0 && !text ? 'other' : kindOf(attachments, text),
     text: text ?? (contact ? str(contact.phone_number) : undefined),
