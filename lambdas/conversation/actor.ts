@@ -24,6 +24,7 @@ import type {
 } from '../shared/model.js';
 import { logger } from '../shared/powertools.js';
 import { DEFAULT_SETTINGS, type TenantDocument } from '../shared/tenant.js';
+import { BOUNDS, boundText, epochMs, keptOrDropped, storedMessageId } from './bounds.js';
 import type { ActorConfig } from './config.js';
 import { timingFor } from './config.js';
 import { delaySecondsFor, evaluateFlush, type TurnTiming } from './debounce.js';
@@ -35,7 +36,9 @@ import {
   dropTurn,
   expirePendingMedia,
   hasSeen,
+  holdsMessage,
   isPaused,
+  isTurnFull,
   openTurn,
   type StoredReply,
   type Turn,
@@ -101,7 +104,7 @@ export class ConversationActor {
     if (hasSeen(state, message.messageId)) {
       // A retry of a message whose state write succeeded before the invocation died: redo the
       // effects that follow the write (they are idempotent), never the append.
-      const mine = state.turn?.messages.some((m) => m.messageId === message.messageId) === true;
+      const mine = holdsMessage(state.turn, message.messageId);
       if (mine && state.turn?.status === 'answered') {
         // Inline flush (debounce 0) died after deciding the reply: queue it now.
         await this.queueReply(state);
@@ -109,9 +112,12 @@ export class ConversationActor {
       }
       const turn = openTurn(state);
       if (!mine || !turn) return 'duplicate';
-      await this.sendMediaJobs(event, tenant, turn, message.messageId, now);
-      if (turn.pendingMedia.some((m) => m.messageId === message.messageId)) {
-        await this.arm(state, 'media-timeout', now, this.config.mediaTimeoutMs);
+      if (!isTurnFull(turn)) {
+        await this.sendMediaJobs(event, tenant, turn, message.messageId, now);
+        const id = storedMessageId(message.messageId);
+        if (turn.pendingMedia.some((m) => m.messageId === id)) {
+          await this.arm(state, 'media-timeout', now, this.config.mediaTimeoutMs);
+        }
       }
       await this.afterChange(state, tenant, timing, now, attempt);
       return 'duplicate';
@@ -129,9 +135,12 @@ export class ConversationActor {
     }
     const appended = appendMessage(current, message, now, { mediaWorker: this.mediaWorker });
     const saved = await this.deps.state.save(appended.state);
-    await this.sendMediaJobs(event, tenant, appended.turn, message.messageId, now);
-    if (appended.media.length > 0) {
-      await this.arm(saved, 'media-timeout', now, this.config.mediaTimeoutMs);
+    // A full turn is answered at once (afterChange): its media would only come back too late.
+    if (!isTurnFull(appended.turn)) {
+      await this.sendMediaJobs(event, tenant, appended.turn, message.messageId, now);
+      if (appended.media.length > 0) {
+        await this.arm(saved, 'media-timeout', now, this.config.mediaTimeoutMs);
+      }
     }
     const outcome = await this.afterChange(saved, tenant, timing, now, attempt);
     return outcome ?? 'appended';
@@ -227,7 +236,7 @@ export class ConversationActor {
     const items: HistoryItem[] = [];
     const dropped = openTurn(state);
     if (dropped) items.push(...this.turnHistory(event.conversationKey, dropped, expiresAt));
-    const at = activity.timestamp > 0 ? activity.timestamp : now;
+    const at = activity.timestamp > 0 ? epochMs(activity.timestamp, now) : now;
     items.push({
       conversationKey: event.conversationKey,
       sk: historySk(at, activity.messageId),
@@ -258,7 +267,11 @@ export class ConversationActor {
     return this.config.mediaWorker && this.deps.queues.enqueueMediaJobs !== undefined;
   }
 
-  /** After the turn changed: flush inline (debounce 0) or arm the debounce tick. */
+  /**
+   * After the turn changed: answer it at once when it is full (reason `size`: its messages or
+   * bytes reached their bound, docs/conversation.md), else flush inline (debounce 0) or arm the
+   * debounce tick.
+   */
   private async afterChange(
     state: ConversationState,
     tenant: TenantDocument,
@@ -268,6 +281,15 @@ export class ConversationActor {
   ): Promise<Outcome | undefined> {
     const turn = openTurn(state);
     if (!turn) return undefined;
+    if (isTurnFull(turn)) {
+      logger.info('Turn full: answered now', {
+        ...this.logKeys(state),
+        turn: turn.turnId,
+        messages: turn.messages.length,
+        pendingMedia: turn.pendingMedia.length,
+      });
+      return this.answer(expirePendingMedia(state, 'TURN_FULL', now), tenant, 'size', attempt);
+    }
     if (turn.pendingMedia.length > 0) return 'waiting-media';
     if (timing.debounceMs === 0) return this.answer(state, tenant, 'debounce', attempt);
     await this.arm(state, 'debounce', now, timing.debounceMs);
@@ -330,7 +352,7 @@ export class ConversationActor {
   private async answer(
     state: ConversationState,
     tenant: TenantDocument,
-    reason: FlushEvent['reason'],
+    reason: FlushEvent['reason'] | 'size',
     attempt: Attempt,
   ): Promise<Outcome> {
     const turn = openTurn(state);
@@ -414,14 +436,19 @@ export class ConversationActor {
 
       const answeredAt = this.deps.now();
       const expiresAt = this.historyExpiry(answeredAt);
-      const parts = plan.parts.filter(
-        (p) => (p.text !== undefined && p.text !== '') || (p.imageUrl !== undefined && p.imageUrl !== ''),
-      );
+      // Bounded whatever the reply port returns (the length gate already keeps within these).
+      const parts = plan.parts
+        .map((p) => {
+          const imageUrl = keptOrDropped(p.imageUrl, BOUNDS.replyImageUrl);
+          return {
+            ...(p.text !== undefined && p.text !== '' ? { text: boundText(p.text, BOUNDS.replyText) } : {}),
+            ...(imageUrl !== undefined && imageUrl !== '' ? { imageUrl } : {}),
+          };
+        })
+        .filter((p) => p.text !== undefined || p.imageUrl !== undefined)
+        .slice(0, BOUNDS.replyParts);
       const reply: StoredReply = {
-        parts: parts.map((p) => ({
-          ...(p.text !== undefined ? { text: p.text } : {}),
-          ...(p.imageUrl !== undefined ? { imageUrl: p.imageUrl } : {}),
-        })),
+        parts,
         historySks: parts.map((_, i) => historySk(answeredAt + i, replyId(turn.turnId, i))),
         answeredAt,
         handoff: plan.handoff,
@@ -457,7 +484,7 @@ export class ConversationActor {
       const answered = await this.deps.state.save({
         ...state,
         turn: { ...turn, status: 'answered', reply },
-        ...(replyText !== '' ? { lastBotReply: replyText } : {}),
+        ...(replyText !== '' ? { lastBotReply: boundText(replyText, BOUNDS.lastBotReply) } : {}),
         turnCount: state.turnCount + 1,
         turnsSinceSummary: summaryText !== undefined ? 0 : state.turnsSinceSummary + 1,
         ...(plan.handoff
@@ -580,13 +607,14 @@ export class ConversationActor {
     message: { messageId: string; receivedAt: number; text?: string },
     now: number,
   ): HistoryItem {
+    const at = epochMs(message.receivedAt, now);
     return {
       conversationKey,
-      sk: historySk(message.receivedAt, message.messageId),
+      sk: historySk(at, message.messageId),
       role: 'customer',
-      text: message.text ?? '',
-      at: message.receivedAt,
-      messageId: message.messageId,
+      text: boundText(message.text ?? '', BOUNDS.messageText),
+      at,
+      messageId: storedMessageId(message.messageId),
       expiresAt: this.historyExpiry(now),
     };
   }
@@ -597,7 +625,10 @@ export class ConversationActor {
       conversationKey,
       sk: historySk(m.receivedAt, m.messageId),
       role: 'customer' as const,
-      text: [m.text, m.transcript, m.mediaNote].filter((t) => t !== undefined && t !== '').join(' '),
+      text: boundText(
+        [m.text, m.transcript, m.mediaNote].filter((t) => t !== undefined && t !== '').join(' '),
+        BOUNDS.historyText,
+      ),
       at: m.receivedAt,
       messageId: m.messageId,
       expiresAt,

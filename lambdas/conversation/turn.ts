@@ -5,6 +5,16 @@
  */
 import { sha256Hex } from '../shared/keys.js';
 import type { Attachment, ChannelName, Customer, NormalisedMessage } from '../shared/model.js';
+import {
+  BOUNDS,
+  boundText,
+  epochMs,
+  estimateBytes,
+  keptOrDropped,
+  seenDigest,
+  storedMessageId,
+  utf8Bytes,
+} from './bounds.js';
 
 /** Lifecycle of a turn. `open` takes messages; `answered` has its reply decided and stored; `done` has it queued. */
 export type TurnStatus = 'open' | 'answered' | 'done' | 'failed' | 'dropped';
@@ -43,7 +53,7 @@ export interface StoredReply {
   readonly answeredAt: number;
   readonly handoff: boolean;
   readonly outcome: string;
-  /** Why the turn was flushed: `debounce`, `max-wait` or `media-timeout`. */
+  /** Why the turn was flushed: `debounce`, `max-wait`, `media-timeout` or `size` (turn full). */
   readonly reason: string;
 }
 
@@ -78,13 +88,17 @@ export interface ConversationState {
   readonly turnCount: number;
   readonly turnsSinceSummary: number;
   readonly turn?: Turn;
-  /** The most recent platform message ids seen (a second guard behind Powertools idempotency). */
+  /**
+   * Digests ({@link seenDigest}) of the most recent platform message ids taken in: a second
+   * guard behind Powertools idempotency, fixed-size whatever the ids (items written before the
+   * digests may still hold raw ids, which are matched too).
+   */
   readonly seen: readonly string[];
   readonly updatedAt: number;
 }
 
 /** How many recent message ids the state remembers. */
-export const SEEN_LIMIT = 64;
+export const SEEN_LIMIT = BOUNDS.seen;
 
 /** A fresh state for a conversation that has none yet. */
 export function emptyState(ids: {
@@ -108,7 +122,13 @@ export function isPaused(state: ConversationState, now: number): boolean {
 
 /** True when `messageId` was already taken in. */
 export function hasSeen(state: ConversationState, messageId: string): boolean {
-  return state.seen.includes(messageId);
+  return state.seen.includes(seenDigest(messageId)) || state.seen.includes(messageId);
+}
+
+/** True when the turn holds the message `messageId` (compared in its stored form). */
+export function holdsMessage(turn: Turn | undefined, messageId: string): boolean {
+  const id = storedMessageId(messageId);
+  return turn?.messages.some((m) => m.messageId === id) === true;
 }
 
 /** The open turn, if any. */
@@ -117,18 +137,22 @@ export function openTurn(state: ConversationState): Turn | undefined {
 }
 
 function remember(seen: readonly string[], messageId: string): string[] {
-  const next = seen.filter((id) => id !== messageId);
-  next.push(messageId);
+  const digest = seenDigest(messageId);
+  const next = seen.filter((id) => id !== digest && id !== messageId);
+  next.push(digest);
   return next.slice(-SEEN_LIMIT);
 }
 
-/** Media kinds that go to the media worker. */
+/** Media items of one message sent to the media worker at most (the first ones). */
+export const MEDIA_PER_MESSAGE = 10;
+
+/** Media kinds that go to the media worker (ids in their stored form). */
 export function mediaOf(message: NormalisedMessage): PendingMedia[] {
   const out: PendingMedia[] = [];
   message.attachments.forEach((attachment, attachmentIndex) => {
-    if (attachment.kind === 'audio' || attachment.kind === 'video') {
+    if ((attachment.kind === 'audio' || attachment.kind === 'video') && out.length < MEDIA_PER_MESSAGE) {
       out.push({
-        messageId: message.messageId,
+        messageId: storedMessageId(message.messageId),
         attachmentIndex,
         kind: attachment.kind,
         ...(attachment.voice ? { voice: true } : {}),
@@ -146,18 +170,93 @@ export function mediaMarker(media: Pick<PendingMedia, 'kind' | 'voice'>, code: s
     : `[voice note could not be transcribed: ${code}]`;
 }
 
-function toRecord(message: NormalisedMessage): TurnMessageRecord {
+const finiteOrDropped = (value: number | undefined, max: number): number | undefined =>
+  value !== undefined && Number.isFinite(value) && Math.abs(value) <= max ? value : undefined;
+
+/** One attachment with every field within its bound (ids and URLs dropped, names cut, odd numbers dropped). */
+export function boundAttachment(attachment: Attachment): Attachment {
+  const url = keptOrDropped(attachment.url, BOUNDS.attachmentUrl);
+  const fileId = keptOrDropped(attachment.fileId, BOUNDS.attachmentFileId);
+  const mimeType = keptOrDropped(attachment.mimeType, BOUNDS.attachmentMime);
+  const name = attachment.name === undefined ? undefined : boundText(attachment.name, BOUNDS.attachmentName);
+  const size = finiteOrDropped(attachment.size, Number.MAX_SAFE_INTEGER);
+  const latitude = finiteOrDropped(attachment.latitude, 90);
+  const longitude = finiteOrDropped(attachment.longitude, 180);
   return {
-    messageId: message.messageId,
-    kind: message.kind,
-    ...(message.text !== undefined ? { text: message.text } : {}),
-    timestamp: message.timestamp,
-    receivedAt: message.receivedAt,
-    attachments: message.attachments,
-    surface: message.surface,
-    ...(message.commentId !== undefined ? { commentId: message.commentId } : {}),
-    ...(message.postback !== undefined ? { postback: message.postback } : {}),
+    kind: attachment.kind,
+    ...(url !== undefined ? { url } : {}),
+    ...(fileId !== undefined ? { fileId } : {}),
+    ...(mimeType !== undefined ? { mimeType } : {}),
+    ...(name !== undefined ? { name } : {}),
+    ...(size !== undefined && size >= 0 ? { size } : {}),
+    ...(attachment.voice === true ? { voice: true } : {}),
+    ...(latitude !== undefined ? { latitude } : {}),
+    ...(longitude !== undefined ? { longitude } : {}),
   };
+}
+
+/** The first attachments whose bounded forms fit in {@link BOUNDS.attachments} bytes together. */
+export function boundAttachments(attachments: readonly Attachment[]): Attachment[] {
+  const out: Attachment[] = [];
+  let bytes = 0;
+  for (const attachment of attachments) {
+    const bounded = boundAttachment(attachment);
+    const size = estimateBytes(bounded);
+    if (bytes + size > BOUNDS.attachments) break;
+    bytes += size;
+    out.push(bounded);
+  }
+  return out;
+}
+
+/** The customer as stored: an id that is too long to store is dropped (it could not be answered). */
+export function boundCustomer(customer: Partial<Customer> | undefined): Customer | undefined {
+  if (customer === undefined) return undefined;
+  const id = keptOrDropped(customer.id, BOUNDS.customerId);
+  const name = customer.name === undefined ? undefined : boundText(customer.name, BOUNDS.customerName);
+  const phone = keptOrDropped(customer.phone, BOUNDS.customerPhone);
+  if (id === undefined) return undefined;
+  return { id, ...(name !== undefined ? { name } : {}), ...(phone !== undefined ? { phone } : {}) };
+}
+
+/**
+ * A message as kept in the turn: every field within its bound (docs/conversation.md), times
+ * checked (a platform timestamp DynamoDB could not store, or not a plausible epoch-ms time, is
+ * replaced by the received-at time; that by `now`).
+ */
+export function toRecord(message: NormalisedMessage, now: number): TurnMessageRecord {
+  const receivedAt = epochMs(message.receivedAt, now);
+  const messageId = storedMessageId(message.messageId);
+  // A comment is answered by its id: when the message id had to be digested, keep it as the comment id.
+  const rawCommentId =
+    message.commentId ??
+    (message.surface === 'comment' && messageId !== message.messageId ? message.messageId : undefined);
+  const commentId = keptOrDropped(rawCommentId, BOUNDS.commentId);
+  return {
+    messageId,
+    kind: message.kind,
+    ...(message.text !== undefined ? { text: boundText(message.text, BOUNDS.messageText) } : {}),
+    timestamp: epochMs(message.timestamp, receivedAt),
+    receivedAt,
+    attachments: boundAttachments(message.attachments),
+    surface: message.surface,
+    ...(commentId !== undefined ? { commentId } : {}),
+    ...(message.postback !== undefined ? { postback: boundText(message.postback, BOUNDS.messageText) } : {}),
+  };
+}
+
+/**
+ * Estimated bytes of the open turn for the size flush: the turn as stored plus, for each
+ * message still waiting for media, room for the transcript, keyframes and marker to come.
+ */
+export function turnBytes(turn: Turn): number {
+  const waiting = new Set(turn.pendingMedia.map((m) => m.messageId)).size;
+  return estimateBytes(turn) + waiting * BOUNDS.mediaReserve;
+}
+
+/** True when the open turn must be answered now, whatever else it waits for (reason `size`). */
+export function isTurnFull(turn: Turn): boolean {
+  return turn.messages.length >= BOUNDS.turnMessages || turnBytes(turn) >= BOUNDS.turnFlushBytes;
 }
 
 /** The result of taking a message in. */
@@ -182,9 +281,12 @@ export function appendMessage(
   options: { readonly mediaWorker: boolean },
 ): AppendResult {
   const media = mediaOf(message).map((m) => ({ ...m, since: now }));
-  let record = toRecord(message);
+  let record = toRecord(message, now);
   if (!options.mediaWorker && media.length > 0) {
-    record = { ...record, mediaNote: media.map((m) => mediaMarker(m, 'MEDIA_UNAVAILABLE')).join(' ') };
+    record = {
+      ...record,
+      mediaNote: boundText(media.map((m) => mediaMarker(m, 'MEDIA_UNAVAILABLE')).join(' '), BOUNDS.mediaNote),
+    };
   }
   const current = openTurn(state);
   const turn: Turn = current
@@ -200,21 +302,31 @@ export function appendMessage(
         version: 1,
         status: 'open',
         messages: [record],
-        firstReceivedAt: message.receivedAt,
+        firstReceivedAt: record.receivedAt,
         openedAt: now,
         lastMessageAt: now,
         pendingMedia: options.mediaWorker ? media : [],
       };
   const next: ConversationState = {
-    ...state,
-    pageId: message.pageId,
-    customer: { ...state.customer, ...message.customer },
-    customerLastMessageAt: Math.max(state.customerLastMessageAt ?? 0, message.timestamp),
+    ...takeIn(state, message, record.timestamp),
     turn,
     seen: remember(state.seen, message.messageId),
     updatedAt: now,
   };
   return { state: next, turn, opened: current === undefined, media: options.mediaWorker ? media : [] };
+}
+
+/** Page, customer and last-message time of a message taken in, each bounded. */
+function takeIn(state: ConversationState, message: NormalisedMessage, timestamp: number): ConversationState {
+  const pageId = keptOrDropped(message.pageId, BOUNDS.refId);
+  const { pageId: _old, customer: _customer, ...rest } = state;
+  const customer = boundCustomer({ ...state.customer, ...message.customer }) ?? boundCustomer(state.customer);
+  return {
+    ...rest,
+    ...(pageId !== undefined ? { pageId } : state.pageId !== undefined ? { pageId: state.pageId } : {}),
+    ...(customer !== undefined ? { customer } : {}),
+    customerLastMessageAt: Math.max(epochMs(state.customerLastMessageAt, 0), timestamp),
+  };
 }
 
 /** Records a message id as seen without adding it to a turn (paused conversations). */
@@ -223,11 +335,9 @@ export function markSeen(
   message: NormalisedMessage,
   now: number,
 ): ConversationState {
+  const receivedAt = epochMs(message.receivedAt, now);
   return {
-    ...state,
-    pageId: message.pageId,
-    customer: { ...state.customer, ...message.customer },
-    customerLastMessageAt: Math.max(state.customerLastMessageAt ?? 0, message.timestamp),
+    ...takeIn(state, message, epochMs(message.timestamp, receivedAt)),
     seen: remember(state.seen, message.messageId),
     updatedAt: now,
   };
@@ -252,18 +362,28 @@ export function attachMedia(
 ): ConversationState | undefined {
   const turn = openTurn(state);
   if (!turn || turn.turnId !== input.turnId) return undefined;
+  const messageId = storedMessageId(input.messageId);
   const pending = turn.pendingMedia.find(
-    (m) => m.messageId === input.messageId && m.attachmentIndex === input.attachmentIndex,
+    (m) => m.messageId === messageId && m.attachmentIndex === input.attachmentIndex,
   );
   if (!pending) return undefined;
   const messages = turn.messages.map((m) => {
-    if (m.messageId !== input.messageId) return m;
-    const transcript = [m.transcript, input.transcript].filter((t) => t !== undefined && t !== '').join(' ');
-    const keyframes = [...(m.keyframes ?? []), ...(input.keyframes ?? [])];
-    const notes =
+    if (m.messageId !== messageId) return m;
+    const transcript = boundText(
+      [m.transcript, input.transcript].filter((t) => t !== undefined && t !== '').join(' '),
+      BOUNDS.transcript,
+    );
+    const keyframes = [
+      ...(m.keyframes ?? []),
+      ...(input.keyframes ?? []).filter((k) => utf8Bytes(k) <= BOUNDS.keyframe),
+    ].slice(0, BOUNDS.keyframes);
+    const joined =
       input.errorCode !== undefined && input.transcript === undefined
-        ? [m.mediaNote, mediaMarker(pending, input.errorCode)].filter((n) => n !== undefined).join(' ')
+        ? [m.mediaNote, mediaMarker(pending, input.errorCode.slice(0, 64))]
+            .filter((n) => n !== undefined)
+            .join(' ')
         : m.mediaNote;
+    const notes = joined === undefined ? undefined : boundText(joined, BOUNDS.mediaNote);
     return {
       ...m,
       ...(transcript !== '' ? { transcript } : {}),
@@ -309,4 +429,39 @@ export function dropTurn(state: ConversationState, now: number): ConversationSta
   const turn = openTurn(state);
   if (!turn) return state;
   return { ...state, turn: { ...turn, status: 'dropped' }, updatedAt: now };
+}
+
+/**
+ * The last guard before a write: `state` itself when its estimated size is within
+ * {@link BOUNDS.stateItem}, else a copy whose open turn keeps at most 512 bytes of each stored
+ * text, no keyframes or attachments, and no previous bot reply. The bounds above keep a state
+ * far under the limit, so this only runs if they were ever loosened without re-checking the sum.
+ */
+export function fitState(state: ConversationState): { state: ConversationState; shrunk: boolean } {
+  if (estimateBytes(state) <= BOUNDS.stateItem) return { state, shrunk: false };
+  const small = (text: string | undefined) => (text === undefined ? undefined : boundText(text, 512));
+  const { lastBotReply: _dropped, ...rest } = state;
+  const turn = state.turn;
+  const shrunk: ConversationState = {
+    ...rest,
+    ...(turn
+      ? {
+          turn: {
+            ...turn,
+            messages: turn.messages.map((m) => {
+              const { keyframes: _k, text, transcript, mediaNote, postback, ...kept } = m;
+              return {
+                ...kept,
+                attachments: [],
+                ...(text !== undefined ? { text: small(text) } : {}),
+                ...(transcript !== undefined ? { transcript: small(transcript) } : {}),
+                ...(mediaNote !== undefined ? { mediaNote: small(mediaNote) } : {}),
+                ...(postback !== undefined ? { postback: small(postback) } : {}),
+              };
+            }),
+          },
+        }
+      : {}),
+  };
+  return { state: shrunk, shrunk: true };
 }

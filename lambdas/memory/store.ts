@@ -13,6 +13,14 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
+import {
+  BOUNDS,
+  boundText,
+  epochMs,
+  estimateBytes,
+  keptOrDropped,
+  withStorableNumbers,
+} from '../conversation/bounds.js';
 import type {
   ConversationRef,
   HistoryItem,
@@ -21,7 +29,7 @@ import type {
   StateStore,
 } from '../conversation/ports.js';
 import { StateConflictError } from '../conversation/ports.js';
-import { type ConversationState, emptyState } from '../conversation/turn.js';
+import { type ConversationState, emptyState, fitState } from '../conversation/turn.js';
 import { DependencyError } from '../shared/errors.js';
 import {
   conversationPk,
@@ -37,6 +45,7 @@ import {
   summarySk,
 } from '../shared/keys.js';
 import type { ChannelName } from '../shared/model.js';
+import { logger } from '../shared/powertools.js';
 
 /** How many episode summaries a flush loads. */
 export const SUMMARY_LIMIT = 5;
@@ -81,13 +90,33 @@ export class DynamoStateStore implements StateStore {
     return { ...emptyState(ref), ...(rest as Partial<ConversationState>) } as ConversationState;
   }
 
+  /**
+   * The boundary checks run first: numbers DynamoDB cannot store are dropped, the size is
+   * estimated and, past {@link BOUNDS.stateItem}, the turn's texts are shrunk (`fitState`), and
+   * reference ids too long to be worth storing are left out of the item (`load` restores them
+   * from the event), so the write can always succeed.
+   */
   async save(state: ConversationState): Promise<ConversationState> {
-    const next = { ...state, rev: state.rev + 1 };
+    const dropped: string[] = [];
+    const fitted = fitState(withStorableNumbers({ ...state, rev: state.rev + 1 }, dropped));
+    const next = fitted.state;
+    if (dropped.length > 0 || fitted.shrunk) {
+      logger.warn('Conversation state bounded before its write', {
+        conversation: state.conversationKey.slice(0, 256),
+        droppedNumbers: dropped.slice(0, 10),
+        shrunk: fitted.shrunk,
+        bytes: estimateBytes(next),
+      });
+    }
+    const item: Record<string, unknown> = { ...next };
+    for (const key of ['tenantId', 'conversationId', 'conversationKey'] as const) {
+      if (keptOrDropped(next[key], BOUNDS.refId) === undefined) delete item[key];
+    }
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...next, pk: conversationPk(state.conversationKey), sk: STATE_SK },
+          Item: { ...item, pk: conversationPk(state.conversationKey), sk: STATE_SK },
           ...(state.rev === 0
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : {
@@ -179,7 +208,7 @@ export class DynamoMemoryStore implements MemoryStore {
       await this.client.send(
         new PutCommand({
           TableName: this.table,
-          Item: historyRecord(item),
+          Item: withStorableNumbers(historyRecord(item)),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -191,19 +220,31 @@ export class DynamoMemoryStore implements MemoryStore {
 
   async putMemory(input: Parameters<MemoryStore['putMemory']>[0]): Promise<void> {
     const items: Record<string, unknown>[] = [];
+    const now = epochMs(input.now, 0);
     if (input.customerId !== undefined) {
       const pk = customerPk(input.tenantId, input.channel, input.customerId);
-      if (input.profile) items.push({ ...input.profile, pk, sk: PROFILE_SK, updatedAt: input.now });
-      for (const [name, value] of Object.entries(input.facts ?? {})) {
-        items.push({ pk, sk: factSk(name), name, value: String(value), updatedAt: input.now });
+      if (input.profile) items.push({ ...boundProfile(input.profile), pk, sk: PROFILE_SK, updatedAt: now });
+      // At most BOUNDS.facts per turn; a name too long to be a fact's is dropped, a value cut.
+      const facts = Object.entries(input.facts ?? {})
+        .filter(([name]) => keptOrDropped(name, BOUNDS.factName) !== undefined)
+        .slice(0, BOUNDS.facts);
+      for (const [name, value] of facts) {
+        items.push({
+          pk,
+          sk: factSk(name),
+          name,
+          value: boundText(String(value), BOUNDS.factValue),
+          updatedAt: now,
+        });
       }
     }
     if (input.summary) {
+      const at = epochMs(input.summary.at, now);
       items.push({
         pk: conversationPk(input.conversationKey),
-        sk: summarySk(input.summary.at),
-        text: input.summary.text,
-        at: input.summary.at,
+        sk: summarySk(at),
+        text: boundText(input.summary.text, BOUNDS.summary),
+        at,
         expiresAt: input.summary.expiresAt,
       });
     }
@@ -249,7 +290,8 @@ export class DynamoMemoryStore implements MemoryStore {
     return (result.Items ?? []) as Record<string, unknown>[];
   }
 
-  private async batchPut(items: readonly Record<string, unknown>[]): Promise<void> {
+  private async batchPut(raw: readonly Record<string, unknown>[]): Promise<void> {
+    const items = raw.map((item) => withStorableNumbers(item));
     for (let i = 0; i < items.length; i += 25) {
       let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
       for (let attempt = 0; requests.length > 0; attempt += 1) {
@@ -268,7 +310,19 @@ export class DynamoMemoryStore implements MemoryStore {
   }
 }
 
+/** A history entry as stored: its text within {@link BOUNDS.historyText}. */
 function historyRecord(item: HistoryItem): Record<string, unknown> {
   const { conversationKey, ...rest } = item;
-  return { ...rest, pk: conversationPk(conversationKey) };
+  return { ...rest, text: boundText(rest.text, BOUNDS.historyText), pk: conversationPk(conversationKey) };
+}
+
+/** The customer profile as stored: an id too long to keep is left out, name and phone bounded. */
+function boundProfile(profile: { id: string; name?: string; phone?: string }): Record<string, string> {
+  const id = keptOrDropped(profile.id, BOUNDS.customerId);
+  const phone = keptOrDropped(profile.phone, BOUNDS.customerPhone);
+  return {
+    ...(id !== undefined ? { id } : {}),
+    ...(profile.name !== undefined ? { name: boundText(profile.name, BOUNDS.customerName) } : {}),
+    ...(phone !== undefined ? { phone } : {}),
+  };
 }
