@@ -148,6 +148,12 @@ export class RetryableSendError extends SendError {
   }
 }
 
+/**
+ * A send whose outcome is unknown: the request was sent but no answer came (timeout, connection
+ * lost mid-request). The platform may have delivered it, so a retry may duplicate the message.
+ */
+export class AmbiguousSendError extends RetryableSendError {}
+
 /** A send failure that will not succeed on retry (bad token, no permission, window closed…). */
 export class PermanentSendError extends SendError {
   /** True when the platform rejected our access token (401, Meta 190). */

@@ -1,11 +1,17 @@
 /**
  * The HTTP plumbing every channel sender shares: one `fetch` call with an abort signal, whose
- * network failures and timeouts become {@link RetryableSendError}s, plus helpers to read
- * `Retry-After` and to keep tokens out of error messages. Tokens ride in URLs (Pancake and Meta
+ * network failures and timeouts become {@link RetryableSendError}s — {@link AmbiguousSendError}
+ * when the request may have reached the platform — plus helpers to read `Retry-After` and to keep
+ * tokens out of error messages. Tokens ride in URLs (Pancake and Meta
  * query strings, Telegram paths), so nothing here ever puts a URL into a message.
  */
 
-import { PermanentSendError, RetryableSendError, type SendError } from '../../shared/errors.js';
+import {
+  AmbiguousSendError,
+  PermanentSendError,
+  RetryableSendError,
+  type SendError,
+} from '../../shared/errors.js';
 import type { ApiBases } from '../endpoints.js';
 import { apiBases } from '../endpoints.js';
 import type { SendTarget } from '../types.js';
@@ -80,8 +86,46 @@ function isAbort(err: unknown): boolean {
 }
 
 /**
- * Performs one HTTP request. Network errors and aborts (the send timeout) become retryable
- * send errors whose messages never contain the URL; any HTTP status is returned as an answer.
+ * Error codes (Node and undici) raised before any byte of the request left this machine: no
+ * name resolution, no route, connection refused or not established in time, TLS refused. A
+ * retry cannot duplicate a message, so such a failure is retried like any other.
+ */
+export const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+]);
+
+/** The first Node/undici error code on `err` or its causes (fetch wraps them in `TypeError`). */
+export function errorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Performs one HTTP request. Any HTTP status is returned as an answer. Failures without one:
+ * - the request never left (connection refused, DNS, connect timeout — {@link NOT_SENT_CODES}):
+ *   a {@link RetryableSendError} `CONNECT`, safe to retry at once;
+ * - anything after that (the send timeout, a connection lost mid-request, an unreadable answer):
+ *   an {@link AmbiguousSendError} `TIMEOUT` or `NETWORK`, since the platform may have acted.
+ *   The send timeout (25 s by default) is longer than undici's 10 s connect timeout, so a
+ *   timeout means the connection was up and the request sent; with a shorter timeout a timeout
+ *   during the connect is also reported ambiguous, the safe side.
+ * Messages never contain the URL.
  */
 export async function request(
   opts: ResolvedOptions,
@@ -94,19 +138,33 @@ export async function request(
     response = await opts.fetch(url, fetchInit);
   } catch (err) {
     if (isAbort(err) || init.signal?.aborted) {
-      throw new RetryableSendError('TIMEOUT', `${what}: no answer before the send timeout.`);
+      throw new AmbiguousSendError('TIMEOUT', `${what}: no answer before the send timeout.`);
     }
     const reason = err instanceof Error ? `${err.message}${causeText(err)}` : String(err);
-    throw new RetryableSendError('NETWORK', `${what}: network error: ${redact(reason, secrets)}`);
+    const code = errorCode(err);
+    if (code !== undefined && NOT_SENT_CODES.has(code)) {
+      throw new RetryableSendError('CONNECT', `${what}: not sent (${code}): ${redact(reason, secrets)}`);
+    }
+    throw new AmbiguousSendError('NETWORK', `${what}: network error: ${redact(reason, secrets)}`);
   }
   let text: string;
   try {
     text = await response.text();
   } catch (err) {
     if (isAbort(err) || init.signal?.aborted) {
-      throw new RetryableSendError('TIMEOUT', `${what}: the answer did not arrive before the send timeout.`);
+      throw new AmbiguousSendError(
+        'TIMEOUT',
+        `${what}: HTTP ${response.status} but the answer did not arrive before the send timeout.`,
+        { status: response.status },
+      );
     }
-    throw new RetryableSendError('NETWORK', `${what}: the answer could not be read.`);
+    throw new AmbiguousSendError(
+      'NETWORK',
+      `${what}: HTTP ${response.status} but the answer could not be read.`,
+      {
+        status: response.status,
+      },
+    );
   }
   let json: unknown;
   try {
