@@ -1,12 +1,13 @@
 /**
  * The delivery Lambda on `outbound.fifo`: batch 10 with partial batch failures, optional
  * reserved concurrency. It changes message visibility itself for backoff, so it gets the
- * queue URL and the consume grant (which includes `sqs:ChangeMessageVisibility`).
+ * queue URL and the consume grant (which includes `sqs:ChangeMessageVisibility`), and it moves a
+ * part that failed for good to the outbound DLQ itself, so it gets that URL and a send grant.
  */
 import type { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { type IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contracts/env.js';
 import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.js';
@@ -15,6 +16,8 @@ import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.j
 export interface RelayDeliveryProps {
   readonly functionDefaults: RelayFunctionDefaults;
   readonly outboundQueue: IQueue;
+  /** Where delivery moves parts that failed for good. @default the outbound queue's own DLQ */
+  readonly outboundDlq?: IQueue;
   readonly idempotencyTable: ITable;
   readonly memoryTable: ITable;
   /** Shared environment (secret prefix, cache, API bases, send timeout, typing delay…). */
@@ -31,6 +34,9 @@ export class RelayDelivery extends Construct {
 
   constructor(scope: Construct, id: string, props: RelayDeliveryProps) {
     super(scope, id);
+    const dlq =
+      props.outboundDlq ??
+      (props.outboundQueue instanceof Queue ? props.outboundQueue.deadLetterQueue?.queue : undefined);
     this.delivery = new RelayFunction(this, 'Delivery', props.functionDefaults, {
       entry: 'delivery',
       description: 'chat-relay delivery: sends replies through each channel API with rate limits and retries',
@@ -39,6 +45,7 @@ export class RelayDelivery extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       environment: {
         [ENV.outboundQueueUrl]: props.outboundQueue.queueUrl,
+        ...(dlq ? { [ENV.outboundDlqUrl]: dlq.queueUrl } : {}),
         [ENV.idempotencyTable]: props.idempotencyTable.tableName,
         [ENV.memoryTable]: props.memoryTable.tableName,
         ...props.environment,
@@ -46,6 +53,7 @@ export class RelayDelivery extends Construct {
     });
     const fn = this.delivery.function;
     props.outboundQueue.grantConsumeMessages(fn);
+    dlq?.grantSendMessages(fn);
     props.idempotencyTable.grantReadWriteData(fn);
     props.memoryTable.grantReadWriteData(fn);
     this.eventSource = new SqsEventSource(props.outboundQueue, {

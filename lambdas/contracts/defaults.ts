@@ -18,6 +18,8 @@ export const DEFAULT_BEDROCK_MODEL_ID = 'global.anthropic.claude-haiku-4-5-20251
 export const DEFAULT_BEDROCK_TIMEOUT_MS = 20_000;
 /** `POWERTOOLS_SERVICE_NAME` of every function and the media worker. */
 export const DEFAULT_SERVICE_NAME = 'chat-relay';
+/** `POWERTOOLS_SERVICE_NAME` of the Fargate media worker (its metrics carry this `service`). */
+export const DEFAULT_MEDIA_SERVICE_NAME = 'chat-relay-media';
 /** Tenant secrets live at `{secretPrefix}/tenants/{tenantId}`. */
 export const DEFAULT_SECRET_PREFIX = 'chat-relay';
 
@@ -79,8 +81,14 @@ export const DEFAULTS = {
   humanTakeoverMinutes: 30,
   bedrockModelId: DEFAULT_BEDROCK_MODEL_ID,
   bedrockTimeoutMs: DEFAULT_BEDROCK_TIMEOUT_MS,
-  /** Timeout of one platform send call (`SEND_TIMEOUT_MS`). */
-  sendTimeoutMs: 10_000,
+  /**
+   * Timeout of one platform send call (`SEND_TIMEOUT_MS`): above the platforms' p99, so that a
+   * timed-out send — which may still have been delivered, and is retried only after the outbound
+   * visibility window — is rare. Below the delivery timeout, which leaves room for it.
+   */
+  sendTimeoutMs: 25_000,
+  /** Real failed attempts of a reply part before delivery moves it to the DLQ (`MAX_SEND_ATTEMPTS`). */
+  maxSendAttempts: 12,
   /** Typing-like delay before sends (`TYPING_DELAY`). */
   typingDelay: false,
   rateLimits: DEFAULT_RATE_LIMITS,

@@ -49,9 +49,9 @@ export const QUEUE_DEFINITIONS = {
     highThroughput: true,
     visibilityTimeoutSeconds: 60,
     retentionDays: 4,
-    // 12 receives: backoff 2 s doubling to the 15-min cap rides out about 45 minutes of a
-    // platform outage before a reply is parked in the DLQ (older replies would be stale anyway).
-    dlq: { name: 'outbound-dlq', retentionDays: 14, maxReceiveCount: 12 },
+    // A backstop only: delivery dead-letters a part itself after MAX_SEND_ATTEMPTS (12) real
+    // failures, since SQS also counts rate-limit deferrals and skipped group members as receives.
+    dlq: { name: 'outbound-dlq', retentionDays: 14, maxReceiveCount: 100 },
   },
   mediaJobs: {
     name: 'media-jobs',

@@ -9,6 +9,8 @@ export const ENV = {
   inboundQueueUrl: 'INBOUND_QUEUE_URL',
   inboundDlqUrl: 'INBOUND_DLQ_URL',
   outboundQueueUrl: 'OUTBOUND_QUEUE_URL',
+  /** Where delivery moves a reply part after `MAX_SEND_ATTEMPTS` real failures. */
+  outboundDlqUrl: 'OUTBOUND_DLQ_URL',
   timerQueueUrl: 'TIMER_QUEUE_URL',
   mediaJobsQueueUrl: 'MEDIA_JOBS_QUEUE_URL',
   idempotencyTable: 'IDEMPOTENCY_TABLE',
@@ -37,6 +39,8 @@ export const ENV = {
   telegramApiBase: 'TELEGRAM_API_BASE',
   zaloApiBase: 'ZALO_API_BASE',
   sendTimeoutMs: 'SEND_TIMEOUT_MS',
+  /** Real failed attempts of a reply part before delivery dead-letters it (deferrals excluded). */
+  maxSendAttempts: 'MAX_SEND_ATTEMPTS',
   typingDelay: 'TYPING_DELAY',
   rateLimits: 'RATE_LIMITS',
   maxMediaBytes: 'MAX_MEDIA_BYTES',

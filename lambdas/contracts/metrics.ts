@@ -157,6 +157,12 @@ export const METRICS = {
     ['channel', 'code'],
     'Retryable send failures returned to the queue with backoff.',
   ),
+  SendAmbiguous: m(
+    'SendAmbiguous',
+    'Count',
+    ['channel'],
+    'Sends with an unknown outcome (timed out or cut off after the request left): the platform may have delivered them; retried only after the visibility window.',
+  ),
   TokenInvalid: m(
     'TokenInvalid',
     'Count',

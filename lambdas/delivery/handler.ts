@@ -9,19 +9,35 @@
  * - Retryable failures return the message with an exponential, jittered visibility timeout
  *   (honouring `Retry-After`); permanent ones are recorded and not retried; replies outside the
  *   messaging window are recorded as expired.
+ * - A send that may have reached the platform without an answer (timeout after the request left,
+ *   connection lost mid-request) counts `SendAmbiguous` and is retried only once the queue's
+ *   visibility window has passed, never at once.
+ * - Only real failures count towards giving up: each is counted in the memory table, and the
+ *   `MAX_SEND_ATTEMPTS`-th moves the part to the outbound DLQ (`OUTBOUND_DLQ_URL`) and records
+ *   it as failed. Deferrals (a rate-limit wait longer than the in-process budget, too little
+ *   invocation time left, a part in flight elsewhere) are not failures: SQS counts them as
+ *   receives, which is why the queue's own `maxReceiveCount` is only a high backstop.
  * - Per-page rate limits are shared across instances through the memory table.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createSender } from '../channels/send/index.js';
 import type { ChannelSender, SendTarget } from '../channels/types.js';
+import { DEFAULTS } from '../contracts/defaults.js';
 import { dynamoClient, sqsClient } from '../shared/clients.js';
-import { boolEnv, ENV, intEnv, requireEnv } from '../shared/env.js';
+import { boolEnv, ENV, intEnv, optionalEnv, requireEnv } from '../shared/env.js';
 import {
+  AmbiguousSendError,
+  DependencyError,
   InvalidEventError,
   NotFoundError,
   PermanentSendError,
@@ -29,6 +45,7 @@ import {
 } from '../shared/errors.js';
 import { CHANNELS, type ChannelName, type OutboundPart, outboundPartSchema } from '../shared/model.js';
 import { emitMetric, logger } from '../shared/powertools.js';
+import { sendToQueue } from '../shared/queue.js';
 import type { TenantDocument } from '../shared/tenant.js';
 import { loadTenant as loadTenantFromStore } from '../shared/tenant-store.js';
 import {
@@ -39,14 +56,27 @@ import {
   windowClosed,
 } from './policy.js';
 import { RateLimiter, type RateLimitSettings, rateLimitsFromEnv, rateRules } from './rate-limit.js';
-import { type DeliveryOutcome, recordOutcome } from './records.js';
+import { clearFailures, countFailure, type DeliveryOutcome, recordOutcome } from './records.js';
 
-/** Thrown by the rate limiter hook when the wait would be too long: the message comes back later. */
-export class RateLimitDeferred extends RetryableSendError {
-  constructor(retryAfterMs: number) {
-    super('RATE_LIMITED', `Over our own rate limit: deferred for ${retryAfterMs} ms.`, { retryAfterMs });
+/**
+ * A part handed back to the queue without being tried: not a failure, never counted towards
+ * giving up. The message comes back after `retryAfterMs`.
+ */
+export class DeliveryDeferred extends RetryableSendError {
+  constructor(reason: string, message: string, retryAfterMs: number) {
+    super(reason, message, { retryAfterMs });
   }
 }
+
+/** Thrown by the rate limiter hook when the wait would be too long: the message comes back later. */
+export class RateLimitDeferred extends DeliveryDeferred {
+  constructor(retryAfterMs: number) {
+    super('RATE_LIMITED', `Over our own rate limit: deferred for ${retryAfterMs} ms.`, retryAfterMs);
+  }
+}
+
+/** Time kept back after a send's timeout to record its outcome before the invocation ends. */
+const RECORD_MARGIN_MS = 2000;
 
 /** Options of {@link createDeliveryHandler} (tests and benchmarks tune these; the Lambda uses defaults). */
 export interface DeliveryOptions {
@@ -68,7 +98,18 @@ export interface DeliveryOptions {
   readonly loadTenant?: (tenantId: string) => Promise<TenantDocument>;
   /** Replaces `fetch` in the senders (tests). */
   readonly fetch?: typeof fetch;
+  /** Platform call timeout; overrides `SEND_TIMEOUT_MS`. @default 25000 */
+  readonly sendTimeoutMs?: number;
+  /** Real failures before the part goes to the DLQ; overrides `MAX_SEND_ATTEMPTS`. @default 12 */
+  readonly maxSendAttempts?: number;
+  /**
+   * Visibility timeout after an ambiguous send (no answer after the request left). Unset, the
+   * visibility is left alone: the part comes back when the queue's visibility window ends.
+   */
+  readonly ambiguousRetrySeconds?: number;
   readonly now?: () => number;
+  /** The rate limiter's sleep (tests). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Per-record state shared with the sender hooks through AsyncLocalStorage. */
@@ -109,6 +150,7 @@ export function createDeliveryHandler(
     | {
         memoryTable: string;
         sendTimeoutMs: number;
+        maxSendAttempts: number;
         typingDelay: boolean;
         limiter: RateLimiter;
         senders: Record<ChannelName, ChannelSender>;
@@ -125,25 +167,28 @@ export function createDeliveryHandler(
   const init = () => {
     const memoryTable = requireEnv(ENV.memoryTable);
     const idempotencyTable = requireEnv(ENV.idempotencyTable);
-    const sendTimeoutMs = intEnv(ENV.sendTimeoutMs, 10_000);
+    const sendTimeoutMs = options.sendTimeoutMs ?? intEnv(ENV.sendTimeoutMs, DEFAULTS.sendTimeoutMs);
+    const maxSendAttempts = Math.max(
+      1,
+      options.maxSendAttempts ?? intEnv(ENV.maxSendAttempts, DEFAULTS.maxSendAttempts),
+    );
     const rateLimits = options.rateLimits ?? rateLimitsFromEnv();
     const limiter = new RateLimiter({
       tableName: memoryTable,
       ...(options.rateMarginMs !== undefined ? { marginMs: options.rateMarginMs } : {}),
       now,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
     });
     const beforeCall = async (target: SendTarget): Promise<void> => {
       const run = store.getStore();
-      const maxWait = Math.max(
-        0,
-        Math.min(
-          options.maxRateWaitMs ?? 10_000,
-          (run?.deadline ?? Number.POSITIVE_INFINITY) - now() - sendTimeoutMs - 1000,
-        ),
-      );
+      // Never start a send the invocation could cut short: its outcome would be unknown.
+      const spare = (run?.deadline ?? Number.POSITIVE_INFINITY) - now() - sendTimeoutMs - RECORD_MARGIN_MS;
+      if (spare < 0) {
+        throw new DeliveryDeferred('OUT_OF_TIME', 'Too little invocation time left for a send.', 1000);
+      }
       const acquired = await limiter.acquire(
         rateRules(target.channel, target.pageId, target.recipientId, rateLimits),
-        maxWait,
+        Math.min(options.maxRateWaitMs ?? 10_000, spare),
       );
       if (!acquired.ok) throw new RateLimitDeferred(acquired.retryAfterMs);
       if (acquired.delayed) emitMetric('RateLimited', 1, { channel: target.channel });
@@ -249,7 +294,7 @@ export function createDeliveryHandler(
       keyPrefix: 'delivery',
       dataIndexArgument: 0,
     });
-    state = { memoryTable, sendTimeoutMs, typingDelay, limiter, senders, config, deliver };
+    state = { memoryTable, sendTimeoutMs, maxSendAttempts, typingDelay, limiter, senders, config, deliver };
     return state;
   };
 
@@ -276,21 +321,142 @@ export function createDeliveryHandler(
     }
   };
 
+  let deadLetterUrl: Promise<string | undefined> | undefined;
+  /**
+   * The outbound DLQ: `OUTBOUND_DLQ_URL`, else the queue's redrive target (the local stack and
+   * tests set no variable). Undefined when neither is known: SQS's own redrive then applies.
+   */
+  const dlqUrl = (record: SQSRecord): Promise<string | undefined> => {
+    deadLetterUrl ??= (async () => {
+      const configured = optionalEnv(ENV.outboundDlqUrl, '');
+      if (configured !== '') return configured;
+      try {
+        const attrs = await sqsClient().send(
+          new GetQueueAttributesCommand({ QueueUrl: queueUrlFor(record), AttributeNames: ['RedrivePolicy'] }),
+        );
+        const target = JSON.parse(attrs.Attributes?.RedrivePolicy ?? '{}').deadLetterTargetArn;
+        const [, , , , account, name] = String(target ?? '').split(':');
+        if (!name) return undefined;
+        const url = await sqsClient().send(
+          new GetQueueUrlCommand({
+            QueueName: name,
+            ...(account ? { QueueOwnerAWSAccountId: account } : {}),
+          }),
+        );
+        return url.QueueUrl;
+      } catch (err) {
+        logger.warn({ message: 'Outbound DLQ unknown; SQS redrive applies', error: (err as Error).name });
+        deadLetterUrl = undefined;
+        return undefined;
+      }
+    })();
+    return deadLetterUrl;
+  };
+
+  /** Moves the record to the DLQ as it is (same group and dedup id). @throws DependencyError */
+  const deadLetter = async (url: string, record: SQSRecord): Promise<void> => {
+    const outcome = await sendToQueue(url, [
+      {
+        id: 'dead',
+        body: record.body,
+        ...(record.attributes?.MessageGroupId ? { groupId: record.attributes.MessageGroupId } : {}),
+        dedupId: record.attributes?.MessageDeduplicationId ?? record.messageId,
+      },
+    ]);
+    if (outcome.failed.length > 0) {
+      throw new DependencyError(`Could not move the part to the DLQ: ${outcome.failed[0]?.error ?? ''}`);
+    }
+  };
+
+  /**
+   * Gives a record back to the queue. Deferrals are not failures; every other error counts
+   * as one, and the `maxSendAttempts`-th moves the part to the DLQ (then the record succeeds).
+   */
   const retryLater = async (
+    s: NonNullable<typeof state>,
     record: SQSRecord,
     part: OutboundPart,
     err: unknown,
     keys: Record<string, string>,
-  ): Promise<never> => {
-    const attempt = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
-    let seconds: number;
-    if (err instanceof RateLimitDeferred) {
-      seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
-      emitMetric('RateLimited', 1, { channel: part.channel });
-      logger.info({ message: 'Send deferred by the rate limiter', ...keys, delaySeconds: seconds });
-    } else if (isConditional(err, 'IdempotencyAlreadyInProgressError')) {
-      seconds = options.inProgressRetrySeconds ?? 10;
+  ): Promise<void> => {
+    if (err instanceof DeliveryDeferred) {
+      const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+      if (err instanceof RateLimitDeferred) emitMetric('RateLimited', 1, { channel: part.channel });
+      logger.info({
+        message: 'Send deferred, not counted as a failure',
+        ...keys,
+        reason: err.platformCode,
+        delaySeconds: seconds,
+      });
+      await changeVisibility(record, seconds, keys);
+      throw err;
+    }
+    if (isConditional(err, 'IdempotencyAlreadyInProgressError')) {
+      const seconds = options.inProgressRetrySeconds ?? 10;
       logger.info({ message: 'Part is being sent by another invocation', ...keys, delaySeconds: seconds });
+      await changeVisibility(record, seconds, keys);
+      throw err instanceof Error ? err : new Error(String(err));
+    }
+    let attempt: number;
+    try {
+      attempt = await countFailure(s.memoryTable, part, now());
+    } catch (countErr) {
+      // Without the count nothing is given up; SQS's backstop still applies.
+      attempt = 1;
+      logger.warn({ message: 'Could not count a failed attempt', ...keys, error: (countErr as Error).name });
+    }
+    if (attempt >= s.maxSendAttempts) {
+      const url = await dlqUrl(record);
+      if (url !== undefined) {
+        await deadLetter(url, record);
+        const code = err instanceof RetryableSendError ? err.platformCode : ((err as Error)?.name ?? 'ERROR');
+        const outcome: DeliveryOutcome = {
+          status: 'failed',
+          code: 'DEAD_LETTERED',
+          message:
+            `Moved to the DLQ after ${attempt} failed attempts; last: ${code}: ${(err as Error)?.message ?? ''}`.slice(
+              0,
+              1000,
+            ),
+          tokenInvalid: false,
+          at: now(),
+        };
+        try {
+          await recordOutcome(s.memoryTable, part, outcome);
+          await clearFailures(s.memoryTable, part);
+        } catch (recordErr) {
+          logger.warn({
+            message: 'Dead-lettered part not recorded',
+            ...keys,
+            error: (recordErr as Error).name,
+          });
+        }
+        emitMetric('SendFailed', 1, { channel: part.channel, code: 'DEAD_LETTERED' });
+        emitMetric('SendFailedByChannel', 1, { channel: part.channel });
+        logger.error({
+          message: 'Reply part failed for good; moved to the outbound DLQ',
+          ...keys,
+          attempt,
+          code,
+          error: (err as Error)?.message,
+        });
+        return;
+      }
+    }
+    let seconds: number | undefined;
+    if (err instanceof AmbiguousSendError) {
+      // The platform may have delivered it: retry only after the visibility window, not at once.
+      seconds = options.ambiguousRetrySeconds;
+      emitMetric('SendAmbiguous', 1, { channel: part.channel });
+      emitMetric('SendRetried', 1, { channel: part.channel, code: err.platformCode });
+      logger.warn({
+        message:
+          'Send outcome unknown (no answer after the request left); retried after the visibility window',
+        ...keys,
+        code: err.platformCode,
+        error: err.message,
+        attempt,
+      });
     } else if (err instanceof RetryableSendError) {
       seconds = backoffSeconds(attempt, err.retryAfterMs, options.backoff);
       emitMetric('SendRetried', 1, { channel: part.channel, code: err.platformCode });
@@ -313,7 +479,7 @@ export function createDeliveryHandler(
         delaySeconds: seconds,
       });
     }
-    await changeVisibility(record, seconds, keys);
+    if (seconds !== undefined) await changeVisibility(record, seconds, keys);
     throw err instanceof Error ? err : new Error(String(err));
   };
 
@@ -369,7 +535,7 @@ export function createDeliveryHandler(
         });
         outcome = run.outcome;
       } else {
-        return retryLater(record, part, err, keys);
+        return retryLater(s, record, part, err, keys);
       }
     }
     const fresh = run.outcome !== undefined;
@@ -413,7 +579,7 @@ export function createDeliveryHandler(
     try {
       await recordOutcome(s.memoryTable, part, outcome);
     } catch (err) {
-      return retryLater(record, part, err, keys);
+      return retryLater(s, record, part, err, keys);
     }
   };
 

@@ -4,7 +4,7 @@
  * Every write is idempotent (same key, same values), so a retried record can redo them.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../shared/clients.js';
 import { DependencyError } from '../shared/errors.js';
 import { conversationPk, failureSk, SENT_SK, sentPk } from '../shared/keys.js';
@@ -14,6 +14,14 @@ import type { OutboundPart } from '../shared/model.js';
 export const SENT_TTL_SECONDS = 86_400;
 /** Failure records live 14 days. */
 export const FAILURE_TTL_SECONDS = 14 * 86_400;
+/** Failed-attempt counters outlive the outbound queue's 4-day retention. */
+export const ATTEMPTS_TTL_SECONDS = 5 * 86_400;
+
+/**
+ * Sort key of a part's failed-attempt counter, next to its failure record in the conversation's
+ * partition (no reader of the partition queries this prefix).
+ */
+export const attemptsSk = (replyId: string): string => `attempts#${replyId}`;
 
 /** The outcome of delivering one part (stored by the idempotency layer, so plain JSON). */
 export type DeliveryOutcome =
@@ -123,5 +131,44 @@ async function markHistory(tableName: string, part: OutboundPart, outcome: Deliv
       return;
     }
     throw dependency('the history status', err);
+  }
+}
+
+/**
+ * Counts one real failed attempt of a part (deferrals are not counted) and returns how many
+ * there have been. SQS's ApproximateReceiveCount cannot tell the two apart. @throws DependencyError
+ */
+export async function countFailure(tableName: string, part: OutboundPart, now: number): Promise<number> {
+  try {
+    const out = await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: conversationPk(part.conversationKey), sk: attemptsSk(part.replyId) },
+        UpdateExpression: 'ADD failures :one SET expiresAt = :exp, lastFailureAt = :now',
+        ExpressionAttributeValues: {
+          ':one': 1,
+          ':exp': Math.floor(now / 1000) + ATTEMPTS_TTL_SECONDS,
+          ':now': now,
+        },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.failures ?? 1);
+  } catch (err) {
+    throw dependency('the attempt counter', err);
+  }
+}
+
+/** Forgets a part's failed attempts (a part redriven from the DLQ starts afresh). @throws DependencyError */
+export async function clearFailures(tableName: string, part: OutboundPart): Promise<void> {
+  try {
+    await documentClient().send(
+      new DeleteCommand({
+        TableName: tableName,
+        Key: { pk: conversationPk(part.conversationKey), sk: attemptsSk(part.replyId) },
+      }),
+    );
+  } catch (err) {
+    throw dependency('the attempt counter', err);
   }
 }
