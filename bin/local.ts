@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let config: ReturnType<typeof parseLocalConfig>;
   try {
-    config = parseLocalConfig(process.env);
+    config = parseLocalConfig(process.env, process.argv.slice(2));
   } catch (err) {
     if (err instanceof LocalConfigError) {
       console.error(`chat-relay: ${err.message}`);
@@ -75,7 +75,9 @@ async function main(): Promise<void> {
     stack = await startLocalStack(config, log);
   } catch (err) {
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
-    if (code === 'EADDRINUSE') {
+    if (err instanceof LocalConfigError) {
+      console.error(`chat-relay: ${err.message}`);
+    } else if (code === 'EADDRINUSE') {
       console.error(`chat-relay: ${config.host}:${config.port} is already in use; set PORT to a free port.`);
     } else if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
       console.error(`chat-relay: cannot listen on HOST "${config.host}" (${code}).`);

@@ -45,8 +45,14 @@ export interface LocalConfig {
   readonly debounceMs: number;
   readonly responder: ResponderName;
   readonly logLevel: LogLevel;
-  /** Where `tenants.json` is written (`npm run webhook` reads `.tmp/local/tenants.json`). */
+  /**
+   * The data directory (`CHAT_RELAY_DATA_DIR`, default `.tmp/local`): the tables, the queue
+   * journal and the secrets kept across restarts, and `tenants.json` (read by `npm run webhook`)
+   * and `stack.json`.
+   */
   readonly stateDir: string;
+  /** `--fresh`: forget the tables, queues, secrets and demo tenant of earlier runs. */
+  readonly fresh: boolean;
   /** Overrides of every queue's visibility timeout, seconds (tests use short ones). */
   readonly visibilityTimeoutSeconds?: number;
   /** Overrides of every queue's maxReceiveCount. */
@@ -143,11 +149,20 @@ export function loadTenantsFile(path: string): TenantDocument[] {
   return tenants;
 }
 
+/** Command-line flags `npm start -- …` accepts. */
+export const LOCAL_FLAGS = ['--fresh'] as const;
+
 /**
- * The local stack's configuration from `env`.
+ * The local stack's configuration from `env` and the command-line arguments `argv`
+ * (without the node and script paths).
  * @throws LocalConfigError on the first bad value
  */
-export function parseLocalConfig(env: Env = process.env): LocalConfig {
+export function parseLocalConfig(env: Env = process.env, argv: readonly string[] = []): LocalConfig {
+  for (const arg of argv) {
+    if (!(LOCAL_FLAGS as readonly string[]).includes(arg)) {
+      throw new LocalConfigError(`unknown argument "${arg}" (accepted: ${LOCAL_FLAGS.join(', ')}).`);
+    }
+  }
   const host = set(env, 'HOST') ?? '127.0.0.1';
   const port = integer(env, 'PORT', 3000, 0, 65_535);
 
@@ -188,7 +203,9 @@ export function parseLocalConfig(env: Env = process.env): LocalConfig {
     debounceMs: integer(env, 'DEBOUNCE_MS', LOCAL_DEFAULT_DEBOUNCE_MS, 0, 900_000),
     responder,
     logLevel: logRaw as LogLevel,
-    stateDir: resolve(set(env, 'LOCAL_STATE_DIR') ?? '.tmp/local'),
+    // LOCAL_STATE_DIR is the variable's earlier name.
+    stateDir: resolve(set(env, 'CHAT_RELAY_DATA_DIR') ?? set(env, 'LOCAL_STATE_DIR') ?? '.tmp/local'),
+    fresh: argv.includes('--fresh'),
     ...(visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds } : {}),
     ...(maxReceiveCount !== undefined ? { maxReceiveCount } : {}),
     fifoPollers: integer(env, 'LOCAL_FIFO_POLLERS', 4, 1, 64),

@@ -19,6 +19,7 @@ export interface EmulatorEndpoints
     | 'mediaBucket'
     | 'secretPrefix'
     | 'env'
+    | 'replayed'
   > {
   readonly secretsEndpoint: string;
 }
@@ -101,6 +102,7 @@ if (parentPort && data?.chatRelayEmulatorThread === true) {
       mediaBucket: emulators.mediaBucket,
       secretPrefix: emulators.secretPrefix,
       env: emulators.env,
+      ...(emulators.replayed ? { replayed: emulators.replayed } : {}),
     };
     port.on('message', (request: Request) => {
       void (async () => {

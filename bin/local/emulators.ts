@@ -4,8 +4,10 @@
  * definitions the CDK constructs use (lib/definitions.ts). Used by the local stack and by the
  * integration and end-to-end tests.
  */
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
@@ -17,7 +19,9 @@ import {
   TABLE_DEFINITIONS,
   type TableKey,
 } from '../../lib/definitions.js';
+import { startDurableFauxqs } from './durable-fauxqs.js';
 import { type SecretsManagerEmulator, startSecretsManager } from './secrets-manager.js';
+import type { ReplayStats } from './sqs-journal.js';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -33,6 +37,12 @@ export interface EmulatorOptions {
   readonly maxReceiveCount?: Partial<Record<QueueKey, number>>;
   /** Media bucket name. @default `${prefix}-media` */
   readonly mediaBucket?: string;
+  /**
+   * Directory that keeps the tables (dynalite's LevelDB under `dynamodb/`), the queues (an
+   * append-only journal, `sqs-journal.jsonl`) and the secrets (`secrets.json`) across restarts.
+   * Without it everything lives in memory. S3 objects (media) are never kept.
+   */
+  readonly dataDir?: string;
 }
 
 export interface QueueUrls {
@@ -57,7 +67,16 @@ export interface Emulators {
   readonly env: Readonly<Record<string, string>>;
   readonly sqs: SQSClient;
   readonly dynamo: DynamoDBClient;
+  /** With `dataDir`: the queue messages restored from the journal. */
+  readonly replayed?: ReplayStats;
   /** Stops every server. */
+  readonly stop: () => Promise<void>;
+}
+
+/** The fauxqs handle both the in-memory and the journalled server provide. */
+interface SqsServer {
+  readonly port: number;
+  readonly createBucket: (name: string) => unknown;
   readonly stop: () => Promise<void>;
 }
 
@@ -67,22 +86,36 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const secretPrefix = options.secretPrefix ?? 'chat-relay';
   const mediaBucket = options.mediaBucket ?? `${prefix}-media`;
 
-  const dynamoServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dataDir = options.dataDir;
+  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const dynamoServer = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dataDir !== undefined ? { path: join(dataDir, 'dynamodb') } : {}),
+  });
   await new Promise<void>((resolve) => dynamoServer.listen(0, '127.0.0.1', resolve));
   const dynamoEndpoint = `http://127.0.0.1:${(dynamoServer.address() as AddressInfo).port}`;
 
   // fauxqs names queues `http://sqs.{region}.localhost:{port}/…`, and `*.localhost` does not
   // resolve on every machine: SQS clients here send to the endpoint, not the queue URL's host
   // (lambdas/shared/clients.ts does the same whenever AWS_ENDPOINT_URL_SQS is set).
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  const durable =
+    dataDir !== undefined
+      ? await startDurableFauxqs({ journalPath: join(dataDir, 'sqs-journal.jsonl') })
+      : undefined;
+  const fauxqs: SqsServer = durable ?? (await startFauxqs({ port: 0, logger: false }));
   const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
-  const secrets = await startSecretsManager();
+  const secrets = await startSecretsManager(
+    dataDir !== undefined ? { persistPath: join(dataDir, 'secrets.json') } : {},
+  );
 
   const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
   const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false });
   const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: dynamoEndpoint });
 
   const queues = {} as Record<QueueKey, QueueUrls>;
+  const queueNames: string[] = [];
   for (const [key, def] of Object.entries(QUEUE_DEFINITIONS) as [
     QueueKey,
     (typeof QUEUE_DEFINITIONS)[QueueKey],
@@ -96,6 +129,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
               : {}),
           }
         : {};
+    queueNames.push(queueName(prefix, def.dlq.name, def.fifo), queueName(prefix, def.name, def.fifo));
     const dlq = await sqs.send(
       new CreateQueueCommand({
         QueueName: queueName(prefix, def.dlq.name, def.fifo),
@@ -136,24 +170,30 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   ][]) {
     const name = `${prefix}-${def.name}`;
     const sortKey = 'sortKey' in def ? def.sortKey : undefined;
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: def.partitionKey, AttributeType: 'S' },
-          ...(sortKey ? [{ AttributeName: sortKey, AttributeType: 'S' as const }] : []),
-        ],
-        KeySchema: [
-          { AttributeName: def.partitionKey, KeyType: 'HASH' },
-          ...(sortKey ? [{ AttributeName: sortKey, KeyType: 'RANGE' as const }] : []),
-        ],
-      }),
-    );
+    await dynamo
+      .send(
+        new CreateTableCommand({
+          TableName: name,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: def.partitionKey, AttributeType: 'S' },
+            ...(sortKey ? [{ AttributeName: sortKey, AttributeType: 'S' as const }] : []),
+          ],
+          KeySchema: [
+            { AttributeName: def.partitionKey, KeyType: 'HASH' },
+            ...(sortKey ? [{ AttributeName: sortKey, KeyType: 'RANGE' as const }] : []),
+          ],
+        }),
+      )
+      .catch((err: unknown) => {
+        // Kept from an earlier run in the data directory.
+        if (!(dataDir !== undefined && err instanceof ResourceInUseException)) throw err;
+      });
     tables[key] = name;
   }
 
   fauxqs.createBucket(mediaBucket);
+  const replayed = durable?.attachQueues(queueNames);
 
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
@@ -188,6 +228,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     env,
     sqs,
     dynamo,
+    ...(replayed ? { replayed } : {}),
     stop: async () => {
       sqs.destroy();
       dynamo.destroy();

@@ -6,6 +6,7 @@
  * DescribeSecret, ListSecrets, DeleteSecret. Errors use the real `__type` names.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -47,11 +48,28 @@ export interface SecretsManagerEmulator {
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
 
-/** Starts the emulator on `port` (0 = any free port) on 127.0.0.1. */
+/** Actions that change the stored secrets (saved to `persistPath` before they answer). */
+const MUTATIONS = new Set(['CreateSecret', 'PutSecretValue', 'UpdateSecret', 'DeleteSecret']);
+
+/**
+ * Starts the emulator on `port` (0 = any free port) on 127.0.0.1. With `persistPath` the
+ * secrets are loaded from that JSON file and written back (atomically, mode 0600) before
+ * every change is answered, so they survive a restart or a crash.
+ */
 export async function startSecretsManager(
-  options: { port?: number; host?: string } = {},
+  options: { port?: number; host?: string; persistPath?: string } = {},
 ): Promise<SecretsManagerEmulator> {
   const secrets = new Map<string, StoredSecret>();
+  const { persistPath } = options;
+  if (persistPath !== undefined && existsSync(persistPath)) {
+    for (const s of JSON.parse(readFileSync(persistPath, 'utf8')) as StoredSecret[]) secrets.set(s.name, s);
+  }
+  const save = (): void => {
+    if (persistPath === undefined) return;
+    const temp = `${persistPath}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify([...secrets.values()]), { mode: 0o600 });
+    renameSync(temp, persistPath);
+  };
   let gets = 0;
   let failure: string | undefined;
 
@@ -209,7 +227,9 @@ export async function startSecretsManager(
         throw new AwsError(failure, `Injected failure: ${failure}`, failure.includes('Internal') ? 500 : 400);
       const raw = Buffer.concat(chunks).toString('utf8');
       const input = raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>);
-      send(res, 200, fn(input));
+      const output = fn(input);
+      if (MUTATIONS.has(action)) save();
+      send(res, 200, output);
     } catch (err) {
       if (err instanceof AwsError) send(res, err.status, { __type: err.type, message: err.message });
       else send(res, 400, { __type: 'SerializationException', message: String(err) });
@@ -229,6 +249,7 @@ export async function startSecretsManager(
     getCount: () => gets,
     putSecret: (name, value) => {
       put(name, value);
+      save();
     },
     failWith: (type) => {
       failure = type;

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { ENV } from '../../lambdas/shared/env.js';
@@ -22,6 +23,7 @@ import {
   writeJson,
 } from './api-gateway.js';
 import type { LocalConfig } from './config.js';
+import { keptDemoTenant, releaseInterruptedWork, takeDataDir } from './data-dir.js';
 import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
@@ -144,28 +146,39 @@ async function importOptional<T>(specifier: string, needle: string): Promise<T |
 
 /** Starts the local stack. Sets `process.env` for the handlers before importing them. */
 export async function startLocalStack(config: LocalConfig, log: StackLog = quietLog): Promise<LocalStack> {
-  const emulators = await startEmulatorThread({
-    ...(config.visibilityTimeoutSeconds !== undefined
-      ? {
-          visibilityTimeoutSeconds: {
-            inbound: config.visibilityTimeoutSeconds,
-            timer: config.visibilityTimeoutSeconds,
-            outbound: config.visibilityTimeoutSeconds,
-            mediaJobs: Math.max(config.visibilityTimeoutSeconds, 30),
-          },
-        }
-      : {}),
-    ...(config.maxReceiveCount !== undefined
-      ? {
-          maxReceiveCount: {
-            inbound: config.maxReceiveCount,
-            timer: config.maxReceiveCount,
-            outbound: config.maxReceiveCount,
-            mediaJobs: config.maxReceiveCount,
-          },
-        }
-      : {}),
-  });
+  const releaseDataDir = takeDataDir(config.stateDir, config.fresh);
+  let emulators: EmulatorThread;
+  try {
+    emulators = await startEmulatorThread({
+      dataDir: config.stateDir,
+      ...(config.visibilityTimeoutSeconds !== undefined
+        ? {
+            visibilityTimeoutSeconds: {
+              inbound: config.visibilityTimeoutSeconds,
+              timer: config.visibilityTimeoutSeconds,
+              outbound: config.visibilityTimeoutSeconds,
+              mediaJobs: Math.max(config.visibilityTimeoutSeconds, 30),
+            },
+          }
+        : {}),
+      ...(config.maxReceiveCount !== undefined
+        ? {
+            maxReceiveCount: {
+              inbound: config.maxReceiveCount,
+              timer: config.maxReceiveCount,
+              outbound: config.maxReceiveCount,
+              mediaJobs: config.maxReceiveCount,
+            },
+          }
+        : {}),
+    });
+  } catch (err) {
+    releaseDataDir();
+    throw err;
+  }
+  const restored = Object.values(emulators.replayed?.restored ?? {}).reduce((a, b) => a + b, 0);
+  if (restored > 0) log.info(`restored ${restored} queued messages from ${config.stateDir}`);
+  if (emulators.replayed?.tornTail) log.info('ignored the last SQS journal record, cut short by a crash');
 
   let server: Server | undefined;
   // Drainers stop the work in flight (in parallel); stoppers then release what is left.
@@ -173,7 +186,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
   const stoppers: (() => Promise<void>)[] = [];
   try {
     const demo = config.tenants === undefined;
-    const tenants = config.tenants ?? [createDemoTenant()];
+    const tenants = config.tenants ?? [keptDemoTenant(config.stateDir) ?? createDemoTenant()];
     await storeTenantSecrets(emulators.putSecret, emulators.secretPrefix, tenants);
     const tenantsPath = writeTenantsState(config.stateDir, tenants);
 
@@ -310,6 +323,21 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
       sqsHandler('delivery')(),
     ]);
 
+    if (!config.fresh) {
+      const dynamo = new DynamoDBClient({
+        region: emulators.region,
+        credentials: LOCAL_CREDENTIALS,
+        endpoint: emulators.dynamoEndpoint,
+      });
+      try {
+        const released = await releaseInterruptedWork(dynamo, emulators.tables.idempotency);
+        if (released > 0)
+          log.info(`released ${released} idempotency records left in progress by an earlier run`);
+      } finally {
+        dynamo.destroy();
+      }
+    }
+
     const pollerLog = { warn: log.warn, debug: log.debug };
     const sqs = new SQSClient({
       region: emulators.region,
@@ -393,6 +421,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
         srv.closeAllConnections();
         for (const s of stoppers) await s().catch(() => {});
         await emulators.stop();
+        releaseDataDir();
       })();
       return stopping;
     };
@@ -403,6 +432,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     server?.closeAllConnections();
     for (const s of [...drainers, ...stoppers]) await s().catch(() => {});
     await emulators.stop();
+    releaseDataDir();
     throw err;
   }
 }

@@ -36,6 +36,13 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How long to wait for the ready line. @default 60000 */
   readonly readyTimeoutMs?: number;
+  /**
+   * The data directory (`CHAT_RELAY_DATA_DIR`), kept after `stop` so a later process can
+   * restart on it. @default a fresh temporary directory, removed by `stop`
+   */
+  readonly dataDir?: string;
+  /** Command-line arguments (e.g. `--fresh`). */
+  readonly args?: readonly string[];
 }
 
 export interface PostResult {
@@ -81,12 +88,13 @@ export async function startLocalStackProcess(options: StartOptions = {}): Promis
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'ERROR',
-    LOCAL_STATE_DIR: join(dir, 'state'),
+    CHAT_RELAY_DATA_DIR: options.dataDir ?? join(dir, 'state'),
     DEBOUNCE_MS: '400',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   // The parent's test settings must not leak into the stack: it sets its own.
   for (const name of [
+    'LOCAL_STATE_DIR',
     'POWERTOOLS_LOG_LEVEL',
     'POWERTOOLS_METRICS_DISABLED',
     'POWERTOOLS_DEV',
@@ -102,11 +110,15 @@ export async function startLocalStackProcess(options: StartOptions = {}): Promis
   }
   Object.assign(env, options.env ?? {});
 
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'bin', 'local.ts')], {
-    cwd: PROJECT_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(PROJECT_ROOT, 'bin', 'local.ts'), ...(options.args ?? [])],
+    {
+      cwd: PROJECT_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
 
@@ -134,7 +146,7 @@ export async function startLocalStackProcess(options: StartOptions = {}): Promis
     });
   });
 
-  const state = JSON.parse(readFileSync(join(env.LOCAL_STATE_DIR!, 'stack.json'), 'utf8')) as StackState;
+  const state = JSON.parse(readFileSync(join(env.CHAT_RELAY_DATA_DIR!, 'stack.json'), 'utf8')) as StackState;
   const clientConfig = {
     region: state.region,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },

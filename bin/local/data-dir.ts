@@ -1,0 +1,130 @@
+/**
+ * The local stack's data directory (`CHAT_RELAY_DATA_DIR`, default `.tmp/local`): one stack at
+ * a time (a pid lock file), `--fresh` to forget what earlier runs kept, and the demo tenant
+ * kept across restarts so its tokens (and `npm run webhook`) stay valid.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  paginateScan,
+} from '@aws-sdk/client-dynamodb';
+import { parseTenantDocument, type TenantDocument } from '../../lambdas/shared/tenant.js';
+import { LocalConfigError } from './config.js';
+import { DEMO_IDS } from './tenants.js';
+
+/** What a run keeps in the data directory (`--fresh` removes exactly these). */
+export const KEPT_STATE = ['dynamodb', 'sqs-journal.jsonl', 'sqs-journal.jsonl.compact', 'secrets.json'];
+const LOCK = 'stack.pid';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return err instanceof Error && 'code' in err && err.code === 'EPERM';
+  }
+};
+
+/**
+ * Takes the data directory for this process (creating it), removing the kept state first when
+ * `fresh`. A lock left by a process that no longer runs (a crash) is taken over.
+ * @returns a function releasing the lock
+ * @throws LocalConfigError when another running local stack holds the directory
+ */
+export function takeDataDir(dir: string, fresh: boolean): () => void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = join(dir, LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if (!(err instanceof Error && 'code' in err && err.code === 'EEXIST') || attempt > 0) throw err;
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+        throw new LocalConfigError(
+          `another local stack (pid ${holder}) is using ${dir}; stop it or set CHAT_RELAY_DATA_DIR to another directory.`,
+        );
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  if (fresh) {
+    for (const name of [...KEPT_STATE, 'tenants.json'])
+      rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  return () => {
+    try {
+      if (readFileSync(lock, 'utf8').trim() === String(process.pid)) unlinkSync(lock);
+    } catch {
+      // Already gone.
+    }
+  };
+}
+
+/** The demo tenant an earlier run wrote to `tenants.json`, or undefined when there is none. */
+export function keptDemoTenant(dir: string): TenantDocument | undefined {
+  const path = join(dir, 'tenants.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    const docs = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (!Array.isArray(docs) || docs.length !== 1) return undefined;
+    const doc = parseTenantDocument(docs[0]);
+    // Only the generated tenant (its fixed ids): a user's own "demo" must never be printed.
+    const generated =
+      doc.tenantId === DEMO_IDS.tenantId &&
+      doc.channels.pancake?.pageIds.join() === DEMO_IDS.pancakePageId &&
+      doc.channels.messenger?.pages[DEMO_IDS.messengerPageId] !== undefined &&
+      doc.channels.zalo?.oaId === DEMO_IDS.zaloOaId;
+    return generated ? doc : undefined;
+  } catch {
+    // Not ours or damaged: a new demo tenant replaces it.
+    return undefined;
+  }
+}
+
+/**
+ * Deletes the idempotency records a killed process left "in progress" (Powertools' default
+ * `status` attribute). Nothing else uses this data directory (the lock), so each belongs to
+ * work that died with it: without this, a redelivered message would wait for the record's
+ * in-progress expiry (the function timeout) and could reach its queue's DLQ first. Whatever
+ * the dead work had finished stays recorded, so it is not repeated.
+ * @returns how many records were released
+ */
+export async function releaseInterruptedWork(dynamo: DynamoDBClient, table: string): Promise<number> {
+  let released = 0;
+  const pages = paginateScan(
+    { client: dynamo },
+    {
+      TableName: table,
+      FilterExpression: '#s = :inprogress',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':inprogress': { S: 'INPROGRESS' } },
+      ProjectionExpression: 'id',
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
+      if (!item.id) continue;
+      try {
+        await dynamo.send(
+          new DeleteItemCommand({
+            TableName: table,
+            Key: { id: item.id },
+            ConditionExpression: '#s = :inprogress',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':inprogress': { S: 'INPROGRESS' } },
+          }),
+        );
+        released += 1;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
+  }
+  return released;
+}

@@ -1,0 +1,164 @@
+/**
+ * The local stack survives a crash: 200 signed messages over many conversations, the process
+ * SIGKILLed mid-burst, restarted on the same data directory, the messages it did not
+ * acknowledge retried as platforms do. Every message acknowledged (200) is answered exactly
+ * once, in order per conversation, by the platform (a separate server in this process that
+ * records every send, so nothing it saw is lost with the stack).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from '../../bin/local/sandbox.js';
+import { createDemoTenant } from '../../bin/local/tenants.js';
+import { type BuiltWebhook, buildWebhook, webhookUrl } from '../../bin/local/webhook-builder.js';
+import type { ChannelName } from '../../lambdas/shared/model.js';
+import { type LocalStackProcess, startLocalStackProcess } from '../helpers/local-stack.js';
+
+const CONVERSATIONS = 25;
+const PER_CONVERSATION = 8;
+/** The stack is killed once this many messages have been acknowledged. */
+const KILL_AFTER_ACKS = 70;
+
+const dir = mkdtempSync(join(tmpdir(), 'chat-relay-crash-'));
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Planned {
+  readonly conversation: string;
+  readonly text: string;
+  readonly built: BuiltWebhook;
+}
+
+/** Posts `built`; undefined when the connection failed (the stack is down). */
+async function post(url: string, built: BuiltWebhook): Promise<number | undefined> {
+  try {
+    const res = await fetch(webhookUrl(url, built), {
+      method: built.method,
+      headers: built.headers,
+      body: built.body,
+    });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every message text an echo reply answers (`echo: a | b` answers a and b). */
+function answeredTexts(sandbox: Sandbox): { conversation: string; text: string }[] {
+  const out: { conversation: string; text: string }[] = [];
+  for (const r of sandbox.messages()) {
+    if (!r.delivered || r.kind !== 'text' || !r.text?.startsWith('echo: ')) continue;
+    for (const text of r.text.slice('echo: '.length).split(' | ')) {
+      out.push({ conversation: r.recipientId ?? '', text });
+    }
+  }
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('the local stack after a SIGKILL', () => {
+  it('answers every acknowledged message exactly once and in order per conversation after a restart', async () => {
+    const dataDir = join(dir, 'data');
+    const tenant = createDemoTenant();
+    const tenantsFile = join(dir, 'tenants.json');
+    writeFileSync(tenantsFile, JSON.stringify([tenant]));
+    const sandbox = await startSandbox({ pancakeRateLimit: 0 });
+    cleanups.push(() => sandbox.stop());
+    const env = {
+      ...sandbox.env,
+      CHAT_RELAY_TENANTS_FILE: tenantsFile,
+      DEBOUNCE_MS: '0',
+    };
+
+    const channels: ChannelName[] = ['telegram', 'messenger'];
+    const plans: Planned[][] = Array.from({ length: CONVERSATIONS }, (_, c) => {
+      const channel = channels[c % channels.length]!;
+      const conversation =
+        channel === 'telegram' ? String(880_000_000 + c) : String(7_100_000_000_000_000 + c);
+      return Array.from({ length: PER_CONVERSATION }, (_, m) => {
+        const text = `c${c}-m${m}`;
+        return { conversation, text, built: buildWebhook({ tenant, channel, conversation, text }) };
+      });
+    });
+    const total = CONVERSATIONS * PER_CONVERSATION;
+
+    let stack: LocalStackProcess = await startLocalStackProcess({ dataDir, env });
+    cleanups.push(() => stack.stop('SIGKILL'));
+    // Per conversation: the next message to post, and the acknowledged ones in order.
+    const next = plans.map(() => 0);
+    const acked: Planned[] = [];
+    let killed = false;
+    let ackedBeforeKill = 0;
+
+    const burst = async (url: string, stopOnFailure: boolean): Promise<void> => {
+      await Promise.all(
+        plans.map(async (plan, c) => {
+          while (next[c]! < plan.length) {
+            const item = plan[next[c]!]!;
+            const status = await post(url, item.built);
+            if (status !== 200) {
+              if (stopOnFailure) return;
+              // A platform retries until it gets a 200.
+              await sleep(200);
+              continue;
+            }
+            acked.push(item);
+            next[c]! += 1;
+            if (!killed && acked.length >= KILL_AFTER_ACKS) {
+              killed = true;
+              ackedBeforeKill = acked.length;
+              stack.child.kill('SIGKILL');
+            }
+          }
+        }),
+      );
+    };
+
+    await burst(stack.url, true);
+    expect(killed).toBe(true);
+    await stack.stop('SIGKILL');
+    const inFlightAtKill = total - acked.length;
+
+    stack = await startLocalStackProcess({ dataDir, env });
+    await burst(stack.url, false);
+    expect(acked).toHaveLength(total);
+
+    // Done when every message is answered and nothing is left on any queue (a part whose
+    // delivery was interrupted comes back only after its visibility timeout).
+    const deadline = Date.now() + 300_000;
+    let answered = answeredTexts(sandbox);
+    for (;;) {
+      answered = answeredTexts(sandbox);
+      const depth =
+        (await stack.queueDepth('inbound')) +
+        (await stack.queueDepth('outbound')) +
+        (await stack.queueDepth('timer'));
+      if (new Set(answered.map((a) => a.text)).size >= total && depth === 0) break;
+      if (Date.now() > deadline) break;
+      await sleep(250);
+    }
+
+    const counts = new Map<string, number>();
+    for (const a of answered) counts.set(a.text, (counts.get(a.text) ?? 0) + 1);
+    const duplicates = [...counts.values()].filter((n) => n > 1).length;
+    const missing = acked.filter((a) => !counts.has(a.text)).map((a) => a.text);
+    console.log(
+      `crash: ${ackedBeforeKill} acknowledged before SIGKILL, ${inFlightAtKill} retried after restart, ` +
+        `${counts.size}/${total} answered, ${duplicates} answered more than once`,
+    );
+    expect(missing).toEqual([]);
+    expect([...counts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    for (const plan of plans) {
+      const order = answered.filter((a) => a.conversation === plan[0]!.conversation).map((a) => a.text);
+      expect(order).toEqual(plan.map((p) => p.text));
+    }
+    expect(await stack.queueDepth('inbound', true)).toBe(0);
+    expect(await stack.queueDepth('outbound', true)).toBe(0);
+  }, 420_000);
+});
