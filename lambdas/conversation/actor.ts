@@ -329,7 +329,8 @@ export class ConversationActor {
   ): Promise<void> {
     const enqueue = this.deps.queues.enqueueMediaJobs;
     if (!this.mediaWorker || !enqueue) return;
-    const pending = turn.pendingMedia.filter((m) => m.messageId === messageId);
+    const id = storedMessageId(messageId);
+    const pending = turn.pendingMedia.filter((m) => m.messageId === id);
     if (pending.length === 0) return;
     const jobs: MediaJob[] = pending.map((m) => ({
       v: 1,

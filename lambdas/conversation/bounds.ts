@@ -139,10 +139,13 @@ export function seenDigest(messageId: string): string {
 /** Largest epoch ms a stored time may be (year 5138; past JavaScript dates stays far off). */
 export const MAX_EPOCH_MS = 100_000_000_000_000;
 
-/** `value` when it is a plausible epoch-ms time (finite, 0 ≤ value ≤ {@link MAX_EPOCH_MS}), else `fallback`. */
+/**
+ * `value` (floored to whole milliseconds) when it is a plausible epoch-ms time (finite,
+ * 0 ≤ value ≤ {@link MAX_EPOCH_MS}), else `fallback`.
+ */
 export function epochMs(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_EPOCH_MS
-    ? value
+    ? Math.floor(value)
     : fallback;
 }
 

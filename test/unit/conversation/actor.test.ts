@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ConversationActor } from '../../../lambdas/conversation/actor.js';
+import {
+  BOUNDS,
+  estimateBytes,
+  SEEN_DIGEST_CHARS,
+  STORED_TEXT_MARKER,
+} from '../../../lambdas/conversation/bounds.js';
 import type { ActorConfig } from '../../../lambdas/conversation/config.js';
 import type { TimerTick } from '../../../lambdas/conversation/debounce.js';
 import {
@@ -455,5 +461,115 @@ describe('ConversationActor', () => {
     const stale = await t.state.load();
     await t.actor.onMessage(msg('m2', 'b'), first);
     await expect(t.state.save(stale)).rejects.toBeInstanceOf(StateConflictError);
+  });
+
+  it('answers a turn early (reason size) when it reaches its message bound, and the next message opens a new turn', async () => {
+    const t = setup({ settings: { debounceMs: 2500, maxTurnWaitMs: 0 } });
+    const outcomes: string[] = [];
+    for (let i = 0; i < BOUNDS.turnMessages + 3; i += 1) {
+      outcomes.push(await t.actor.onMessage(msg(`m${i}`, `t${i}`), first));
+    }
+    expect(outcomes.filter((o) => o === 'answered')).toHaveLength(1);
+    expect(outcomes[BOUNDS.turnMessages - 1]).toBe('answered');
+    expect(t.outbound).toHaveLength(1);
+    expect(t.contexts[0]?.messages).toHaveLength(BOUNDS.turnMessages);
+    expect(t.state.item?.turn).toMatchObject({ status: 'open' });
+    expect(t.state.item?.turn?.messages.map((m) => m.text)).toEqual([
+      `t${BOUNDS.turnMessages}`,
+      `t${BOUNDS.turnMessages + 1}`,
+      `t${BOUNDS.turnMessages + 2}`,
+    ]);
+    const history = [...t.memory.history.values()].filter((h) => h.role === 'customer');
+    expect(history).toHaveLength(BOUNDS.turnMessages);
+  });
+
+  it('answers a turn early (reason size) when its bytes reach the budget, with each text cut to its bound', async () => {
+    const t = setup({ settings: { debounceMs: 2500, maxTurnWaitMs: 0 } });
+    const big = 'ệ'.repeat(100_000);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 40 && t.outbound.length === 0; i += 1) {
+      outcomes.push(await t.actor.onMessage(msg(`b${i}`, big), first));
+    }
+    expect(outcomes.at(-1)).toBe('answered');
+    // 8 KiB of text per message: the 128 KiB budget is reached at the 16th message.
+    expect(outcomes).toHaveLength(16);
+    const texts = t.contexts[0]?.messages.map((m) => m.text ?? '') ?? [];
+    for (const text of texts) {
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(BOUNDS.messageText);
+      expect(text.endsWith(STORED_TEXT_MARKER)).toBe(true);
+    }
+    expect(estimateBytes(t.state.item)).toBeLessThanOrEqual(BOUNDS.stateItem);
+  });
+
+  it('answers a full turn on the retry of its last message when the first attempt died before answering', async () => {
+    let fail = true;
+    const t = setup({
+      settings: { debounceMs: 2500, maxTurnWaitMs: 0 },
+      plan: (context) => {
+        if (fail) throw new Error('model down');
+        return { parts: [{ text: `n=${context.messages.length}` }], handoff: false, outcome: 'ok' };
+      },
+    });
+    for (let i = 0; i < BOUNDS.turnMessages - 1; i += 1) await t.actor.onMessage(msg(`m${i}`, 'x'), first);
+    const last = msg(`m${BOUNDS.turnMessages - 1}`, 'x');
+    await expect(t.actor.onMessage(last, first)).rejects.toThrow('model down');
+    fail = false;
+    expect(await t.actor.onMessage(last, { receiveCount: 2 })).toBe('duplicate');
+    expect(t.outbound.map((p) => p.text)).toEqual([`n=${BOUNDS.turnMessages}`]);
+    expect(t.state.item?.turn?.reply?.reason).toBe('size');
+  });
+
+  it('expires the pending media of a turn answered for size with a TURN_FULL marker', async () => {
+    const t = setup({ settings: { debounceMs: 2500, maxTurnWaitMs: 0 } });
+    await t.actor.onMessage(
+      msg('v0', undefined, { kind: 'audio', attachments: [{ kind: 'audio', url: 'https://x/a.ogg' }] }),
+      first,
+    );
+    for (let i = 1; i < BOUNDS.turnMessages; i += 1) await t.actor.onMessage(msg(`m${i}`, 'x'), first);
+    expect(t.outbound).toHaveLength(1);
+    expect(t.contexts[0]?.messages[0]?.mediaNote).toContain('TURN_FULL');
+  });
+
+  it('keeps a 2000-character message id as a digest and still attaches its media result', async () => {
+    const t = setup({ settings: { debounceMs: 1000 } });
+    const id = `mid.${'x'.repeat(2000)}`;
+    await t.actor.onMessage(
+      msg(id, undefined, { kind: 'audio', attachments: [{ kind: 'audio', url: 'https://x/a.ogg' }] }),
+      first,
+    );
+    expect(t.jobs.map((j) => j.messageId)).toEqual([id]);
+    const stored = t.state.item?.turn?.messages[0]?.messageId ?? '';
+    expect(stored.length).toBeLessThanOrEqual(BOUNDS.messageId);
+    expect(t.state.item?.seen.every((d) => d.length === SEEN_DIGEST_CHARS)).toBe(true);
+    const outcome = await t.actor.onMediaReady(
+      {
+        v: 1,
+        type: 'media-ready',
+        tenantId: 'acme',
+        channel: 'messenger',
+        conversationId: 'P1:U1',
+        conversationKey: KEY,
+        turnId: t.state.item?.turn?.turnId ?? '',
+        messageId: id,
+        attachmentIndex: 0,
+        result: { transcript: { text: 'hello' } },
+      },
+      first,
+    );
+    expect(outcome).toBe('media-attached');
+    expect(await t.actor.onMessage(msg(id), { receiveCount: 2 })).toBe('duplicate');
+  });
+
+  it('stores the received-at time instead of a platform timestamp of 1e308, and no such number anywhere', async () => {
+    const t = setup();
+    const event = msg('m1', 'hi', {
+      timestamp: 1e308,
+      attachments: [{ kind: 'location', latitude: 1e308, longitude: 10 }],
+    });
+    expect(await t.actor.onMessage(event, first)).toBe('answered');
+    expect(t.state.item?.turn?.messages[0]).toMatchObject({ timestamp: 1_700_000_000_000 });
+    expect(t.state.item?.customerLastMessageAt).toBe(1_700_000_000_000);
+    expect(t.state.item?.turn?.messages[0]?.attachments).toEqual([{ kind: 'location', longitude: 10 }]);
+    expect(t.outbound[0]?.customerLastMessageAt).toBe(1_700_000_000_000);
   });
 });
