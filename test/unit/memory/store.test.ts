@@ -1,6 +1,7 @@
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators.js';
+import { BOUNDS, STORED_TEXT_MARKER } from '../../../lambdas/conversation/bounds.js';
 import { StateConflictError } from '../../../lambdas/conversation/ports.js';
 import { DynamoMemoryStore, DynamoStateStore } from '../../../lambdas/memory/store.js';
 import {
@@ -8,6 +9,7 @@ import {
   customerPk,
   historySk,
   SENT_SK,
+  STATE_SK,
   sentPk,
   summarySk,
 } from '../../../lambdas/shared/keys.js';
@@ -146,5 +148,123 @@ describe('memory store (dynalite)', () => {
     expect(await memory.isOurSend('acme', 'zalo', 'mid-1', now)).toBe(true);
     expect(await memory.isOurSend('acme', 'zalo', 'mid-1', now + 120_000)).toBe(false);
     expect(await memory.isOurSend('acme', 'zalo', 'mid-2', now)).toBe(false);
+  });
+
+  it('refuses what the store guards against when written raw: dynalite enforces the 400 KB and number limits', async () => {
+    // The control for the tests below: without the store's bounds these writes fail for good.
+    const pk = conversationPk('raw#zalo#control');
+    await expect(
+      doc.send(new PutCommand({ TableName: emu.tables.memory, Item: { pk, sk: 'n', at: 1e308 } })),
+    ).rejects.toThrow();
+    await expect(
+      doc.send(
+        new PutCommand({ TableName: emu.tables.memory, Item: { pk, sk: 'big', text: 'x'.repeat(410_000) } }),
+      ),
+    ).rejects.toThrow();
+  });
+
+  it('writes a state holding 1e308, NaN and a 500 KB text: the numbers are dropped and the turn shrunk, never refused', async () => {
+    const store = new DynamoStateStore(doc, emu.tables.memory);
+    const bigRef = { ...ref, conversationId: 'oa:big', conversationKey: 'acme#zalo#oa:big' };
+    const fresh = await store.load(bigRef);
+    const saved = await store.save({
+      ...fresh,
+      customerLastMessageAt: 1e308,
+      pausedUntil: Number.NaN,
+      lastBotReply: 'y'.repeat(500_000),
+      turn: {
+        turnId: 't1',
+        version: 1,
+        status: 'open',
+        firstReceivedAt: now,
+        openedAt: now,
+        lastMessageAt: now,
+        pendingMedia: [],
+        messages: [
+          {
+            messageId: 'm1',
+            kind: 'text',
+            text: 'ệ'.repeat(500_000),
+            timestamp: now,
+            receivedAt: now,
+            attachments: [{ kind: 'location', latitude: 1e308 }],
+            surface: 'inbox',
+          },
+        ],
+      },
+    });
+    expect(saved.rev).toBe(1);
+    const loaded = await store.load(bigRef);
+    expect(loaded.customerLastMessageAt).toBeUndefined();
+    expect(loaded.pausedUntil).toBeUndefined();
+    expect(loaded.lastBotReply).toBeUndefined();
+    expect(loaded.turn?.messages[0]?.text?.endsWith(STORED_TEXT_MARKER)).toBe(true);
+    expect(loaded.turn?.messages[0]?.attachments).toEqual([]);
+  });
+
+  it('leaves a 10 000-character conversation id out of the item and restores it from the event on load', async () => {
+    const store = new DynamoStateStore(doc, emu.tables.memory);
+    const conversationId = `oa:${'u'.repeat(10_000)}`;
+    const longRef = { ...ref, conversationId, conversationKey: `acme#zalo#${conversationId}` };
+    const saved = await store.save({ ...(await store.load(longRef)), turnCount: 3 });
+    expect(saved.rev).toBe(1);
+    const raw = await doc.send(
+      new GetCommand({
+        TableName: emu.tables.memory,
+        Key: { pk: conversationPk(longRef.conversationKey), sk: STATE_SK },
+      }),
+    );
+    expect(raw.Item?.conversationId).toBeUndefined();
+    expect(await store.load(longRef)).toMatchObject({ rev: 1, turnCount: 3, conversationId });
+  });
+
+  it('bounds history texts, summaries and facts, and drops unstorable numbers from them', async () => {
+    const memory = new DynamoMemoryStore(doc, emu.tables.memory);
+    const key = 'acme#zalo#oa:hist-bounds';
+    await memory.putHistory([
+      {
+        conversationKey: key,
+        sk: historySk(now, 'm1'),
+        role: 'customer',
+        text: 'z'.repeat(600_000),
+        at: 1e308,
+        messageId: 'm1',
+        expiresAt: nowS + 60,
+      },
+    ]);
+    await memory.putMemory({
+      tenantId: 'acme',
+      channel: 'zalo',
+      customerId: 'u-facts',
+      conversationKey: key,
+      facts: Object.fromEntries([
+        ...Array.from({ length: 80 }, (_, i) => [`f${String(i).padStart(2, '0')}`, 'v'.repeat(5000)]),
+        ['n'.repeat(500), 'dropped'],
+      ]),
+      summary: { at: now, text: 's'.repeat(600_000), expiresAt: nowS + 60 },
+      now,
+    });
+    const loaded = await memory.load({
+      conversationKey: key,
+      tenantId: 'acme',
+      channel: 'zalo',
+      customerId: 'u-facts',
+      historyLimit: 5,
+      now,
+    });
+    expect(loaded.history).toHaveLength(1);
+    expect(Buffer.byteLength(loaded.history[0]?.text ?? '')).toBeLessThanOrEqual(BOUNDS.historyText);
+    expect(loaded.history[0]?.at).toBe(0);
+    expect(Buffer.byteLength(loaded.summaries[0] ?? '')).toBeLessThanOrEqual(BOUNDS.summary);
+    expect(Object.keys(loaded.facts)).toHaveLength(BOUNDS.facts);
+    expect(Object.values(loaded.facts).every((v) => Buffer.byteLength(v) <= BOUNDS.factValue)).toBe(true);
+    const facts = await doc.send(
+      new QueryCommand({
+        TableName: emu.tables.memory,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': customerPk('acme', 'zalo', 'u-facts') },
+      }),
+    );
+    expect(facts.Items?.some((i) => String(i.name).startsWith('nnn'))).toBe(false);
   });
 });
