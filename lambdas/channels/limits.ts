@@ -113,17 +113,28 @@ export function textLimit(channel: ChannelName, surface: 'inbox' | 'comment'): n
   return (surface === 'comment' ? COMMENT_TEXT_LIMITS[channel] : undefined) ?? TEXT_LIMITS[channel];
 }
 
+/** How far a platform clock may run ahead of ours before its timestamps are not believed. */
+export const MAX_CLOCK_AHEAD_MS = 24 * 60 * 60 * 1000;
+
 /**
- * The platform timestamp when it is a plausible time for this message — a finite epoch ms
- * between {@link MIN_TIMESTAMP_MS} and the time we received it — else `receivedAt`. A time
- * after receipt (platform clock ahead) is clamped to it: the customer's 24-hour window and
- * the turn's order never run on a future clock.
+ * `timestamp` rounded when it is a plausible time for a message received at `receivedAt`: a
+ * finite epoch ms from {@link MIN_TIMESTAMP_MS} to {@link MAX_CLOCK_AHEAD_MS} after receipt.
+ * Undefined otherwise (1e308, negative, seconds mistaken for ms, year 5000…), so a parser can
+ * fall back to another time the body gives.
+ */
+export function plausibleTime(timestamp: number | undefined, receivedAt: number): number | undefined {
+  if (timestamp === undefined || !Number.isFinite(timestamp)) return undefined;
+  if (timestamp < MIN_TIMESTAMP_MS || timestamp > receivedAt + MAX_CLOCK_AHEAD_MS) return undefined;
+  return Math.round(timestamp);
+}
+
+/**
+ * The message time: the platform's when {@link plausibleTime}, never later than receipt (the
+ * customer's 24-hour window and the turn's order never run on a clock ahead of ours), else the
+ * received-at time.
  */
 export function boundedTimestamp(timestamp: number | undefined, receivedAt: number): number {
-  if (timestamp === undefined || !Number.isFinite(timestamp) || timestamp < MIN_TIMESTAMP_MS) {
-    return receivedAt;
-  }
-  return Math.min(Math.round(timestamp), receivedAt);
+  return Math.min(plausibleTime(timestamp, receivedAt) ?? receivedAt, receivedAt);
 }
 
 /** A coordinate rounded to 7 decimals (~1 cm) when within ±`max`, else undefined. */

@@ -23,6 +23,7 @@ import {
   str,
 } from './common.js';
 import { hmacSha256Hex, prefixedHexMatches, safeEqual } from './crypto.js';
+import { plausibleTime } from './limits.js';
 import type { WebhookRequest } from './types.js';
 
 /**
@@ -128,7 +129,10 @@ export interface MessagingOptions {
 export function parseMessagingItem(ctx: BuildContext, item: Obj, opts: MessagingOptions): ParsedEvent {
   const senderId = idOf(obj(item.sender)?.id);
   const recipientId = idOf(obj(item.recipient)?.id);
-  const timestamp = epochMs(item.timestamp) ?? opts.entryTime;
+  // The item's own time as sent (stable across retries: part of derived postback ids), and the
+  // message time: the item's when plausible, else the entry's.
+  const itemTime = epochMs(item.timestamp);
+  const timestamp = plausibleTime(itemTime, ctx.receivedAt) ?? opts.entryTime;
   const message = obj(item.message);
 
   if (message) {
@@ -175,12 +179,13 @@ export function parseMessagingItem(ctx: BuildContext, item: Obj, opts: Messaging
     const payload = str(postback.payload);
     const title = str(postback.title);
     const postbackMid = idOf(postback.mid);
-    if (!postbackMid && timestamp === undefined) return ignored('unsupported', 'postback without id');
+    const idTime = itemTime ?? opts.entryTime;
+    if (!postbackMid && idTime === undefined) return ignored('unsupported', 'postback without id');
     // Older postbacks carry no mid: derive a stable id so platform retries still deduplicate
     // (a long payload by its hash, so the id stays short enough to keep).
     const basis = payload ?? '';
     const payloadPart = basis.length <= POSTBACK_ID_PAYLOAD_MAX ? basis : `~${sha256Hex(basis)}`;
-    const messageId = postbackMid ?? `postback:${senderId}:${timestamp}:${payloadPart}`;
+    const messageId = postbackMid ?? `postback:${senderId}:${idTime}:${payloadPart}`;
     return messageEvent(ctx, {
       conversationId: `${opts.accountId}:${senderId}`,
       messageId,

@@ -1,11 +1,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { adapterFor } from '../../../lambdas/channels/index.js';
+import {
+  escapedJsonBytes,
+  MAX_ATTACHMENTS,
+  MAX_EVENT_BYTES,
+  textLimit,
+} from '../../../lambdas/channels/limits.js';
 import { InvalidPayloadError, InvalidSignatureError } from '../../../lambdas/shared/errors.js';
+import {
+  conversationPk,
+  customerPk,
+  historySk,
+  messageGroupId,
+  PK_MAX_BYTES,
+  SK_MAX_BYTES,
+} from '../../../lambdas/shared/keys.js';
 import {
   CHANNELS,
   type ChannelName,
+  type HumanActivity,
   humanActivitySchema,
+  type NormalisedMessage,
   normalisedMessageSchema,
   type ParsedEvent,
 } from '../../../lambdas/shared/model.js';
@@ -23,6 +39,16 @@ const SEEDS: Record<ChannelName, Buffer[]> = {
   pancake: fixtureLines('pancake-events.jsonl').slice(0, 6),
 };
 
+/** What every message and human activity obeys whatever the body held (docs/channels.md, limits). */
+function expectBounded(item: NormalisedMessage | HumanActivity): void {
+  expect(escapedJsonBytes(item)).toBeLessThanOrEqual(MAX_EVENT_BYTES);
+  expect(Number.isSafeInteger(item.timestamp)).toBe(true);
+  expect(item.timestamp).toBeLessThanOrEqual(item.receivedAt);
+  expect(Buffer.byteLength(conversationPk(item.conversationKey))).toBeLessThanOrEqual(PK_MAX_BYTES);
+  expect(Buffer.byteLength(historySk(item.receivedAt, item.messageId))).toBeLessThanOrEqual(SK_MAX_BYTES);
+  expect(messageGroupId(item.conversationKey).length).toBeLessThanOrEqual(128);
+}
+
 /** Calls `parse` and checks the outcome obeys the contract; returns the events (or undefined when rejected). */
 function parseChecked(channel: ChannelName, body: Buffer): ParsedEvent[] | undefined {
   let events: ParsedEvent[];
@@ -35,13 +61,19 @@ function parseChecked(channel: ChannelName, body: Buffer): ParsedEvent[] | undef
   expect(Array.isArray(events)).toBe(true);
   for (const event of events) {
     if (event.type === 'message') {
-      expect(normalisedMessageSchema.safeParse(event.message).success).toBe(true);
-      expect(event.message.messageId.trim()).not.toBe('');
-      expect(event.message.conversationKey.startsWith(`acme#${channel}#`)).toBe(true);
-      expect(event.message.conversationKey.length).toBeGreaterThan(`acme#${channel}#`.length);
+      const m = event.message;
+      expect(normalisedMessageSchema.safeParse(m).success).toBe(true);
+      expect(m.messageId.trim()).not.toBe('');
+      expect(m.conversationKey.startsWith(`acme#${channel}#`)).toBe(true);
+      expect(m.conversationKey.length).toBeGreaterThan(`acme#${channel}#`.length);
+      expectBounded(m);
+      expect(m.text?.length ?? 0).toBeLessThanOrEqual(textLimit(channel, m.surface) + 40);
+      expect(m.attachments.length).toBeLessThanOrEqual(MAX_ATTACHMENTS);
+      expect(Buffer.byteLength(customerPk('acme', channel, m.customer.id))).toBeLessThanOrEqual(PK_MAX_BYTES);
     } else if (event.type === 'human-active') {
       expect(humanActivitySchema.safeParse(event.activity).success).toBe(true);
       expect(event.activity.conversationKey.startsWith(`acme#${channel}#`)).toBe(true);
+      expectBounded(event.activity);
     } else {
       expect(event.type).toBe('ignored');
     }
@@ -85,6 +117,16 @@ function setAt(root: Json, path: (string | number)[], replacement: Json): Json {
   return root;
 }
 
+/** Any JSON, plus the odd values platforms can sign: huge texts and ids, extreme numbers, lone surrogates. */
+const oddJson: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }),
+  fc.constantFrom(1e308, -1e308, 5e-324, 2 ** 64, 1e15, -1, 0.5, '\uD800', '\uDFFF\uD800'),
+  fc
+    .tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }), fc.integer({ min: 500, max: 20_000 }))
+    .map(([unit, times]) => unit.repeat(times)),
+  fc.integer({ min: 17, max: 6000 }).map((n) => '9'.repeat(n)),
+);
+
 const headerNames = fc.constantFrom(
   'x-hub-signature-256',
   'x-telegram-bot-api-secret-token',
@@ -125,7 +167,7 @@ describe.each(CHANNELS)('%s adapter under arbitrary input', (channel) => {
     fc.assert(
       fc.property(
         fc.nat({ max: seeds.length - 1 }),
-        fc.array(fc.tuple(fc.nat(), fc.jsonValue({ maxDepth: 3 })), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.nat(), oddJson), { minLength: 1, maxLength: 4 }),
         (seedIndex, mutations) => {
           let value = JSON.parse(seeds[seedIndex]!) as Json;
           for (const [pick, replacement] of mutations) {
