@@ -399,3 +399,121 @@ describe('webhook logic', () => {
     expect(res.statusCode).toBe(404);
   });
 });
+
+/** A deadline timer the test fires itself; records what it was armed with. */
+function manualTimer(): {
+  startTimer: NonNullable<WebhookDeps['startTimer']>;
+  fire: () => void;
+  armed: number[];
+  disarmed: () => number;
+} {
+  let expire: (() => void) | undefined;
+  let disarmed = 0;
+  const armed: number[] = [];
+  return {
+    startTimer: (ms, onExpire) => {
+      armed.push(ms);
+      expire = onExpire;
+      return () => {
+        disarmed += 1;
+      };
+    },
+    fire: () => expire?.(),
+    armed,
+    disarmed: () => disarmed,
+  };
+}
+
+describe('webhook answer deadline', () => {
+  it('arms the deadline once per request and disarms it after the answer', async () => {
+    const timer = manualTimer();
+    const h = harness({ startTimer: timer.startTimer, deadlineMs: 1234 });
+    expect((await h.handle(post(body([message('d1')])))).statusCode).toBe(200);
+    expect(timer.armed).toEqual([1234]);
+    expect(timer.disarmed()).toBe(1);
+  });
+
+  it('answers 503 DEPENDENCY_FAILED when the tenant lookup hangs past the deadline, and aborts it', async () => {
+    const timer = manualTimer();
+    let lookupSignal: AbortSignal | undefined;
+    let lookupStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      lookupStarted = resolve;
+    });
+    const h = harness({
+      startTimer: timer.startTimer,
+      // A lookup that ignores its signal and never settles: only the deadline can answer.
+      loadTenant: (_id, signal) => {
+        lookupSignal = signal;
+        lookupStarted();
+        return new Promise<TenantDocument>(() => {});
+      },
+    });
+    const pending = h.handle(post(body([message('d2')])));
+    await started;
+    timer.fire();
+    const res = await pending;
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'DEPENDENCY_FAILED' } });
+    expect(lookupSignal?.aborted).toBe(true);
+    expect(h.sent).toEqual([]);
+    expect(h.logs.some((l) => l.level === 'error' && l.message === 'Webhook failed')).toBe(true);
+  });
+
+  it('answers 503 ENQUEUE_FAILED when the send hangs past the deadline, never 200, and counts every entry', async () => {
+    const timer = manualTimer();
+    let sendSignal: AbortSignal | undefined;
+    let sendStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      sendStarted = resolve;
+    });
+    const h = harness({
+      startTimer: timer.startTimer,
+      send: (_entries, signal) => {
+        sendSignal = signal;
+        sendStarted();
+        return new Promise<SendOutcome>(() => {});
+      },
+    });
+    const pending = h.handle(post(body([message('d3'), message('d4', 'P1:U2')])));
+    await started;
+    timer.fire();
+    const res = await pending;
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'ENQUEUE_FAILED' } });
+    expect(sendSignal?.aborted).toBe(true);
+    expect(metricTotal(h, 'EnqueueFailed')).toBe(2);
+    expect(metricTotal(h, 'MessagesEnqueued')).toBe(0);
+    const failure = h.logs.find(
+      (l) => l.level === 'error' && l.message.startsWith('Messages could not be enqueued'),
+    );
+    expect(JSON.stringify(failure?.extra)).toContain('DeadlineExceeded');
+  });
+
+  it('answers 503 without waiting on SQS when the deadline passed before the send started', async () => {
+    const timer = manualTimer();
+    let sendSignal: AbortSignal | undefined;
+    const h = harness({
+      startTimer: timer.startTimer,
+      adapterFor: (c) => {
+        const adapter = fakeAdapter(c);
+        return {
+          ...adapter,
+          authenticate: (req, ctx) => {
+            adapter.authenticate(req, ctx);
+            timer.fire(); // the deadline passes while the request is being checked
+          },
+        };
+      },
+      // A send that would succeed, and never settles: the passed deadline answers first.
+      send: (_entries, signal) => {
+        sendSignal = signal;
+        return new Promise<SendOutcome>(() => {});
+      },
+    });
+    const res = await h.handle(post(body([message('d5')])));
+    expect(sendSignal?.aborted).toBe(true);
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'ENQUEUE_FAILED' } });
+  });
+});
