@@ -170,11 +170,8 @@ async function sendWithin(
           }
         }
       } catch (err) {
-        const error = signal.aborted
-          ? DEADLINE_ERROR
-          : err instanceof Error
-            ? `${err.name}: ${err.message}`
-            : String(err);
+        const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        const error = signal.aborted ? `${DEADLINE_ERROR} [${reason}]` : reason;
         for (const e of call) {
           failedIds.add(e.id);
           lastError.set(e.id, error);

@@ -2,13 +2,15 @@ import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
-import { resetClients } from '../../lambdas/shared/clients.js';
+import { resetClients, sqsClient } from '../../lambdas/shared/clients.js';
 import { type QueueEntry, sendToQueue } from '../../lambdas/shared/queue.js';
+import { type HangingServer, startHangingServer } from '../helpers/hanging-server.js';
 
 let emulators: Emulators;
 
@@ -65,6 +67,128 @@ describe('sendToQueue against fauxqs', () => {
       );
     }
     sqs.destroy();
+  });
+});
+
+/** Receives and deletes everything on a queue of the emulator; returns the raw bodies. */
+async function drainBodies(queueUrl: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (let empty = 0; empty < 2; ) {
+    const r = await emulators.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    const messages = r.Messages ?? [];
+    if (messages.length === 0) empty += 1;
+    for (const m of messages) {
+      bodies.push(m.Body ?? '');
+      await emulators.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }),
+      );
+    }
+  }
+  return bodies;
+}
+
+describe('bodies SQS would refuse, through the shared client, against fauxqs', () => {
+  // Emoji (outside the BMP: fauxqs refuses them), U+FFFF and U+FFFE, lone surrogates, controls.
+  const nasty = 'chào 😀👍🏽 \uFFFF\uFFFE lone:\uD800 \uDFFF ctl:\u0001\u001f\u007f end';
+
+  it('sends them with sendToQueue and the consumer parses back the exact text', async () => {
+    const url = emulators.queues.outbound.url;
+    const outcome = await sendToQueue(url, [entry('n', 0, JSON.stringify({ text: nasty }))]);
+    expect(outcome.failed).toEqual([]);
+    const bodies = await drainBodies(url);
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]).toMatch(/^[\t\n\r\u0020-\u007f]*$/);
+    expect((JSON.parse(bodies[0]!) as { text: string }).text === nasty).toBe(true);
+  });
+
+  it('rewrites direct SendMessage and SendMessageBatch calls on the shared client the same way', async () => {
+    const url = emulators.queues.outbound.url;
+    await sqsClient().send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: JSON.stringify({ n: 1, text: nasty }),
+        MessageGroupId: 'direct',
+        MessageDeduplicationId: 'direct-1',
+      }),
+    );
+    const batch = await sqsClient().send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: [
+          {
+            Id: 'b1',
+            MessageBody: JSON.stringify({ n: 2, text: nasty }),
+            MessageGroupId: 'batch',
+            MessageDeduplicationId: 'batch-2',
+          },
+        ],
+      }),
+    );
+    expect(batch.Failed ?? []).toEqual([]);
+    const parsed = (await drainBodies(url)).map((b) => JSON.parse(b) as { n: number; text: string });
+    expect(parsed.map((p) => p.n).sort()).toEqual([1, 2]);
+    for (const p of parsed) expect(p.text === nasty).toBe(true);
+  });
+});
+
+describe('sendToQueue against an SQS endpoint that accepts and never answers', () => {
+  let hanging: HangingServer;
+  const url = 'http://sqs.us-east-1.localhost/000000000000/hang.fifo';
+
+  beforeAll(async () => {
+    hanging = await startHangingServer();
+    process.env.AWS_ENDPOINT_URL_SQS = hanging.endpoint;
+    resetClients();
+  });
+  afterAll(async () => {
+    process.env.AWS_ENDPOINT_URL_SQS = emulators.env.AWS_ENDPOINT_URL_SQS;
+    resetClients();
+    await hanging.stop();
+  });
+
+  it('aborts the call in flight when the caller’s signal aborts, and reports every entry unsent', async () => {
+    const before = hanging.requests.length;
+    const deadline = new AbortController();
+    const pending = sendToQueue(url, [entry('h', 0), entry('h', 1), entry('k', 0)], {
+      budgetMs: 600_000,
+      signal: deadline.signal,
+    });
+    await hanging.arrived(before + 1);
+    deadline.abort();
+    const outcome = await pending;
+    expect(outcome.sent).toEqual([]);
+    expect(outcome.failed.map((f) => f.id)).toEqual(['h0', 'h1', 'k0']);
+    for (const f of outcome.failed) expect(f.error).toContain('DeadlineExceeded');
+    // The abort closed the connection: nothing is left waiting on the dead endpoint.
+    await hanging.closedCount(before + 1);
+    expect(hanging.requests.length).toBe(before + 1);
+  });
+
+  it('gives each SQS answer attemptTimeoutMs and retries on a fresh connection meanwhile', async () => {
+    const before = hanging.requests.length;
+    const deadline = new AbortController();
+    const pending = sendToQueue(url, [entry('r', 0)], {
+      budgetMs: 600_000,
+      attemptTimeoutMs: 50,
+      signal: deadline.signal,
+    });
+    // Only timed-out attempts (closed by the client) let later ones arrive.
+    await hanging.arrived(before + 3);
+    expect(hanging.closed()).toBeGreaterThanOrEqual(before + 2);
+    deadline.abort();
+    const outcome = await pending;
+    expect(outcome.failed.map((f) => f.id)).toEqual(['r0']);
+    expect(hanging.requests.slice(before).every((r) => r.target === 'AmazonSQS.SendMessageBatch')).toBe(true);
+  });
+
+  it('ends a hanging call when its own budget is spent, without a caller signal', async () => {
+    const before = hanging.requests.length;
+    const outcome = await sendToQueue(url, [entry('b', 0)], { budgetMs: 200 });
+    expect(outcome.failed.map((f) => f.id)).toEqual(['b0']);
+    expect(outcome.failed[0]?.error).toContain('DeadlineExceeded');
+    await hanging.closedCount(before + 1);
   });
 });
 
