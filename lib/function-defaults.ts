@@ -20,6 +20,8 @@ import {
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambdas/contracts/metrics.js';
+// Type-only: props.ts imports this file's values, so a value import back would be a cycle.
+import type { LogLevel } from './props.js';
 
 /**
  * This file's directory. The compiled library is CommonJS, where Node's module wrapper defines
@@ -76,8 +78,11 @@ export function assetPath(name: string): string {
   return path;
 }
 
-/** Powertools log levels accepted by `POWERTOOLS_LOG_LEVEL`. */
-export type RelayLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+/**
+ * Powertools log levels accepted by `POWERTOOLS_LOG_LEVEL`.
+ * @deprecated Use the `LogLevel` enum (props.ts); kept while callers move over.
+ */
+export type RelayLogLevel = LogLevel;
 
 /** Settings shared by every function of one ChatRelay. */
 export interface RelayFunctionDefaults {
@@ -86,7 +91,7 @@ export interface RelayFunctionDefaults {
   /** What happens to the log groups when the stack is deleted. */
   readonly logRemovalPolicy: RemovalPolicy;
   /** `POWERTOOLS_LOG_LEVEL`. */
-  readonly logLevel: RelayLogLevel;
+  readonly logLevel: LogLevel;
   /** `POWERTOOLS_SERVICE_NAME`; also the `service` dimension of every metric. */
   readonly serviceName: string;
   /** X-Ray active tracing. */

@@ -1,0 +1,83 @@
+/**
+ * Synth benchmark (`npm run bench -- synth`): `cdk synth --quiet` of the repository's default
+ * stack (cdk.json app, cdk-nag included), each run a fresh process with its own output folder,
+ * median of 3, target ≤ 8 s (it was 34 s when every synth bundled five functions with esbuild;
+ * the handlers are now prebundled by `npm run build`). The assets are brought up to date once
+ * before timing, so no run pays for a rebuild.
+ *
+ * Also reports the npm package: size and file count of `npm pack --dry-run` (the build must
+ * have run: `npm run build`).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureAssets } from '../../scripts/build.js';
+
+const TARGET_S = 8;
+const RUNS = 3;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** One `cdk synth` in a fresh process; seconds of wall time. */
+function synthOnce(): number {
+  const out = mkdtempSync(join(tmpdir(), 'chat-relay-synth-'));
+  try {
+    const started = process.hrtime.bigint();
+    const result = spawnSync(
+      join(ROOT, 'node_modules', '.bin', 'cdk'),
+      ['synth', '--quiet', '--output', out],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+      },
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (result.status !== 0) {
+      console.error(result.stderr);
+      throw new Error(`cdk synth exited with ${result.status ?? result.signal}`);
+    }
+    return seconds;
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Size (kB), unpacked size (kB) and file count of the package as `npm pack` would make it. */
+function packageFacts(): { sizeKB: number; unpackedKB: number; files: number } | undefined {
+  const result = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) return undefined;
+  const [pack] = JSON.parse(result.stdout) as { size: number; unpackedSize: number; entryCount: number }[];
+  return pack && { sizeKB: pack.size / 1024, unpackedKB: pack.unpackedSize / 1024, files: pack.entryCount };
+}
+
+await ensureAssets();
+const samples = Array.from({ length: RUNS }, synthOnce);
+const synthS = median(samples);
+const pack = packageFacts();
+const ok = (pass: boolean): string => (pass ? '✅ meets' : '❌ misses');
+
+console.log('| measure | median | target | ratio | result |');
+console.log('|---|---:|---:|---:|---|');
+console.log(
+  `| \`cdk synth --quiet\` of the default stack, fresh process (median of ${RUNS}) | ${synthS.toFixed(1)} s | ≤ ${TARGET_S} s | ${(synthS / TARGET_S).toFixed(2)} | ${ok(synthS <= TARGET_S)} |`,
+);
+if (pack) {
+  console.log(
+    `| npm package (\`npm pack --dry-run\`) | ${pack.sizeKB.toFixed(0)} kB packed, ${pack.unpackedKB.toFixed(0)} kB unpacked, ${pack.files} files | — | — | (for reference) |`,
+  );
+}
+console.log(
+  `\nSynth samples (s): ${samples.map((v) => v.toFixed(1)).join(', ')}. ` +
+    `Load average while measuring: ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores.`,
+);
