@@ -8,7 +8,8 @@
 #   3. in each: esbuild must be absent from node_modules, `tsc --noEmit` must be clean, and
 #      `cdk synth` must produce a default ChatRelay and a customised one (check-template.mjs).
 #
-# Usage: test/consumer/run.sh [--tarball path.tgz]. CONSUMER_CDK_VERSIONS overrides the versions
+# Usage: test/consumer/run.sh [--no-build | --tarball path.tgz]. --no-build packs the current
+# build (CI has just run `npm run build`) instead of rebuilding. CONSUMER_CDK_VERSIONS overrides the versions
 # ("min latest" by default; "min" is the lower bound of the aws-cdk-lib peer range).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,10 +19,14 @@ trap 'rm -rf "$work"' EXIT
 npm_flags=(--no-audit --no-fund --prefer-offline --loglevel=error)
 
 tarball=""
-if [[ "${1:-}" == "--tarball" ]]; then tarball="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; fi
+pack_flags=()
+case "${1:-}" in
+  --tarball) tarball="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")" ;;
+  --no-build) pack_flags=(--ignore-scripts) ;;
+esac
 if [[ -z "$tarball" ]]; then
-  echo "consumer: npm pack"
-  (cd "$root" && npm pack --pack-destination "$work" --loglevel=error > "$work/pack.txt")
+  echo "consumer: npm pack ${pack_flags[*]:-}"
+  (cd "$root" && npm pack "${pack_flags[@]}" --pack-destination "$work" --loglevel=error > "$work/pack.txt")
   tarball="$work/$(tail -n 1 "$work/pack.txt")"
 fi
 echo "consumer: tarball $(basename "$tarball") ($(du -k "$tarball" | cut -f1) kB)"
