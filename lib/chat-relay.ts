@@ -7,19 +7,22 @@
  */
 import { CfnOutput, type Duration, Stack } from 'aws-cdk-lib';
 import type { HttpApi, HttpRoute, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import type { IMetric, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import type { IMetric, Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type ChannelName, isChannelName } from '../lambdas/contracts/channels.js';
+import { CHANNELS, isChannelName } from '../lambdas/contracts/channels.js';
+import { DEFAULT_MEDIA_SERVICE_NAME } from '../lambdas/contracts/defaults.js';
 import { ENV } from '../lambdas/contracts/env.js';
 import type { MetricName } from '../lambdas/contracts/metrics.js';
 import { TENANT_ID_PATTERN } from '../lambdas/contracts/tenant.js';
-import { RelayConversation, type ResponderConfig } from './conversation.js';
+import { RelayConversation } from './conversation.js';
 import { RelayDelivery } from './delivery.js';
+import { addProblemsValidation, ChatRelayPropsError } from './errors.js';
 import {
   FUNCTION_DEFAULTS,
   logRemovalPolicy,
@@ -34,9 +37,9 @@ import {
   chatRelayChannelMetric,
   chatRelayMetric,
   chatRelayMetricTotal,
-  DEFAULT_MEDIA_SERVICE_NAME,
   validateMonitoringSettings,
-} from './monitoring.js';
+  withMetricOptions,
+} from './monitoring/index.js';
 
 /**
  * Dashboard and alarm name prefix: `{stack}-chat-relay` for the usual construct id `Relay`,
@@ -51,14 +54,28 @@ import { acknowledgeRelayFindings } from './nag.js';
 import {
   CHAT_RELAY_DEFAULTS,
   type ChatRelayProps,
-  ChatRelayPropsError,
+  isEnabled,
+  type LogLevel,
   validateChatRelayProps,
 } from './props.js';
 import { RelayQueues } from './queues.js';
+import { Responder, ResponderType } from './responder.js';
 import { RelayStorage } from './storage.js';
 import { grantTenantSecretsRead, tenantSecretsArnPattern } from './tenant-secrets.js';
 
 export type { ChatRelayProps } from './props.js';
+
+/** A dead-letter queue of the relay (for {@link ChatRelay.metricDlqDepth}). */
+export enum DlqName {
+  /** inbound.fifo's DLQ: turns that failed for good. */
+  INBOUND = 'inbound',
+  /** The timer queue's DLQ. */
+  TIMER = 'timer',
+  /** outbound.fifo's DLQ: reply parts that could not be delivered. */
+  OUTBOUND = 'outbound',
+  /** The media jobs' DLQ (only when media is on). */
+  MEDIA_JOBS = 'mediaJobs',
+}
 
 /** The chat-relay construct: webhooks in, answered conversations out. */
 export class ChatRelay extends Construct {
@@ -68,7 +85,7 @@ export class ChatRelay extends Construct {
   /** Its `$default` stage (throttling, access logs). */
   public readonly stage: HttpStage;
   /** The `GET` and `POST /webhooks/{channel}/{tenantId}` routes. */
-  public readonly routes: readonly HttpRoute[];
+  public readonly routes: HttpRoute[];
   /** API access logs (JSON; never the path with its query, headers or body). */
   public readonly accessLogGroup: LogGroup;
   /** `https://…/webhooks`: a platform's URL is `{webhookBaseUrl}/{channel}/{tenantId}`. */
@@ -76,10 +93,14 @@ export class ChatRelay extends Construct {
   /** The `WebhookBaseUrl` output. */
   public readonly webhookBaseUrlOutput: CfnOutput;
   // Functions
-  public readonly webhookFunction: NodejsFunction;
-  public readonly conversationFunction: NodejsFunction;
-  public readonly timerFunction: NodejsFunction;
-  public readonly deliveryFunction: NodejsFunction;
+  /** The webhook function (behind the HTTP API). */
+  public readonly webhookFunction: LambdaFunction;
+  /** The conversation actor (consumes inbound.fifo). */
+  public readonly conversationFunction: LambdaFunction;
+  /** The debounce timer (consumes the timer queue). */
+  public readonly timerFunction: LambdaFunction;
+  /** The delivery function (consumes outbound.fifo). */
+  public readonly deliveryFunction: LambdaFunction;
   public readonly webhookLogGroup: LogGroup;
   public readonly conversationLogGroup: LogGroup;
   public readonly timerLogGroup: LogGroup;
@@ -100,7 +121,9 @@ export class ChatRelay extends Construct {
   /** The ARN pattern of the tenant secrets (`…:secret:{prefix}/tenants/*`). */
   public readonly tenantSecretsArn: string;
   /** The responder in use. */
-  public readonly responder: ResponderConfig;
+  public readonly responder: Responder;
+  /** The customer-managed key of the queues, tables and media bucket, when one was given. */
+  public readonly encryptionKey?: IKey;
   /** Shared function defaults (runtime settings, log retention), for sub-constructs added later. */
   public readonly functionDefaults: RelayFunctionDefaults;
   /** The conversation sub-construct (media wiring calls `addMediaJobsQueue`). */
@@ -115,231 +138,248 @@ export class ChatRelay extends Construct {
     super(scope, id);
     const problems = validateChatRelayProps(props);
     const serviceName = props.serviceName ?? CHAT_RELAY_DEFAULTS.serviceName;
-    const monitoringName =
-      props.monitoring === false
-        ? undefined
-        : (props.monitoring?.namePrefix ?? defaultMonitoringName(Stack.of(scope).stackName, id));
-    if (props.monitoring !== false && monitoringName !== undefined) {
+    const mediaOn = isEnabled(props.media);
+    const monitoringOn = isEnabled(props.monitoring);
+    const monitoringName = monitoringOn
+      ? (props.monitoring?.namePrefix ?? defaultMonitoringName(Stack.of(scope).stackName, id))
+      : undefined;
+    if (monitoringOn && monitoringName !== undefined) {
       // Monitoring settings are reported together with the relay's own, all at once.
       problems.push(
         ...validateMonitoringSettings(props.monitoring ?? {}, {
-          queueKeys: ['inbound', 'timer', 'outbound', ...(props.media === false ? [] : ['mediaJobs'])],
+          queueKeys: ['inbound', 'timer', 'outbound', ...(mediaOn ? ['mediaJobs'] : [])],
           namePrefix: monitoringName,
           serviceName,
           mediaServiceName: DEFAULT_MEDIA_SERVICE_NAME,
-        }).map((p) => `monitoring.${p}`),
+        }).map((p: string) => `monitoring.${p}`),
       );
     }
-    if (problems.length > 0) throw new ChatRelayPropsError(problems);
+    // Every problem is reported at synth (node.addValidation), all at once, with the construct path.
+    addProblemsValidation(this, problems);
+    try {
+      const d = CHAT_RELAY_DEFAULTS;
+      const removalPolicy = props.removalPolicy ?? d.removalPolicy;
+      this.secretPrefix = props.secretPrefix ?? d.secretPrefix;
+      this.responder = props.responder instanceof Responder ? props.responder : Responder.bedrock();
+      if (props.encryptionKey) this.encryptionKey = props.encryptionKey;
+      const sizing = (key: keyof typeof FUNCTION_DEFAULTS): { memorySize: number; timeout: Duration } => ({
+        memorySize: props.functions?.[key]?.memorySize ?? FUNCTION_DEFAULTS[key].memorySize,
+        timeout: props.functions?.[key]?.timeout ?? FUNCTION_DEFAULTS[key].timeout,
+      });
+      this.functionDefaults = {
+        logRetention: props.logRetention ?? d.logRetention,
+        logRemovalPolicy: logRemovalPolicy(removalPolicy),
+        logLevel: props.logLevel ?? d.logLevel,
+        serviceName: props.serviceName ?? d.serviceName,
+        tracing: props.tracing ?? d.tracing,
+      };
 
-    const d = CHAT_RELAY_DEFAULTS;
-    const removalPolicy = props.removalPolicy ?? d.removalPolicy;
-    this.secretPrefix = props.secretPrefix ?? d.secretPrefix;
-    this.responder = props.responder ?? { type: 'bedrock' };
-    const sizing = (key: keyof typeof FUNCTION_DEFAULTS): { memorySize: number; timeout: Duration } => ({
-      memorySize: props.functions?.[key]?.memorySize ?? FUNCTION_DEFAULTS[key].memorySize,
-      timeout: props.functions?.[key]?.timeout ?? FUNCTION_DEFAULTS[key].timeout,
-    });
-    this.functionDefaults = {
-      logRetention: props.logRetention ?? d.logRetention,
-      logRemovalPolicy: logRemovalPolicy(removalPolicy),
-      logLevel: props.logLevel ?? d.logLevel,
-      serviceName: props.serviceName ?? d.serviceName,
-      tracing: props.tracing ?? d.tracing,
-    };
-
-    const storage = new RelayStorage(this, 'Storage', { removalPolicy, namePrefix: props.namePrefix });
-    this.idempotencyTable = storage.idempotencyTable;
-    this.memoryTable = storage.memoryTable;
-
-    const queues = new RelayQueues(this, 'Queues', {
-      namePrefix: props.namePrefix,
-      maxReceiveCount: {
-        inbound: props.maxReceiveCount?.inbound ?? d.maxReceiveCount.inbound,
-        timer: props.maxReceiveCount?.timer ?? d.maxReceiveCount.timer,
-        outbound: props.maxReceiveCount?.outbound ?? d.maxReceiveCount.outbound,
-      },
-      consumerTimeouts: {
-        inbound: sizing('conversation').timeout,
-        timer: sizing('timer').timeout,
-        outbound: sizing('delivery').timeout,
-      },
-    });
-    this.inboundQueue = queues.inbound.queue;
-    this.inboundDlq = queues.inbound.deadLetterQueue;
-    this.timerQueue = queues.timer.queue;
-    this.timerDlq = queues.timer.deadLetterQueue;
-    this.outboundQueue = queues.outbound.queue;
-    this.outboundDlq = queues.outbound.deadLetterQueue;
-
-    // Environment shared by the functions that read tenant secrets.
-    const tenantEnv = {
-      [ENV.tenantSecretPrefix]: this.secretPrefix,
-      [ENV.tenantCacheSeconds]: String((props.tenantCacheTtl ?? d.tenantCacheTtl).toSeconds()),
-    };
-    const apiEnv: Record<string, string> = {};
-    const urls = props.apiBaseUrls ?? {};
-    if (urls.pancake) apiEnv[ENV.pancakeApiBase] = urls.pancake;
-    if (urls.graph) apiEnv[ENV.graphApiBase] = urls.graph;
-    if (urls.telegram) apiEnv[ENV.telegramApiBase] = urls.telegram;
-    if (urls.zalo) apiEnv[ENV.zaloApiBase] = urls.zalo;
-    const sendTimeoutMs = String((props.sendTimeout ?? d.sendTimeout).toMilliseconds());
-
-    const ingest = new RelayIngest(this, 'Ingest', {
-      functionDefaults: this.functionDefaults,
-      inboundQueue: this.inboundQueue,
-      environment: {
-        ...tenantEnv,
-        [ENV.maxBodyBytes]: String(props.maxBodyBytes ?? d.maxBodyBytes),
-        [ENV.enqueueBudgetMs]: String((props.enqueueBudget ?? d.enqueueBudget).toMilliseconds()),
-      },
-      ...sizing('webhook'),
-      throttleRateLimit: props.throttleRateLimit ?? d.throttleRateLimit,
-      throttleBurstLimit: props.throttleBurstLimit ?? d.throttleBurstLimit,
-      logRetention: this.functionDefaults.logRetention,
-      logRemovalPolicy: this.functionDefaults.logRemovalPolicy,
-    });
-    this.api = ingest.api;
-    this.stage = ingest.stage;
-    this.routes = ingest.routes;
-    this.accessLogGroup = ingest.accessLogGroup;
-    this.webhookBaseUrl = ingest.webhookBaseUrl;
-    this.webhookBaseUrlOutput = ingest.webhookBaseUrlOutput;
-
-    this.conversation = new RelayConversation(this, 'Conversation', {
-      functionDefaults: this.functionDefaults,
-      inboundQueue: this.inboundQueue,
-      inboundDlq: this.inboundDlq,
-      timerQueue: this.timerQueue,
-      outboundQueue: this.outboundQueue,
-      idempotencyTable: this.idempotencyTable,
-      memoryTable: this.memoryTable,
-      responder: this.responder,
-      bedrockModelId: (this.responder.type === 'bedrock' && this.responder.modelId) || d.bedrockModelId,
-      bedrockTimeout: (this.responder.type === 'bedrock' && this.responder.timeout) || d.bedrockTimeout,
-      environment: {
-        ...tenantEnv,
-        ...apiEnv,
-        // Typing indicators are sent at flush start.
-        [ENV.sendTimeoutMs]: sendTimeoutMs,
-        [ENV.debounceMs]: String(props.debounceMs ?? d.debounceMs),
-        [ENV.maxTurnWaitMs]: String(props.maxTurnWaitMs ?? d.maxTurnWaitMs),
-        [ENV.mediaTimeoutMs]: String(props.mediaTimeoutMs ?? d.mediaTimeoutMs),
-        [ENV.dedupTtlSeconds]: String((props.dedupTtl ?? d.dedupTtl).toSeconds()),
-        [ENV.historyTtlDays]: String((props.historyTtl ?? d.historyTtl).toDays()),
-        [ENV.historyLimit]: String(props.historyLimit ?? d.historyLimit),
-        [ENV.summaryEveryTurns]: String(props.summaryEveryTurns ?? d.summaryEveryTurns),
-        [ENV.maxReceiveCount]: String(queues.inbound.maxReceiveCount),
-        [ENV.sendFallbackOnFailure]: String(props.sendFallbackOnFailure ?? d.sendFallbackOnFailure),
-        [ENV.humanTakeoverMinutes]: String(props.humanTakeoverMinutes ?? d.humanTakeoverMinutes),
-      },
-      conversation: sizing('conversation'),
-      timer: sizing('timer'),
-    });
-
-    const delivery = new RelayDelivery(this, 'Delivery', {
-      functionDefaults: this.functionDefaults,
-      outboundQueue: this.outboundQueue,
-      idempotencyTable: this.idempotencyTable,
-      memoryTable: this.memoryTable,
-      environment: {
-        ...tenantEnv,
-        ...apiEnv,
-        [ENV.sendTimeoutMs]: sendTimeoutMs,
-        [ENV.typingDelay]: String(props.typingDelay ?? d.typingDelay),
-        ...(props.rateLimits && Object.keys(props.rateLimits).length > 0
-          ? { [ENV.rateLimits]: JSON.stringify(props.rateLimits) }
-          : {}),
-        [ENV.maxReceiveCount]: String(queues.outbound.maxReceiveCount),
-      },
-      ...sizing('delivery'),
-      reservedConcurrency: props.deliveryReservedConcurrency,
-    });
-
-    const functions: Record<'webhook' | 'conversation' | 'timer' | 'delivery', RelayFunction> = {
-      webhook: ingest.webhook,
-      conversation: this.conversation.conversation,
-      timer: this.conversation.timer,
-      delivery: delivery.delivery,
-    };
-    this.webhookFunction = functions.webhook.function;
-    this.conversationFunction = functions.conversation.function;
-    this.timerFunction = functions.timer.function;
-    this.deliveryFunction = functions.delivery.function;
-    this.webhookLogGroup = functions.webhook.logGroup;
-    this.conversationLogGroup = functions.conversation.logGroup;
-    this.timerLogGroup = functions.timer.logGroup;
-    this.deliveryLogGroup = functions.delivery.logGroup;
-
-    this.tenantSecretsArn = tenantSecretsArnPattern(this, this.secretPrefix);
-    for (const fn of [this.webhookFunction, this.conversationFunction, this.deliveryFunction]) {
-      this.grantTenantSecretsRead(fn);
-    }
-
-    acknowledgeRelayFindings({
-      allFunctions: [
-        this.webhookFunction,
-        this.conversationFunction,
-        this.timerFunction,
-        this.deliveryFunction,
-      ],
-      secretReaders: [this.webhookFunction, this.conversationFunction, this.deliveryFunction],
-      tenantSecretsArn: this.tenantSecretsArn,
-      routes: ingest.routes,
-      tracing: this.functionDefaults.tracing,
-      conversationFunction: this.conversationFunction,
-      bedrockRoutedArns: this.conversation.bedrockRoutedModelArns,
-      responderFunctionArn:
-        this.responder.type === 'lambda' ? this.responder.function.functionArn : undefined,
-    });
-
-    if (props.media !== false) {
-      const mediaOptions = props.media ?? {};
-      this.media = new ChatRelayMedia(this, 'Media', {
+      const storage = new RelayStorage(this, 'Storage', {
         removalPolicy,
-        logRetention: this.functionDefaults.logRetention,
-        ...(props.namePrefix ? { queueNamePrefix: props.namePrefix } : {}),
-        ...mediaOptions,
-        inboundQueue: this.inboundQueue,
-        memoryTable: this.memoryTable,
-        secretPrefix: this.secretPrefix,
+        namePrefix: props.namePrefix,
+        encryptionKey: props.encryptionKey,
       });
-      this.conversation.addMediaJobsQueue(this.media.jobsQueue);
-      // Keyframes reach the responder (Bedrock image blocks) as S3 objects under media/.
-      this.conversationFunction.addEnvironment(ENV.mediaBucket, this.media.bucket.bucketName);
-      this.media.grantReadMedia(this.conversationFunction);
-    }
+      this.idempotencyTable = storage.idempotencyTable;
+      this.memoryTable = storage.memoryTable;
 
-    if (props.monitoring !== false && monitoringName !== undefined) {
-      this.monitoring = new ChatRelayMonitoring(this, 'Monitoring', {
-        ...(props.monitoring ?? {}),
-        namePrefix: monitoringName,
-        api: this.api,
-        stage: this.stage,
-        functions: {
-          webhook: this.webhookFunction,
-          conversation: this.conversationFunction,
-          timer: this.timerFunction,
-          delivery: this.deliveryFunction,
+      const queues = new RelayQueues(this, 'Queues', {
+        namePrefix: props.namePrefix,
+        encryptionKey: props.encryptionKey,
+        maxReceiveCount: {
+          inbound: props.maxReceiveCount?.inbound ?? d.maxReceiveCount.inbound,
+          timer: props.maxReceiveCount?.timer ?? d.maxReceiveCount.timer,
+          outbound: props.maxReceiveCount?.outbound ?? d.maxReceiveCount.outbound,
         },
-        queues: {
-          inbound: { queue: this.inboundQueue, dlq: this.inboundDlq },
-          timer: { queue: this.timerQueue, dlq: this.timerDlq },
-          outbound: { queue: this.outboundQueue, dlq: this.outboundDlq },
+        consumerTimeouts: {
+          inbound: sizing('conversation').timeout,
+          timer: sizing('timer').timeout,
+          outbound: sizing('delivery').timeout,
         },
-        tables: { idempotency: this.idempotencyTable, memory: this.memoryTable },
-        ...(this.media
-          ? {
-              media: {
-                service: this.media.service,
-                jobsQueue: this.media.jobsQueue,
-                jobsDlq: this.media.jobsDlq,
-              },
-            }
-          : {}),
-        serviceName: this.functionDefaults.serviceName,
-        mediaServiceName: DEFAULT_MEDIA_SERVICE_NAME,
       });
+      this.inboundQueue = queues.inbound.queue;
+      this.inboundDlq = queues.inbound.deadLetterQueue;
+      this.timerQueue = queues.timer.queue;
+      this.timerDlq = queues.timer.deadLetterQueue;
+      this.outboundQueue = queues.outbound.queue;
+      this.outboundDlq = queues.outbound.deadLetterQueue;
+
+      // Environment shared by the functions that read tenant secrets.
+      const tenantEnv = {
+        [ENV.tenantSecretPrefix]: this.secretPrefix,
+        [ENV.tenantCacheSeconds]: String((props.tenantCacheTtl ?? d.tenantCacheTtl).toSeconds()),
+      };
+      const apiEnv: Record<string, string> = {};
+      const urls = props.apiBaseUrls ?? {};
+      if (urls.pancake) apiEnv[ENV.pancakeApiBase] = urls.pancake;
+      if (urls.graph) apiEnv[ENV.graphApiBase] = urls.graph;
+      if (urls.telegram) apiEnv[ENV.telegramApiBase] = urls.telegram;
+      if (urls.zalo) apiEnv[ENV.zaloApiBase] = urls.zalo;
+      const sendTimeoutMs = String((props.sendTimeout ?? d.sendTimeout).toMilliseconds());
+
+      const ingest = new RelayIngest(this, 'Ingest', {
+        functionDefaults: this.functionDefaults,
+        inboundQueue: this.inboundQueue,
+        environment: {
+          ...tenantEnv,
+          [ENV.maxBodyBytes]: String(props.maxBodyBytes ?? d.maxBodyBytes),
+          [ENV.enqueueBudgetMs]: String((props.enqueueBudget ?? d.enqueueBudget).toMilliseconds()),
+        },
+        ...sizing('webhook'),
+        throttleRateLimit: props.throttleRateLimit ?? d.throttleRateLimit,
+        throttleBurstLimit: props.throttleBurstLimit ?? d.throttleBurstLimit,
+        logRetention: this.functionDefaults.logRetention,
+        logRemovalPolicy: this.functionDefaults.logRemovalPolicy,
+      });
+      this.api = ingest.api;
+      this.stage = ingest.stage;
+      this.routes = ingest.routes;
+      this.accessLogGroup = ingest.accessLogGroup;
+      this.webhookBaseUrl = ingest.webhookBaseUrl;
+      this.webhookBaseUrlOutput = ingest.webhookBaseUrlOutput;
+
+      this.conversation = new RelayConversation(this, 'Conversation', {
+        functionDefaults: this.functionDefaults,
+        inboundQueue: this.inboundQueue,
+        inboundDlq: this.inboundDlq,
+        timerQueue: this.timerQueue,
+        outboundQueue: this.outboundQueue,
+        idempotencyTable: this.idempotencyTable,
+        memoryTable: this.memoryTable,
+        responder: this.responder,
+        bedrockModelId: this.responder.modelId ?? d.bedrockModelId,
+        bedrockTimeout: this.responder.timeout ?? d.bedrockTimeout,
+        environment: {
+          ...tenantEnv,
+          ...apiEnv,
+          // Typing indicators are sent at flush start.
+          [ENV.sendTimeoutMs]: sendTimeoutMs,
+          [ENV.debounceMs]: String(props.debounceMs ?? d.debounceMs),
+          [ENV.maxTurnWaitMs]: String(props.maxTurnWaitMs ?? d.maxTurnWaitMs),
+          [ENV.mediaTimeoutMs]: String(props.mediaTimeoutMs ?? d.mediaTimeoutMs),
+          [ENV.dedupTtlSeconds]: String((props.dedupTtl ?? d.dedupTtl).toSeconds()),
+          [ENV.historyTtlDays]: String((props.historyTtl ?? d.historyTtl).toDays()),
+          [ENV.historyLimit]: String(props.historyLimit ?? d.historyLimit),
+          [ENV.summaryEveryTurns]: String(props.summaryEveryTurns ?? d.summaryEveryTurns),
+          [ENV.maxReceiveCount]: String(queues.inbound.maxReceiveCount),
+          [ENV.sendFallbackOnFailure]: String(props.sendFallbackOnFailure ?? d.sendFallbackOnFailure),
+          [ENV.humanTakeoverMinutes]: String(props.humanTakeoverMinutes ?? d.humanTakeoverMinutes),
+        },
+        conversation: sizing('conversation'),
+        timer: sizing('timer'),
+      });
+
+      const delivery = new RelayDelivery(this, 'Delivery', {
+        functionDefaults: this.functionDefaults,
+        outboundQueue: this.outboundQueue,
+        idempotencyTable: this.idempotencyTable,
+        memoryTable: this.memoryTable,
+        environment: {
+          ...tenantEnv,
+          ...apiEnv,
+          [ENV.sendTimeoutMs]: sendTimeoutMs,
+          [ENV.typingDelay]: String(props.typingDelay ?? d.typingDelay),
+          ...(props.rateLimits && Object.keys(props.rateLimits).length > 0
+            ? { [ENV.rateLimits]: JSON.stringify(props.rateLimits) }
+            : {}),
+          [ENV.maxReceiveCount]: String(queues.outbound.maxReceiveCount),
+        },
+        ...sizing('delivery'),
+        reservedConcurrency: props.deliveryReservedConcurrency,
+      });
+
+      const functions: Record<'webhook' | 'conversation' | 'timer' | 'delivery', RelayFunction> = {
+        webhook: ingest.webhook,
+        conversation: this.conversation.conversation,
+        timer: this.conversation.timer,
+        delivery: delivery.delivery,
+      };
+      this.webhookFunction = functions.webhook.function;
+      this.conversationFunction = functions.conversation.function;
+      this.timerFunction = functions.timer.function;
+      this.deliveryFunction = functions.delivery.function;
+      this.webhookLogGroup = functions.webhook.logGroup;
+      this.conversationLogGroup = functions.conversation.logGroup;
+      this.timerLogGroup = functions.timer.logGroup;
+      this.deliveryLogGroup = functions.delivery.logGroup;
+
+      this.tenantSecretsArn = tenantSecretsArnPattern(this, this.secretPrefix);
+      for (const fn of [this.webhookFunction, this.conversationFunction, this.deliveryFunction]) {
+        this.grantTenantSecretsRead(fn);
+      }
+
+      acknowledgeRelayFindings({
+        allFunctions: [
+          this.webhookFunction,
+          this.conversationFunction,
+          this.timerFunction,
+          this.deliveryFunction,
+        ],
+        secretReaders: [this.webhookFunction, this.conversationFunction, this.deliveryFunction],
+        tenantSecretsArn: this.tenantSecretsArn,
+        routes: ingest.routes,
+        tracing: this.functionDefaults.tracing,
+        conversationFunction: this.conversationFunction,
+        bedrockRoutedArns: this.conversation.bedrockRoutedModelArns,
+        responderFunctionArn:
+          this.responder.type === ResponderType.LAMBDA
+            ? this.responder.lambdaFunction?.functionArn
+            : undefined,
+      });
+
+      if (mediaOn) {
+        const { enabled: _enabled, ...mediaOptions } = props.media ?? {};
+        this.media = new ChatRelayMedia(this, 'Media', {
+          removalPolicy,
+          logRetention: this.functionDefaults.logRetention,
+          ...(props.namePrefix ? { queueNamePrefix: props.namePrefix } : {}),
+          ...mediaOptions,
+          inboundQueue: this.inboundQueue,
+          memoryTable: this.memoryTable,
+          secretPrefix: this.secretPrefix,
+          ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+        });
+        this.conversation.addMediaJobsQueue(this.media.jobsQueue);
+        // Keyframes reach the responder (Bedrock image blocks) as S3 objects under media/.
+        this.conversationFunction.addEnvironment(ENV.mediaBucket, this.media.bucket.bucketName);
+        this.media.grantReadMedia(this.conversationFunction);
+      }
+
+      if (monitoringOn && monitoringName !== undefined) {
+        const { enabled: _enabled, ...monitoringOptions } = props.monitoring ?? {};
+        this.monitoring = new ChatRelayMonitoring(this, 'Monitoring', {
+          ...monitoringOptions,
+          namePrefix: monitoringName,
+          api: this.api,
+          stage: this.stage,
+          functions: {
+            webhook: this.webhookFunction,
+            conversation: this.conversationFunction,
+            timer: this.timerFunction,
+            delivery: this.deliveryFunction,
+          },
+          queues: {
+            inbound: { queue: this.inboundQueue, dlq: this.inboundDlq },
+            timer: { queue: this.timerQueue, dlq: this.timerDlq },
+            outbound: { queue: this.outboundQueue, dlq: this.outboundDlq },
+          },
+          tables: { idempotency: this.idempotencyTable, memory: this.memoryTable },
+          ...(this.media
+            ? {
+                media: {
+                  service: this.media.service.service,
+                  jobsQueue: this.media.jobsQueue,
+                  jobsDlq: this.media.jobsDlq,
+                },
+              }
+            : {}),
+          serviceName: this.functionDefaults.serviceName,
+          mediaServiceName: DEFAULT_MEDIA_SERVICE_NAME,
+        });
+      }
+    } catch (error) {
+      // An invalid value can make a CDK construct throw half-way: report every problem instead.
+      if (problems.length > 0) throw new ChatRelayPropsError(problems, this);
+      throw error;
     }
   }
 
@@ -352,7 +392,7 @@ export class ChatRelay extends Construct {
   }
 
   /** The webhook URL a platform must call for `tenantId` on `channel`. */
-  public webhookUrl(channel: ChannelName, tenantId: string): string {
+  public webhookUrl(channel: string, tenantId: string): string {
     return `${this.webhookBaseUrl}/${channel}/${tenantId}`;
   }
 
@@ -361,7 +401,7 @@ export class ChatRelay extends Construct {
    * (`{webhookBaseUrl}/{channel}/{tenantId}`). Pancake also needs `?token={webhookToken}`
    * appended — the token is never put in a template. Returns the outputs.
    */
-  public addTenantOutputs(tenantId: string, channels: readonly ChannelName[]): CfnOutput[] {
+  public addTenantOutputs(tenantId: string, channels: string[]): CfnOutput[] {
     const problems: string[] = [];
     if (!TENANT_ID_PATTERN.test(tenantId)) {
       problems.push(
@@ -371,13 +411,13 @@ export class ChatRelay extends Construct {
     for (const channel of channels) {
       if (!isChannelName(channel)) {
         problems.push(
-          `channel must be one of pancake, messenger, instagram, whatsapp, telegram, zalo; got "${String(channel)}". Fix the channel name.`,
+          `channel must be one of ${CHANNELS.join(', ')}; got "${String(channel)}". Fix the channel name.`,
         );
       }
     }
     if (channels.length === 0)
       problems.push('channels must list at least one channel; got none. Pass e.g. ["telegram"].');
-    if (problems.length > 0) throw new ChatRelayPropsError(problems);
+    if (problems.length > 0) throw new ChatRelayPropsError(problems, this);
     return [...new Set(channels)].map((channel) => {
       const idPart = `${tenantId}-${channel}`.replace(/[^A-Za-z0-9]/g, '');
       return new CfnOutput(this, `WebhookUrl${idPart}`, {
@@ -392,89 +432,126 @@ export class ChatRelay extends Construct {
    * relay's functions: every dimension of the metric must be given. For a total over every
    * value of a dimension use {@link metricTotal}.
    */
-  public metric(name: MetricName, options: ChatRelayMetricOptions = {}): Metric {
-    return chatRelayMetric(name, { service: this.serviceNameOf(name), ...options });
+  public metric(name: string, options: ChatRelayMetricOptions = {}): Metric {
+    const metricName = name as MetricName;
+    return chatRelayMetric(metricName, { service: this.serviceNameOf(metricName), ...options });
   }
 
   /** A catalogued metric added up over all its dimension values (Metrics Insights; usable in alarms). */
-  public metricTotal(name: MetricName): IMetric {
-    return chatRelayMetricTotal(name, { service: this.serviceNameOf(name) });
+  public metricTotal(name: string, props?: MetricOptions): IMetric {
+    const metricName = name as MetricName;
+    return withMetricOptions(
+      chatRelayMetricTotal(metricName, { service: this.serviceNameOf(metricName) }),
+      props,
+    );
   }
 
   /** Customer messages and human-activity events enqueued, for one channel or all. */
-  public metricMessagesEnqueued(channel?: ChannelName): IMetric {
-    return this.channelMetric('MessagesEnqueued', channel);
+  public metricMessagesEnqueued(channel?: string, props?: MetricOptions): IMetric {
+    return withMetricOptions(this.channelMetric('MessagesEnqueued', channel), props);
   }
 
   /** Reply parts refused permanently by the platform, for one channel or all (every code). */
-  public metricSendFailed(channel?: ChannelName): IMetric {
-    return this.channelMetric('SendFailedByChannel', channel, 'SendFailed');
+  public metricSendFailed(channel?: string, props?: MetricOptions): IMetric {
+    return withMetricOptions(this.channelMetric('SendFailedByChannel', channel, 'SendFailed'), props);
   }
 
   /** Reply parts delivered, for one channel or all. */
-  public metricSendSucceeded(channel?: ChannelName): IMetric {
-    return this.channelMetric('SendSucceeded', channel);
+  public metricSendSucceeded(channel?: string, props?: MetricOptions): IMetric {
+    return withMetricOptions(this.channelMetric('SendSucceeded', channel), props);
   }
 
   /** Sends refused because the access token is invalid (401, Meta 190), for one channel or all. */
-  public metricTokenInvalid(channel?: ChannelName): IMetric {
-    return this.channelMetric('TokenInvalid', channel);
+  public metricTokenInvalid(channel?: string, props?: MetricOptions): IMetric {
+    return withMetricOptions(this.channelMetric('TokenInvalid', channel), props);
   }
 
   /** Webhook POSTs rejected for a bad signature, for one channel or all. */
-  public metricSignatureRejected(channel?: ChannelName): IMetric {
-    return this.channelMetric('SignatureRejected', channel);
+  public metricSignatureRejected(channel?: string, props?: MetricOptions): IMetric {
+    return withMetricOptions(this.channelMetric('SignatureRejected', channel), props);
   }
 
-  /** Webhook received-at to send acknowledged on `channel` (p99 by default). */
-  public metricReplyLatency(channel: ChannelName, statistic = 'p99'): Metric {
-    return this.metric('ReplyLatency', { dimensions: { channel }, statistic });
+  /** Webhook received-at to send acknowledged on `channel` (statistic `p99` unless `props` says otherwise). */
+  public metricReplyLatency(channel: string, props?: MetricOptions): IMetric {
+    this.checkChannel(channel);
+    return withMetricOptions(
+      this.metric('ReplyLatency', { dimensions: { channel }, statistic: 'p99' }),
+      props,
+    );
   }
 
   /** Turns answered on `channel`. */
-  public metricTurnsFlushed(channel: ChannelName): Metric {
-    return this.metric('TurnsFlushed', { dimensions: { channel } });
+  public metricTurnsFlushed(channel: string, props?: MetricOptions): IMetric {
+    this.checkChannel(channel);
+    return withMetricOptions(this.metric('TurnsFlushed', { dimensions: { channel } }), props);
   }
 
   /**
    * Messages waiting in a dead-letter queue: inbound, timer, outbound, or the media jobs' DLQ
-   * (`mediaJobs`, when media is on).
+   * (`DlqName.MEDIA_JOBS`, when media is on).
    */
-  public metricDlqDepth(queue: 'inbound' | 'timer' | 'outbound' | 'mediaJobs'): Metric {
-    const dlqs = {
-      inbound: this.inboundDlq,
-      timer: this.timerDlq,
-      outbound: this.outboundDlq,
-      mediaJobs: this.media?.jobsDlq,
+  public metricDlqDepth(queue: DlqName, props?: MetricOptions): IMetric {
+    const dlqs: { [key: string]: Queue | undefined } = {
+      [DlqName.INBOUND]: this.inboundDlq,
+      [DlqName.TIMER]: this.timerDlq,
+      [DlqName.OUTBOUND]: this.outboundDlq,
+      [DlqName.MEDIA_JOBS]: this.media?.jobsDlq,
     };
     const dlq = dlqs[queue];
     if (dlq === undefined) {
-      throw new ChatRelayPropsError([
-        'metricDlqDepth("mediaJobs") needs the media worker, which is turned off (media: false). Turn media on or drop this metric.',
-      ]);
+      throw new ChatRelayPropsError(
+        [
+          queue === DlqName.MEDIA_JOBS
+            ? 'metricDlqDepth(DlqName.MEDIA_JOBS) needs the media worker, which is turned off (media: { enabled: false }). Turn media on or drop this metric.'
+            : `metricDlqDepth: "${String(queue)}" is not a dead-letter queue of the relay. Use one of DlqName.INBOUND, TIMER, OUTBOUND, MEDIA_JOBS.`,
+        ],
+        this,
+      );
     }
-    return dlq.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' });
+    return dlq.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', ...props });
   }
 
   /** Webhook messages that could not be enqueued (the request got a 5xx), for one channel or all. */
-  public metricEnqueueFailed(channel?: ChannelName): IMetric {
-    return channel
+  public metricEnqueueFailed(channel?: string, props?: MetricOptions): IMetric {
+    if (channel !== undefined) this.checkChannel(channel);
+    const metric = channel
       ? this.metric('EnqueueFailed', { dimensions: { channel } })
       : this.metricTotal('EnqueueFailed');
+    return withMetricOptions(metric, props);
   }
 
   /** 5xx answers of the webhook API (the platforms retry these; too many and they suspend the webhook). */
-  public metricWebhook5xx(): Metric {
-    return this.api.metricServerError({ statistic: 'Sum' });
+  public metricWebhook5xx(props?: MetricOptions): Metric {
+    return this.api.metricServerError({ statistic: 'Sum', ...props });
   }
 
-  /** Age of the oldest message in inbound.fifo or outbound.fifo (seconds). */
-  public metricOldestMessageAge(queue: 'inbound' | 'outbound'): Metric {
-    const q = queue === 'inbound' ? this.inboundQueue : this.outboundQueue;
-    return q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum' });
+  /** Age of the oldest message in inbound.fifo (`DlqName.INBOUND`) or outbound.fifo (`DlqName.OUTBOUND`), in seconds. */
+  public metricOldestMessageAge(queue: DlqName, props?: MetricOptions): Metric {
+    if (queue !== DlqName.INBOUND && queue !== DlqName.OUTBOUND) {
+      throw new ChatRelayPropsError(
+        [
+          `metricOldestMessageAge takes DlqName.INBOUND or DlqName.OUTBOUND; got "${String(queue)}". Pick one of those.`,
+        ],
+        this,
+      );
+    }
+    const q = queue === DlqName.INBOUND ? this.inboundQueue : this.outboundQueue;
+    return q.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', ...props });
   }
 
-  private channelMetric(name: MetricName, channel: ChannelName | undefined, totalName?: MetricName): IMetric {
+  private checkChannel(channel: string): void {
+    if (!isChannelName(channel)) {
+      throw new ChatRelayPropsError(
+        [
+          `channel must be one of ${CHANNELS.join(', ')}; got ${JSON.stringify(channel)}. Fix the channel name.`,
+        ],
+        this,
+      );
+    }
+  }
+
+  private channelMetric(name: MetricName, channel: string | undefined, totalName?: MetricName): IMetric {
+    if (channel !== undefined) this.checkChannel(channel);
     return chatRelayChannelMetric(name, channel, {
       service: this.serviceNameOf(name),
       ...(totalName !== undefined ? { totalName } : {}),

@@ -12,44 +12,13 @@
  */
 import type { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contracts/env.js';
 import { bedrockTarget, grantBedrockInvoke } from './bedrock.js';
 import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.js';
-
-/** The built-in `echo` responder (deterministic; for local runs and tests). */
-export interface EchoResponderConfig {
-  readonly type: 'echo';
-}
-
-/** Amazon Bedrock through the Converse API. */
-export interface BedrockResponderConfig {
-  readonly type: 'bedrock';
-  /**
-   * Foundation model id, cross-region inference profile id (`us.…`, `eu.…`, `apac.…`, `global.…`)
-   * or a model / inference-profile ARN. The IAM permission is scoped to exactly this.
-   * @default DEFAULT_BEDROCK_MODEL_ID (Claude Haiku 4.5, global inference profile)
-   */
-  readonly modelId?: string;
-  /**
-   * Time allowed for one Converse call; must be shorter than the conversation function's timeout.
-   * @default Duration.seconds(20)
-   */
-  readonly timeout?: Duration;
-}
-
-/** Your own Lambda: invoked with the `TurnContext` JSON, must return a `Reply` JSON. */
-export interface LambdaResponderConfig {
-  readonly type: 'lambda';
-  /** The function to invoke (the conversation Lambda is granted `lambda:InvokeFunction` on it). */
-  readonly function: IFunction;
-}
-
-/** Which responder answers turns. */
-export type ResponderConfig = EchoResponderConfig | BedrockResponderConfig | LambdaResponderConfig;
+import { type Responder, ResponderType } from './responder.js';
 
 /** Properties of {@link RelayConversation} (resolved values; defaults live in ChatRelay). */
 export interface RelayConversationProps {
@@ -61,7 +30,8 @@ export interface RelayConversationProps {
   readonly outboundQueue: IQueue;
   readonly idempotencyTable: ITable;
   readonly memoryTable: ITable;
-  readonly responder: ResponderConfig;
+  readonly responder: Responder;
+  /** The Bedrock model id (used when the responder is Bedrock). */
   readonly bedrockModelId: string;
   readonly bedrockTimeout: Duration;
   /** Shared environment (secret prefix, cache, API bases…). */
@@ -82,11 +52,12 @@ export class RelayConversation extends Construct {
   constructor(scope: Construct, id: string, props: RelayConversationProps) {
     super(scope, id);
     const responderEnv: Record<string, string> = { [ENV.responder]: props.responder.type };
-    if (props.responder.type === 'bedrock') {
+    const responderFunction = props.responder.lambdaFunction;
+    if (props.responder.type === ResponderType.BEDROCK) {
       responderEnv[ENV.bedrockModelId] = props.bedrockModelId;
       responderEnv[ENV.bedrockTimeoutMs] = String(props.bedrockTimeout.toMilliseconds());
-    } else if (props.responder.type === 'lambda') {
-      responderEnv[ENV.responderFunctionName] = props.responder.function.functionArn;
+    } else if (props.responder.type === ResponderType.LAMBDA && responderFunction) {
+      responderEnv[ENV.responderFunctionName] = responderFunction.functionArn;
     }
 
     this.conversation = new RelayFunction(this, 'Conversation', props.functionDefaults, {
@@ -115,11 +86,11 @@ export class RelayConversation extends Construct {
     props.idempotencyTable.grantReadWriteData(fn);
     props.memoryTable.grantReadWriteData(fn);
     this.bedrockRoutedModelArns = [];
-    if (props.responder.type === 'bedrock') {
+    if (props.responder.type === ResponderType.BEDROCK) {
       grantBedrockInvoke(this, fn, props.bedrockModelId);
       this.bedrockRoutedModelArns = bedrockTarget(this, props.bedrockModelId).routedModelArns;
-    } else if (props.responder.type === 'lambda') {
-      props.responder.function.grantInvoke(fn);
+    } else if (responderFunction) {
+      responderFunction.grantInvoke(fn);
     }
     this.conversationEventSource = new SqsEventSource(props.inboundQueue, {
       batchSize: 10,

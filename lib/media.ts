@@ -7,8 +7,6 @@
  * day); results go to the memory table and back to `inbound.fifo` as `media-ready` events.
  * By default the tasks run in a minimal VPC with public subnets and no NAT gateway (cost).
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AdjustmentType, MetricAggregationType } from 'aws-cdk-lib/aws-applicationautoscaling';
 import { MathExpression } from 'aws-cdk-lib/aws-cloudwatch';
@@ -17,30 +15,25 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { QueueProcessingFargateService } from 'aws-cdk-lib/aws-ecs-patterns';
-import { type IGrantable, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_MEDIA_SERVICE_NAME, DEFAULTS } from '../lambdas/contracts/defaults.js';
 import { QUEUE_DEFINITIONS, queueName } from '../lambdas/contracts/definitions.js';
 import { ENV } from '../lambdas/contracts/env.js';
 import { METRICS_NAMESPACE } from '../lambdas/contracts/metrics.js';
+import { addProblemsValidation, ValidationError } from './errors.js';
+import { assetPath } from './function-defaults.js';
 import { iam5ResourceId } from './nag.js';
 
-/** The repository root: the Docker build context of the worker image. */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Default size cap of a downloaded attachment (the worker's default, from the contracts). */
+export const DEFAULT_MEDIA_MAX_BYTES = DEFAULTS.maxMediaBytes;
 
-/** Default size cap of a downloaded attachment (matches the worker's default). */
-export const DEFAULT_MEDIA_MAX_BYTES = 25 * 1024 * 1024;
-
-/** Props of {@link ChatRelayMedia}. */
-export interface ChatRelayMediaProps {
-  /** `inbound.fifo`: the worker sends `media-ready` events to it. */
-  readonly inboundQueue: IQueue;
-  /** The memory table: the worker writes media results (`media#…` items) to it. */
-  readonly memoryTable: ITable;
-  /** Tenant secrets live at `{secretPrefix}/tenants/{tenantId}` (media download tokens). */
-  readonly secretPrefix: string;
+/** The settings of {@link ChatRelayMedia} (the relay-supplied resources are in {@link ChatRelayMediaProps}). */
+export interface ChatRelayMediaSettings {
   /** Run the tasks in this VPC (private subnets with egress when it has them). @default a new VPC: 2 AZs, public subnets only, no NAT gateway */
   readonly vpc?: ec2.IVpc;
   /** Subnets of the tasks. @default private-with-egress subnets of a given VPC that has them, else public subnets */
@@ -71,10 +64,32 @@ export interface ChatRelayMediaProps {
   readonly spot?: boolean;
   /** Container Insights on the cluster (extra CloudWatch cost). @default false */
   readonly containerInsights?: boolean;
-  /** A prebuilt image instead of building `lambdas/media/Dockerfile` at deploy time. */
+  /**
+   * A prebuilt image instead of building `lambdas/media/Dockerfile` at deploy time.
+   * @default - built from the worker's Dockerfile (needs Docker or Finch at deploy time)
+   */
   readonly image?: ecs.ContainerImage;
-  /** Extra environment for the worker (e.g. `GRAPH_API_BASE` for a sandbox). Never tokens. */
-  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Extra environment for the worker (e.g. `GRAPH_API_BASE` for a sandbox). Never tokens.
+   * @default - none
+   */
+  readonly environment?: { [name: string]: string };
+}
+
+/** Props of {@link ChatRelayMedia}. */
+export interface ChatRelayMediaProps extends ChatRelayMediaSettings {
+  /** `inbound.fifo`: the worker sends `media-ready` events to it. */
+  readonly inboundQueue: IQueue;
+  /** The memory table: the worker writes media results (`media#…` items) to it. */
+  readonly memoryTable: ITable;
+  /** Tenant secrets live at `{secretPrefix}/tenants/{tenantId}` (media download tokens). */
+  readonly secretPrefix: string;
+  /**
+   * A customer-managed KMS key encrypting the jobs queues and the media bucket; the worker is
+   * granted its use.
+   * @default - SQS-managed and S3-managed encryption
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /** The media pipeline: jobs queue, media bucket, Fargate worker and its VPC. */
@@ -107,14 +122,27 @@ export class ChatRelayMedia extends Construct {
     const destroy = removalPolicy === RemovalPolicy.DESTROY;
     const minTasks = props.minTasks ?? 0;
     const maxTasks = props.maxTasks ?? 2;
-    if (!Number.isInteger(minTasks) || minTasks < 0)
-      throw new Error('ChatRelayMedia: minTasks must be an integer ≥ 0.');
-    if (!Number.isInteger(maxTasks) || maxTasks < Math.max(1, minTasks)) {
-      throw new Error('ChatRelayMedia: maxTasks must be an integer ≥ max(1, minTasks).');
-    }
     const whisperModel = props.whisperModel ?? 'base';
+    const problems: string[] = [];
+    if (!Number.isInteger(minTasks) || minTasks < 0)
+      problems.push(`minTasks must be a whole number ≥ 0; got ${minTasks}. Set minTasks to 0 or more.`);
+    if (!Number.isInteger(maxTasks) || maxTasks < Math.max(1, minTasks)) {
+      problems.push(
+        `maxTasks must be a whole number ≥ max(1, minTasks); got ${maxTasks}. Raise maxTasks or lower minTasks.`,
+      );
+    }
     if (!/^[a-z0-9.-]+$/.test(whisperModel))
-      throw new Error(`ChatRelayMedia: invalid whisperModel "${whisperModel}".`);
+      problems.push(
+        `whisperModel must name a whisper.cpp ggml model such as "base" or "small"; got "${whisperModel}". Use a model name from whisper.cpp's models/download-ggml-model.sh.`,
+      );
+    addProblemsValidation(this, problems);
+    // Scaling with a negative or inverted range would fail inside CDK before synth: report ours instead.
+    if (problems.length > 0 && (maxTasks < 1 || maxTasks < minTasks || minTasks < 0)) {
+      throw new ValidationError('Invalid ChatRelayMedia props', problems, this);
+    }
+    const queueEncryption = props.encryptionKey
+      ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+      : { encryption: QueueEncryption.SQS_MANAGED };
 
     // Queues, from the one shared definition.
     const def = QUEUE_DEFINITIONS.mediaJobs;
@@ -122,7 +150,7 @@ export class ChatRelayMedia extends Construct {
     this.jobsDlq = new Queue(this, 'JobsDlq', {
       ...(prefix ? { queueName: queueName(prefix, def.dlq.name, def.fifo) } : {}),
       retentionPeriod: Duration.days(def.dlq.retentionDays),
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       removalPolicy,
     });
@@ -131,7 +159,7 @@ export class ChatRelayMedia extends Construct {
       visibilityTimeout: Duration.seconds(def.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(def.retentionDays),
       deadLetterQueue: { queue: this.jobsDlq, maxReceiveCount: def.dlq.maxReceiveCount },
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...queueEncryption,
       enforceSSL: true,
       removalPolicy,
     });
@@ -147,7 +175,9 @@ export class ChatRelayMedia extends Construct {
       autoDeleteObjects: destroy,
     });
     this.bucket = new Bucket(this, 'Bucket', {
-      encryption: BucketEncryption.S3_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
+        : { encryption: BucketEncryption.S3_MANAGED }),
       enforceSSL: true,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -208,19 +238,10 @@ export class ChatRelayMedia extends Construct {
 
     const image =
       props.image ??
-      ecs.ContainerImage.fromAsset(REPO_ROOT, {
-        file: 'lambdas/media/Dockerfile',
+      // The prebuilt build context (`npm run build`): the Dockerfile and the bundled worker.
+      ecs.ContainerImage.fromAsset(assetPath('media'), {
         platform: Platform.LINUX_ARM64,
         buildArgs: { WHISPER_MODEL: whisperModel },
-        // The image needs the worker sources and the lockfile only (see also /.dockerignore).
-        exclude: [
-          '**',
-          '!package.json',
-          '!package-lock.json',
-          '!tsconfig.json',
-          '!lambdas',
-          '!lambdas/**',
-        ],
       });
 
     this.container = this.taskDefinition.addContainer('worker', {
@@ -236,10 +257,10 @@ export class ChatRelayMedia extends Construct {
         [ENV.mediaBucket]: this.bucket.bucketName,
         [ENV.tenantSecretPrefix]: props.secretPrefix,
         [ENV.maxMediaBytes]: String(props.maxMediaBytes ?? DEFAULT_MEDIA_MAX_BYTES),
-        [ENV.keyframeCount]: String(props.keyframeCount ?? 4),
-        [ENV.mediaConcurrency]: String(props.concurrency ?? 1),
+        [ENV.keyframeCount]: String(props.keyframeCount ?? DEFAULTS.keyframeCount),
+        [ENV.mediaConcurrency]: String(props.concurrency ?? DEFAULTS.mediaConcurrency),
         DRAIN_MS: '45000',
-        POWERTOOLS_SERVICE_NAME: 'chat-relay-media',
+        POWERTOOLS_SERVICE_NAME: DEFAULT_MEDIA_SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,
       },
@@ -310,6 +331,8 @@ export class ChatRelayMedia extends Construct {
     this.taskRole.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects('media/*')] }),
     );
+    // A customer-managed key: writing keyframes and sending media-ready events need it.
+    props.encryptionKey?.grantEncryptDecrypt(this.taskRole);
     props.inboundQueue.grantSendMessages(this.taskRole);
     props.memoryTable.grant(this.taskRole, 'dynamodb:PutItem');
     props.memoryTable.encryptionKey?.grantEncrypt(this.taskRole);
@@ -366,11 +389,9 @@ export class ChatRelayMedia extends Construct {
    * read objects under `media/` and nothing else. Acknowledges the resulting cdk-nag IAM5
    * finding on `grantee` when it is a construct.
    */
-  grantReadMedia(grantee: IGrantable): void {
+  public grantReadMedia(grantee: IGrantable): Grant {
     const objects = this.bucket.arnForObjects('media/*');
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }),
-    );
+    const grant = Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [objects] });
     if (this.bucket.encryptionKey) this.bucket.encryptionKey.grantDecrypt(grantee);
     if (grantee instanceof Construct) {
       Validations.of(grantee).acknowledge({
@@ -379,5 +400,6 @@ export class ChatRelayMedia extends Construct {
           "GetObject is scoped to the media bucket's `media/*` prefix: keyframe keys are only known at run time.",
       });
     }
+    return grant;
   }
 }

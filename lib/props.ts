@@ -5,14 +5,25 @@
  */
 
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { QUEUE_DEFINITIONS } from '../lambdas/contracts/definitions.js';
-import { BEDROCK_MODEL_ID_PATTERN, DEFAULT_BEDROCK_MODEL_ID } from './bedrock.js';
-import type { ResponderConfig } from './conversation.js';
-import { FUNCTION_DEFAULTS, type RelayLogLevel } from './function-defaults.js';
-import type { ChatRelayMediaProps } from './media.js';
-import type { ChatRelayMonitoringProps } from './monitoring.js';
-import { DEFAULT_SECRET_PREFIX, SECRET_PREFIX_PATTERN } from './tenant-secrets.js';
+import { DEFAULT_BEDROCK_MODEL_ID, DEFAULTS } from '../lambdas/contracts/defaults.js';
+import { BEDROCK_MODEL_ID_PATTERN } from './bedrock.js';
+import { FUNCTION_DEFAULTS } from './function-defaults.js';
+import type { ChatRelayMediaSettings } from './media.js';
+import type { ChatRelayMonitoringSettings } from './monitoring/index.js';
+import { Responder, ResponderType } from './responder.js';
+import { SECRET_PREFIX_PATTERN } from './tenant-secrets.js';
+
+export { ChatRelayPropsError } from './errors.js';
+
+/** `POWERTOOLS_LOG_LEVEL` of the functions. */
+export enum LogLevel {
+  DEBUG = 'DEBUG',
+  INFO = 'INFO',
+  WARN = 'WARN',
+  ERROR = 'ERROR',
+}
 
 /** Memory and timeout of one function. */
 export interface FunctionSizing {
@@ -42,11 +53,11 @@ export interface ApiBaseUrls {
 
 /** Receive counts before a message moves to its dead-letter queue (1–1000). */
 export interface MaxReceiveCounts {
-  /** @default 5 */
+  /** inbound.fifo: attempts at a turn before the actor dead-letters it. @default 5 */
   readonly inbound?: number;
-  /** @default 5 */
+  /** The timer queue. @default 5 */
   readonly timer?: number;
-  /** @default 8 */
+  /** outbound.fifo. @default 12 */
   readonly outbound?: number;
 }
 
@@ -87,9 +98,9 @@ export interface ChatRelayProps {
   readonly logRetention?: RetentionDays;
   /**
    * `POWERTOOLS_LOG_LEVEL` of every function.
-   * @default 'INFO'
+   * @default LogLevel.INFO
    */
-  readonly logLevel?: RelayLogLevel;
+  readonly logLevel?: LogLevel;
   /**
    * `POWERTOOLS_SERVICE_NAME`: the `service` key in every log line and dimension of every metric.
    * @default 'chat-relay'
@@ -180,11 +191,11 @@ export interface ChatRelayProps {
    */
   readonly humanTakeoverMinutes?: number;
   /**
-   * Who answers: `{ type: 'bedrock', modelId? }` (Amazon Bedrock Converse), `{ type: 'lambda',
-   * function }` (your own function) or `{ type: 'echo' }` (deterministic, for tests).
-   * @default { type: 'bedrock' } with DEFAULT_BEDROCK_MODEL_ID (Claude Haiku 4.5, global inference profile)
+   * Who answers: `Responder.bedrock({ modelId?, timeout? })` (Amazon Bedrock Converse),
+   * `Responder.lambda(fn)` (your own function) or `Responder.echo()` (deterministic, for tests).
+   * @default Responder.bedrock() — model 'global.anthropic.claude-haiku-4-5-20251001-v1:0' (Claude Haiku 4.5, global inference profile)
    */
-  readonly responder?: ResponderConfig;
+  readonly responder?: Responder;
   /**
    * Outbound API base URLs.
    * @default - the real hosts
@@ -221,28 +232,47 @@ export interface ChatRelayProps {
    * (ffmpeg + whisper.cpp) that transcribes audio and extracts video keyframes. `false` leaves
    * media out: audio and video turns are then answered with a marker instead of a transcript.
    * Deploying media builds a container image, so `cdk deploy` needs Docker (or Finch) — or pass
-   * a prebuilt `image`.
-   * @default {} (enabled, with ChatRelayMedia's defaults: 0–2 tasks, 1 vCPU, 2 GB, model `base`)
+   * a prebuilt `image`. `{ enabled: false }` leaves media out. Pass `vpc` to run the worker in
+   * your own VPC.
+   * @default - enabled, with ChatRelayMedia's defaults: 0–2 tasks, 1 vCPU, 2 GB, model `base`, a new VPC
    */
-  readonly media?: ChatRelayMediaOptions | false;
+  readonly media?: ChatRelayMediaOptions;
   /**
-   * The CloudWatch dashboard and alarms (to an SNS topic). `false` leaves them out.
-   * @default {} (enabled, default thresholds, no e-mail subscription)
+   * The CloudWatch dashboard and alarms (to an SNS topic). `{ enabled: false }` leaves them out.
+   * @default - enabled, default thresholds, no e-mail subscription
    */
-  readonly monitoring?: ChatRelayMonitoringOptions | false;
+  readonly monitoring?: ChatRelayMonitoringOptions;
+  /**
+   * A customer-managed KMS key encrypting the queues (and their dead-letter queues), the tables
+   * and the media bucket. The functions and the media worker are granted its use.
+   * @default - SQS-managed, AWS-managed (DynamoDB) and S3-managed encryption
+   */
+  readonly encryptionKey?: IKey;
 }
 
-/** Media settings of {@link ChatRelayProps.media}: ChatRelayMedia's props minus what the relay supplies. */
-export type ChatRelayMediaOptions = Omit<
-  ChatRelayMediaProps,
-  'inboundQueue' | 'memoryTable' | 'secretPrefix'
->;
+/** Media settings of {@link ChatRelayProps.media}: ChatRelayMedia's settings, and whether to deploy it. */
+export interface ChatRelayMediaOptions extends ChatRelayMediaSettings {
+  /**
+   * Deploy the media worker. `false` leaves it out: audio and video turns are then answered
+   * with a marker instead of a transcript.
+   * @default true
+   */
+  readonly enabled?: boolean;
+}
 
-/** Monitoring settings of {@link ChatRelayProps.monitoring}: ChatRelayMonitoring's props minus the resources. */
-export type ChatRelayMonitoringOptions = Omit<
-  ChatRelayMonitoringProps,
-  'api' | 'stage' | 'functions' | 'queues' | 'tables' | 'media' | 'serviceName' | 'mediaServiceName'
->;
+/** Monitoring settings of {@link ChatRelayProps.monitoring}: ChatRelayMonitoring's settings, and whether to deploy it. */
+export interface ChatRelayMonitoringOptions extends ChatRelayMonitoringSettings {
+  /**
+   * Deploy the dashboard, the alarms and their topic.
+   * @default true
+   */
+  readonly enabled?: boolean;
+}
+
+/** True unless `options` turns the feature off (`{ enabled: false }`, or `false` from JavaScript callers of 0.1). */
+export function isEnabled(options: { readonly enabled?: boolean } | undefined): boolean {
+  return (options as unknown) !== false && options?.enabled !== false;
+}
 
 /** Fargate CPU units and the task memory sizes (MiB) each allows. */
 const FARGATE_MEMORY: Readonly<Record<number, readonly [number, number, number]>> = {
@@ -269,42 +299,41 @@ export interface RateLimits {
   readonly metaPage?: number;
 }
 
-/** Every default, in one place (docs/configuration.md lists the same values). */
+/**
+ * Every default of the construct, taken from the one definition in lambdas/contracts/defaults.ts
+ * (which the runtime and the local stack use too), with durations as `Duration`s.
+ */
 export const CHAT_RELAY_DEFAULTS = {
-  secretPrefix: DEFAULT_SECRET_PREFIX,
+  secretPrefix: DEFAULTS.secretPrefix,
   removalPolicy: RemovalPolicy.RETAIN,
   logRetention: RetentionDays.ONE_MONTH,
-  logLevel: 'INFO' as RelayLogLevel,
-  serviceName: 'chat-relay',
-  tracing: false,
-  throttleRateLimit: 100,
-  throttleBurstLimit: 200,
-  maxBodyBytes: 1_048_576,
-  enqueueBudget: Duration.millis(1500),
-  tenantCacheTtl: Duration.minutes(5),
-  maxReceiveCount: {
-    inbound: QUEUE_DEFINITIONS.inbound.dlq.maxReceiveCount,
-    timer: QUEUE_DEFINITIONS.timer.dlq.maxReceiveCount,
-    outbound: QUEUE_DEFINITIONS.outbound.dlq.maxReceiveCount,
-  },
-  debounceMs: 2500,
-  maxTurnWaitMs: 15_000,
-  mediaTimeoutMs: 120_000,
-  dedupTtl: Duration.days(7),
-  historyTtl: Duration.days(30),
-  historyLimit: 20,
-  summaryEveryTurns: 10,
-  sendFallbackOnFailure: false,
-  humanTakeoverMinutes: 30,
-  bedrockModelId: DEFAULT_BEDROCK_MODEL_ID,
-  bedrockTimeout: Duration.seconds(20),
-  sendTimeout: Duration.seconds(10),
-  typingDelay: false,
+  logLevel: LogLevel.INFO,
+  serviceName: DEFAULTS.serviceName,
+  tracing: DEFAULTS.tracing,
+  throttleRateLimit: DEFAULTS.throttleRateLimit,
+  throttleBurstLimit: DEFAULTS.throttleBurstLimit,
+  maxBodyBytes: DEFAULTS.maxBodyBytes,
+  enqueueBudget: Duration.millis(DEFAULTS.enqueueBudgetMs),
+  tenantCacheTtl: Duration.seconds(DEFAULTS.tenantCacheSeconds),
+  maxReceiveCount: DEFAULTS.maxReceiveCount,
+  debounceMs: DEFAULTS.debounceMs,
+  maxTurnWaitMs: DEFAULTS.maxTurnWaitMs,
+  mediaTimeoutMs: DEFAULTS.mediaTimeoutMs,
+  dedupTtl: Duration.seconds(DEFAULTS.dedupTtlSeconds),
+  historyTtl: Duration.days(DEFAULTS.historyTtlDays),
+  historyLimit: DEFAULTS.historyLimit,
+  summaryEveryTurns: DEFAULTS.summaryEveryTurns,
+  sendFallbackOnFailure: DEFAULTS.sendFallbackOnFailure,
+  humanTakeoverMinutes: DEFAULTS.humanTakeoverMinutes,
+  bedrockModelId: DEFAULTS.bedrockModelId,
+  bedrockTimeout: Duration.millis(DEFAULTS.bedrockTimeoutMs),
+  sendTimeout: Duration.millis(DEFAULTS.sendTimeoutMs),
+  typingDelay: DEFAULTS.typingDelay,
 } as const;
 
 /** SQS DelaySeconds maximum, in ms: the debounce and media ticks ride on it. */
 const MAX_DELAY_MS = 900_000;
-const LOG_LEVELS: readonly RelayLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
+const LOG_LEVELS: readonly string[] = Object.values(LogLevel);
 const NAME_PREFIX_PATTERN = /^[A-Za-z0-9_-]{1,40}$/;
 const SERVICE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -466,12 +495,11 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
   // Responder
   const responder = props.responder;
   if (responder !== undefined) {
-    const type = (responder as { type?: unknown }).type;
-    if (type !== 'echo' && type !== 'bedrock' && type !== 'lambda') {
+    if (!(responder instanceof Responder)) {
       problems.push(
-        `responder.type must be "echo", "bedrock" or "lambda"; got ${show(type)}. Set responder to { type: 'bedrock' }, { type: 'lambda', function } or { type: 'echo' }.`,
+        `responder must be made with Responder.bedrock({ modelId }), Responder.lambda(fn) or Responder.echo(); got ${JSON.stringify(responder)}. Replace the object with one of those factories.`,
       );
-    } else if (responder.type === 'bedrock') {
+    } else if (responder.type === ResponderType.BEDROCK) {
       const modelId = responder.modelId;
       if (modelId !== undefined && known(modelId) && !BEDROCK_MODEL_ID_PATTERN.test(modelId)) {
         problems.push(
@@ -487,12 +515,12 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
         bedrockTimeout.toMilliseconds() * 2 > convTimeout.toMilliseconds()
       ) {
         problems.push(
-          `responder.timeout must be at most half the conversation timeout (${convTimeout.toHumanString()}) so a regeneration still fits; got ${bedrockTimeout.toHumanString()}. Lower responder.timeout or raise functions.conversation.timeout.`,
+          `responder.timeout must be at most half the conversation timeout (${convTimeout.toHumanString()}) so a regeneration still fits; got ${bedrockTimeout.toHumanString()}. Lower the timeout of Responder.bedrock({ timeout }) or raise functions.conversation.timeout.`,
         );
       }
-    } else if (responder.type === 'lambda' && !(responder as { function?: unknown }).function) {
+    } else if (responder.type === ResponderType.LAMBDA && !responder.lambdaFunction) {
       problems.push(
-        `responder.function is required when responder.type is "lambda"; got none. Pass the function to invoke, e.g. { type: 'lambda', function: myResponderFn }.`,
+        'Responder.lambda(fn) needs a function; got none. Pass the function to invoke, e.g. Responder.lambda(myResponderFn).',
       );
     }
   }
@@ -540,7 +568,7 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
       );
     }
   }
-  if (props.media) {
+  if (props.media && isEnabled(props.media)) {
     const m = props.media;
     intIn('media.minTasks', m.minTasks, 0, 100);
     intIn('media.maxTasks', m.maxTasks, 1, 100);
@@ -586,14 +614,4 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
     intIn('media.concurrency', m.concurrency, 1, 16);
   }
   return problems;
-}
-
-/** Thrown at synth time when props are invalid; lists every problem. */
-export class ChatRelayPropsError extends Error {
-  constructor(public readonly problems: readonly string[]) {
-    super(
-      `Invalid ChatRelay props (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
-    );
-    this.name = 'ChatRelayPropsError';
-  }
 }

@@ -1,10 +1,11 @@
 /**
- * SQS queues built from `QUEUE_DEFINITIONS` (lib/definitions.ts), the definition the local
+ * SQS queues built from `QUEUE_DEFINITIONS` (lambdas/contracts/definitions.ts), the definition the local
  * stack uses too: each queue with its dead-letter queue, SQS-managed encryption, a TLS-only
  * policy, high-throughput FIFO where the definition asks for it, and a visibility timeout of
  * at least six times its consumer's timeout (the AWS recommendation for Lambda event sources).
  */
 import { Duration } from 'aws-cdk-lib';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { QUEUE_DEFINITIONS, type QueueDefinition, queueName } from '../lambdas/contracts/definitions.js';
@@ -20,6 +21,8 @@ export interface RelayQueueOptions {
   readonly maxReceiveCount?: number;
   /** Physical name prefix; CloudFormation generates names when unset. */
   readonly namePrefix?: string;
+  /** A customer-managed KMS key for the queue and its DLQ. @default - SQS-managed encryption */
+  readonly encryptionKey?: IKey;
 }
 
 /** The visibility timeout (seconds) for a queue given its definition and consumer timeout. */
@@ -54,11 +57,14 @@ export class RelayQueue extends Construct {
           }
         : {};
     this.maxReceiveCount = options.maxReceiveCount ?? def.dlq.maxReceiveCount;
+    const encryption = options.encryptionKey
+      ? { encryption: QueueEncryption.KMS, encryptionMasterKey: options.encryptionKey }
+      : { encryption: QueueEncryption.SQS_MANAGED };
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       queueName: options.namePrefix ? queueName(options.namePrefix, def.dlq.name, def.fifo) : undefined,
       ...fifoProps(false),
       retentionPeriod: Duration.days(def.dlq.retentionDays),
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
     });
     this.queue = new Queue(this, 'Queue', {
@@ -66,7 +72,7 @@ export class RelayQueue extends Construct {
       ...fifoProps(def.highThroughput),
       retentionPeriod: Duration.days(def.retentionDays),
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(def, options.consumerTimeout)),
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
     });
@@ -76,6 +82,7 @@ export class RelayQueue extends Construct {
 /** Options for the relay's core queues. */
 export interface RelayQueuesProps {
   readonly namePrefix?: string;
+  readonly encryptionKey?: IKey;
   readonly maxReceiveCount: { readonly inbound: number; readonly timer: number; readonly outbound: number };
   readonly consumerTimeouts: {
     readonly inbound: Duration;
@@ -92,7 +99,7 @@ export class RelayQueues extends Construct {
 
   constructor(scope: Construct, id: string, props: RelayQueuesProps) {
     super(scope, id);
-    const common = { namePrefix: props.namePrefix };
+    const common = { namePrefix: props.namePrefix, encryptionKey: props.encryptionKey };
     this.inbound = new RelayQueue(this, 'Inbound', QUEUE_DEFINITIONS.inbound, {
       ...common,
       consumerTimeout: props.consumerTimeouts.inbound,

@@ -8,56 +8,51 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { DEFAULT_RATE_LIMITS, DEFAULTS } from '../lambdas/contracts/defaults.js';
 import { ChatRelay } from './chat-relay.js';
-import type { ResponderConfig } from './conversation.js';
-import type { RelayLogLevel } from './function-defaults.js';
-import type { ChatRelayMonitoringThresholds } from './monitoring.js';
-import {
-  type ApiBaseUrls,
-  type ChatRelayProps,
-  ChatRelayPropsError,
-  validateChatRelayProps,
-} from './props.js';
+import { addProblemsValidation, ValidationError } from './errors.js';
+import type { ChatRelayMonitoringThresholds } from './monitoring/index.js';
+import { type ApiBaseUrls, type ChatRelayProps, LogLevel } from './props.js';
+import { Responder } from './responder.js';
 
 /** Prefix of every context key the stack reads. */
 export const CONTEXT_PREFIX = 'chatRelay:';
 
-/** Every context key, with what it sets (docs/deploy.md renders the same table). */
+const D = DEFAULTS;
+
+/** Every context key, with what it sets (docs/deploy.md renders the same table); defaults from lambdas/contracts. */
 export const CONTEXT_KEYS = {
   'chatRelay:stackName': 'Stack name (read by bin/app.ts). Default ChatRelay.',
-  'chatRelay:secretPrefix': 'secretPrefix (string). Default chat-relay.',
+  'chatRelay:secretPrefix': `secretPrefix (string). Default ${D.secretPrefix}.`,
   'chatRelay:namePrefix': 'namePrefix for queue/table names (string). Default: generated names.',
   'chatRelay:removalPolicy': 'retain | destroy (tables and log groups). Default retain.',
   'chatRelay:logRetentionDays':
     'Log retention in days (a CloudWatch Logs value: 1, 3, 5, 7, 14, 30, 60, 90…). Default 30.',
-  'chatRelay:logLevel': 'DEBUG | INFO | WARN | ERROR. Default INFO.',
-  'chatRelay:tracing': 'X-Ray tracing (true | false). Default false.',
-  'chatRelay:throttleRate': 'API stage rate limit, requests/s. Default 100.',
-  'chatRelay:throttleBurst': 'API stage burst limit. Default 200.',
-  'chatRelay:maxBodyBytes': 'Largest webhook body (bytes). Default 1048576.',
-  'chatRelay:maxReceiveCount':
-    'Receives before the DLQ: a number for all queues or {"inbound":5,"timer":5,"outbound":12}.',
-  'chatRelay:debounceMs': 'Debounce quiet time (ms). Default 2500.',
-  'chatRelay:maxTurnWaitMs': 'Turn wait cap (ms). Default 15000.',
-  'chatRelay:mediaTimeoutMs': 'Media wait cap (ms). Default 120000.',
-  'chatRelay:dedupTtlDays': 'De-duplication memory (days). Default 7.',
-  'chatRelay:historyTtlDays': 'History retention (days). Default 30.',
-  'chatRelay:historyLimit': 'History entries per turn. Default 20.',
-  'chatRelay:summaryEveryTurns': 'Episode summary every K turns (0 = off). Default 10.',
-  'chatRelay:humanTakeoverMinutes':
-    'Minutes a human agent reply pauses the bot (a tenant setting overrides it). Default 30.',
-  'chatRelay:sendFallbackOnFailure':
-    'Send the fallback reply when a turn fails for good (true | false). Default false.',
-  'chatRelay:responder': 'bedrock | lambda | echo. Default bedrock.',
-  'chatRelay:bedrockModelId': 'Bedrock model id, inference profile id or ARN. Default Claude Haiku.',
-  'chatRelay:bedrockTimeoutSeconds': 'Timeout of one Bedrock call (s). Default 20.',
+  'chatRelay:logLevel': `DEBUG | INFO | WARN | ERROR. Default ${D.logLevel}.`,
+  'chatRelay:tracing': `X-Ray tracing (true | false). Default ${D.tracing}.`,
+  'chatRelay:throttleRate': `API stage rate limit, requests/s. Default ${D.throttleRateLimit}.`,
+  'chatRelay:throttleBurst': `API stage burst limit. Default ${D.throttleBurstLimit}.`,
+  'chatRelay:maxBodyBytes': `Largest webhook body (bytes). Default ${D.maxBodyBytes}.`,
+  'chatRelay:maxReceiveCount': `Receives before the DLQ: a number for all queues or an object; default ${JSON.stringify(D.maxReceiveCount)}.`,
+  'chatRelay:debounceMs': `Debounce quiet time (ms). Default ${D.debounceMs}.`,
+  'chatRelay:maxTurnWaitMs': `Turn wait cap (ms). Default ${D.maxTurnWaitMs}.`,
+  'chatRelay:mediaTimeoutMs': `Media wait cap (ms). Default ${D.mediaTimeoutMs}.`,
+  'chatRelay:dedupTtlDays': `De-duplication memory (days). Default ${D.dedupTtlSeconds / 86_400}.`,
+  'chatRelay:historyTtlDays': `History retention (days). Default ${D.historyTtlDays}.`,
+  'chatRelay:historyLimit': `History entries per turn. Default ${D.historyLimit}.`,
+  'chatRelay:summaryEveryTurns': `Episode summary every K turns (0 = off). Default ${D.summaryEveryTurns}.`,
+  'chatRelay:humanTakeoverMinutes': `Minutes a human agent reply pauses the bot (a tenant setting overrides it). Default ${D.humanTakeoverMinutes}.`,
+  'chatRelay:sendFallbackOnFailure': `Send the fallback reply when a turn fails for good (true | false). Default ${D.sendFallbackOnFailure}.`,
+  'chatRelay:responder':
+    'bedrock | lambda | echo (Responder.bedrock(), Responder.lambda(fn), Responder.echo()). Default bedrock.',
+  'chatRelay:bedrockModelId': `Bedrock model id, inference profile id or ARN. Default ${D.bedrockModelId}.`,
+  'chatRelay:bedrockTimeoutSeconds': `Timeout of one Bedrock answer (s). Default ${D.bedrockTimeoutMs / 1000}.`,
   'chatRelay:responderFunctionArn': 'ARN of your responder function (required when responder is lambda).',
   'chatRelay:apiBaseUrls':
     'Outbound API bases: {"pancake","graph","telegram","zalo"} (object or JSON string). Default real hosts.',
-  'chatRelay:sendTimeoutSeconds': 'Timeout of one platform send (s). Default 10.',
-  'chatRelay:typingDelay': 'Typing delay before sends (true | false). Default false.',
-  'chatRelay:rateLimits':
-    'Send rates per second: {"pancakePage":5,"telegramChat":1,"telegramBot":30,"whatsappNumber":80,"metaPage":300} (the defaults); give only the ones to change.',
+  'chatRelay:sendTimeoutSeconds': `Timeout of one platform send (s). Default ${D.sendTimeoutMs / 1000}.`,
+  'chatRelay:typingDelay': `Typing delay before sends (true | false). Default ${D.typingDelay}.`,
+  'chatRelay:rateLimits': `Send rates per second: ${JSON.stringify(DEFAULT_RATE_LIMITS)} (the defaults); give only the ones to change.`,
   'chatRelay:deliveryReservedConcurrency':
     'Reserved concurrency of the delivery function. Default unreserved.',
   'chatRelay:alarmEmail': 'E-mail subscribed to the alarm topic. Default none.',
@@ -82,7 +77,7 @@ export interface ChatRelayContext {
   readonly responderFunctionArn?: string;
   readonly alarmEmail?: string;
   /** Problems found while coercing context values (each says the fix). */
-  readonly problems: readonly string[];
+  readonly problems: string[];
 }
 
 const RETENTION_VALUES = new Set<number>(
@@ -218,15 +213,16 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
   const bedrockModelId = str('chatRelay:bedrockModelId');
   const bedrockTimeout = num('chatRelay:bedrockTimeoutSeconds', '20');
   const responderFunctionArn = str('chatRelay:responderFunctionArn');
-  let responder: ResponderConfig | undefined;
+  let responder: Responder | undefined;
   if (responderType === 'bedrock' || (responderType === undefined && (bedrockModelId || bedrockTimeout))) {
-    responder = {
-      type: 'bedrock',
-      modelId: bedrockModelId,
-      timeout: bedrockTimeout === undefined ? undefined : Duration.millis(Math.round(bedrockTimeout * 1000)),
-    };
+    responder = Responder.bedrock({
+      ...(bedrockModelId !== undefined ? { modelId: bedrockModelId } : {}),
+      ...(bedrockTimeout !== undefined
+        ? { timeout: Duration.millis(Math.round(bedrockTimeout * 1000)) }
+        : {}),
+    });
   } else if (responderType === 'echo') {
-    responder = { type: 'echo' };
+    responder = Responder.echo();
   }
   if (responderType === 'lambda' && !responderFunctionArn) {
     problems.push(
@@ -344,10 +340,15 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
   };
 
   const props: ChatRelayProps = {
-    media: mediaEnabled === false ? false : Object.keys(mediaOptions).length > 0 ? mediaOptions : undefined,
+    media:
+      mediaEnabled === false
+        ? { enabled: false }
+        : Object.keys(mediaOptions).length > 0
+          ? mediaOptions
+          : undefined,
     monitoring:
       monitoringEnabled === false
-        ? false
+        ? { enabled: false }
         : Object.keys(monitoringSettings).length > 0
           ? monitoringSettings
           : undefined,
@@ -360,9 +361,7 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
           ? RemovalPolicy.DESTROY
           : RemovalPolicy.RETAIN,
     logRetention,
-    logLevel: oneOf('chatRelay:logLevel', ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const) as
-      | RelayLogLevel
-      | undefined,
+    logLevel: oneOf('chatRelay:logLevel', Object.values(LogLevel)),
     tracing: bool('chatRelay:tracing'),
     throttleRateLimit: num('chatRelay:throttleRate', '100'),
     throttleBurstLimit: num('chatRelay:throttleBurst', '200'),
@@ -418,20 +417,25 @@ export class ChatRelayStack extends Stack {
     const fromContext: ChatRelayProps = { ...ctx.props };
     let responder = fromContext.responder;
     if (ctx.responderFunctionArn && ctx.problems.length === 0) {
-      responder = {
-        type: 'lambda',
-        function: LambdaFunction.fromFunctionArn(this, 'ResponderFunction', ctx.responderFunctionArn),
-      };
+      responder = Responder.lambda(
+        LambdaFunction.fromFunctionArn(this, 'ResponderFunction', ctx.responderFunctionArn),
+      );
     }
     const defined = Object.fromEntries(
       Object.entries({ ...fromContext, responder }).filter(([, v]) => v !== undefined),
     ) as ChatRelayProps;
     const relayProps: ChatRelayProps = { ...defined, ...props.relay };
-    const problems = [...ctx.problems, ...validateChatRelayProps(relayProps)];
-    if (problems.length > 0) throw new ChatRelayPropsError(problems);
+    // Context problems are reported at synth with the relay's own (node.addValidation), all at once.
+    addProblemsValidation(this, ctx.problems);
     this.alarmEmail = ctx.alarmEmail;
 
-    this.relay = new ChatRelay(this, 'Relay', relayProps);
+    try {
+      this.relay = new ChatRelay(this, 'Relay', relayProps);
+    } catch (error) {
+      if (ctx.problems.length === 0) throw error;
+      const relayProblems = error instanceof ValidationError ? error.problems : [];
+      throw new ValidationError('Invalid chat-relay context', [...ctx.problems, ...relayProblems], this);
+    }
     // Stable output keys for the tenant CLI and for people reading `cdk deploy` output.
     this.relay.webhookBaseUrlOutput.overrideLogicalId('WebhookBaseUrl');
     new CfnOutput(this, 'TenantSecretPrefix', {

@@ -1,11 +1,12 @@
 /**
- * The two DynamoDB tables, built from `TABLE_DEFINITIONS` (lib/definitions.ts): the Powertools
+ * The two DynamoDB tables, built from `TABLE_DEFINITIONS` (lambdas/contracts/definitions.ts): the Powertools
  * idempotency table (`id`, TTL `expiration`) and the memory table (`pk`/`sk`, TTL `expiresAt`).
- * Both on-demand, with point-in-time recovery and AWS-managed encryption, retained on stack
+ * Both on-demand, with point-in-time recovery and AWS-managed (or your KMS key's) encryption, retained on stack
  * deletion unless the removal policy says otherwise.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { TABLE_DEFINITIONS, type TableDefinition } from '../lambdas/contracts/definitions.js';
 
@@ -15,6 +16,11 @@ export interface RelayStorageProps {
   readonly removalPolicy?: RemovalPolicy;
   /** Physical table name prefix (`{prefix}-{name}`); CloudFormation generates names when unset. */
   readonly namePrefix?: string;
+  /**
+   * A customer-managed KMS key encrypting both tables.
+   * @default - AWS-managed encryption
+   */
+  readonly encryptionKey?: IKey;
 }
 
 function buildTable(
@@ -31,7 +37,9 @@ function buildTable(
     timeToLiveAttribute: def.ttlAttribute,
     billingMode: BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    encryption: TableEncryption.AWS_MANAGED,
+    ...(props.encryptionKey
+      ? { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+      : { encryption: TableEncryption.AWS_MANAGED }),
     removalPolicy,
   });
 }
