@@ -199,7 +199,7 @@ describe('conversation actor failures and media', () => {
     ).toBe(true);
     expect(dead.map((b) => (JSON.parse(b) as MessageEvent).message.messageId)).toEqual(['bad-m1']);
     // Only the failed turn was dead-lettered: the message behind it was answered.
-    expect(await runUntil(drivers, () => repliesFor('fail#whatsapp#bad-1').length === 1, 20_000)).toBe(true);
+    expect(await runUntil(drivers, () => repliesFor('fail#whatsapp#bad-1').length === 1, 60_000)).toBe(true);
     expect(repliesFor('fail#whatsapp#bad-1')).toEqual(['echo: still there?']);
     // Exactly maxReceiveCount attempts: the first delivery and one retry.
     expect(badCalls).toBe(2);
@@ -219,7 +219,7 @@ describe('conversation actor failures and media', () => {
   it('sends the tenant fallback reply on the last attempt when sendFallbackOnFailure is set', async () => {
     const key = 'fallback#whatsapp#bad-2';
     await enqueue([messageEvent('fallback', 'bad-2', 'bad-m2', 'break again')]);
-    expect(await runUntil(drivers, () => repliesFor(key).length === 1, 20_000)).toBe(true);
+    expect(await runUntil(drivers, () => repliesFor(key).length === 1, 60_000)).toBe(true);
     expect(repliesFor(key)).toEqual(['Sorry, a person will answer.']);
     expect(await dlqBodies()).toHaveLength(1);
   }, 60_000);
@@ -232,7 +232,7 @@ describe('conversation actor failures and media', () => {
         { kind: 'audio', fileId: 'wa-media-1', mimeType: 'audio/ogg', voice: true },
       ]),
     ]);
-    expect(await runUntil(drivers, () => repliesFor(key).length === 1, 20_000)).toBe(true);
+    expect(await runUntil(drivers, () => repliesFor(key).length === 1, 60_000)).toBe(true);
     expect(repliesFor(key)).toEqual(['echo: xin chao from a voice note']);
     expect(count('MediaTimeouts')).toBe(0);
   }, 60_000);
@@ -240,14 +240,13 @@ describe('conversation actor failures and media', () => {
   it('flushes with a marker after mediaTimeoutMs when the worker never answers', async () => {
     const key = 'media#whatsapp#voice-2';
     mediaAnswer = () => undefined;
-    const started = Date.now();
     await enqueue([
       messageEvent('media', 'voice-2', 'voice-m2', undefined, [
         { kind: 'audio', fileId: 'wa-media-2', mimeType: 'audio/ogg', voice: true },
       ]),
     ]);
-    expect(await runUntil(drivers, () => repliesFor(key).length === 1, 20_000)).toBe(true);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    // Flushed by its media-timeout tick (the marker and MediaTimeouts say so, not the clock).
+    expect(await runUntil(drivers, () => repliesFor(key).length === 1, 60_000)).toBe(true);
     expect(repliesFor(key)).toEqual(['echo: [voice note could not be transcribed: MEDIA_TIMEOUT]']);
     expect(count('MediaTimeouts')).toBe(1);
   }, 60_000);
