@@ -90,8 +90,8 @@ export interface RelayFunctionDefaults {
   readonly logRetention: RetentionDays;
   /** What happens to the log groups when the stack is deleted. */
   readonly logRemovalPolicy: RemovalPolicy;
-  /** `POWERTOOLS_LOG_LEVEL`. */
-  readonly logLevel: LogLevel;
+  /** `POWERTOOLS_LOG_LEVEL` (the enum or its string value). */
+  readonly logLevel: LogLevel | `${LogLevel}`;
   /** `POWERTOOLS_SERVICE_NAME`; also the `service` dimension of every metric. */
   readonly serviceName: string;
   /** X-Ray active tracing. */
