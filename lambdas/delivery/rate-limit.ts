@@ -28,9 +28,11 @@
  * so when the lateness of the sends of one scope varies by at most `marginMs` (100 ms) within a
  * second, at most `limit` reach the platform in any second. Lateness that is the same for every
  * send (a uniformly slow DynamoDB) costs nothing; a late send of an under-used scope cannot crowd
- * anything. The one case the margin cannot cover — a send delayed by more than `marginMs` *more*
- * than the sends around it, in a scope saturated at that very moment — ends in a platform 429, which
- * is retried after its `Retry-After` and never dead-letters a reply. Giving the slot up instead (as
+ * anything. The usual cause of uneven lateness, an event-loop stall that wakes several sleepers at
+ * once, is paced locally: an instance lets the sends of one scope go at least `interval` apart in
+ * its own time, so late slots leave spread out (later still, never given up). What remains — two
+ * instances late by different amounts in a scope saturated at that very moment — ends in a
+ * platform 429, which is retried after its `Retry-After` and never dead-letters a reply. Giving the slot up instead (as
  * an earlier version did past 40 ms) turned a slow machine into deferrals and dead letters.
  *
  * With several rules (a Telegram chat and its bot) the send goes at the latest of its slots; an
@@ -187,6 +189,8 @@ export class RateLimiter {
   readonly #sleep: (ms: number) => Promise<void>;
   /** The last `next` seen per scope: `next` only grows, so a future value proves the scope busy. */
   readonly #seen = new Map<string, number>();
+  /** When this instance last let a send of each scope go (local pacing of late slots). */
+  readonly #sent = new Map<string, number>();
   #calls = 0;
 
   constructor(options: RateLimiterOptions) {
@@ -224,6 +228,18 @@ export class RateLimiter {
     }
     const wait = sendAt - this.#now();
     if (wait > 0) await this.#sleep(wait);
+    // Woken late (a stalled event loop wakes every sleeper at once): keep this instance's own
+    // sends of each scope an interval apart, so late slots go out spread, not in a burst.
+    const paced = Math.max(
+      ...claimed.map(
+        (c) =>
+          (this.#sent.get(c.rule.scope) ?? Number.NEGATIVE_INFINITY) + intervalOf(c.rule.limit, this.#margin),
+      ),
+    );
+    if (paced > this.#now()) await this.#sleep(paced - this.#now());
+    const sentAt = this.#now();
+    if (this.#sent.size >= CACHE_LIMIT) this.#sent.clear();
+    for (const c of claimed) this.#sent.set(c.rule.scope, sentAt);
     return {
       ok: true,
       waitedMs: Math.max(0, this.#now() - began),

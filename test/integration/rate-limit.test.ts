@@ -68,7 +68,7 @@ function installMiddleware(client: DynamoDBClient): void {
           failed.Item === undefined
         ) {
           // At this step a document-client command still holds plain values.
-          const key = raw.Key as Record<string, unknown>;
+          const key: Record<string, unknown> = raw.Key ?? {};
           const marshalled = typeof key.pk === 'string' ? marshall(key) : (key as never);
           const current = await plainClient.send(
             new GetItemCommand({ TableName: raw.TableName, Key: marshalled, ConsistentRead: true }),
@@ -255,6 +255,38 @@ describe('the shared rate limiter against DynamoDB', () => {
     const roomy = { scope: scope('telegram#bot#b2'), limit: 30 };
     const other = await limiter.acquire([{ scope: scope('telegram#chat#b2:c9'), limit: 1 }, roomy], 5000);
     expect(other).toMatchObject({ ok: true, delayed: false, calls: 2 });
+  });
+
+  it('spreads slots that a stalled event loop woke together instead of sending them in a burst', async () => {
+    const clock = new VirtualClock();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Sleeps end at their target, but none before the gate opens: the stall.
+    const sleep = async (ms: number): Promise<void> => {
+      const target = clock.t + ms;
+      await gate;
+      clock.t = Math.max(clock.t, target);
+    };
+    const limiter = new RateLimiter({ tableName: emulators.tables.memory, now: clock.now, sleep });
+    const rule = { scope: scope('pancake#page#stall'), limit: 5 };
+    const t0 = clock.t;
+    const sentAt: number[] = [];
+    const sends = [0, 1, 2].map(async () => {
+      const acquired = await limiter.acquire([rule], 5000);
+      sentAt.push(clock.t);
+      return acquired;
+    });
+    // Let the three claims land (slots t0, t0 + 220, t0 + 440), then stall until t0 + 600.
+    while (dynamo.calls.length < 5) await sleepReal(5);
+    await sleepReal(20);
+    clock.t = t0 + 600;
+    release();
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.ok && r.sendAt).sort()).toEqual([t0, t0 + 220, t0 + 440]);
+    // Both late slots are used (none given up), an interval apart rather than together.
+    expect(sentAt).toEqual([t0, t0 + 600, t0 + 820]);
   });
 
   it('says when to come back instead of waiting past the allowed wait, and claims nothing then', async () => {
