@@ -215,6 +215,25 @@ describe('webhook handler (bundled) against the emulators', () => {
     }
   });
 
+  it('queues a text with emoji, U+FFFF, U+FFFE and lone surrogates and the consumer reads it back exactly', async () => {
+    // Meta escapes non-ASCII as \uXXXX, so any code unit can arrive, lone surrogates included.
+    const text = 'hi 😀👍🏽🇻🇳 \uFFFF\uFFFE lone \uD83D and \uDE00 ctl \u0001\u007f bạn ơi';
+    const res = await handler(messengerPost('acme', [{ psid: 'U7', mid: 'm.emoji', text }]));
+    expect(res.statusCode).toBe(200);
+    expect(json(res)).toEqual({ success: true, status: 'queued', accepted: 1, ignored: 0 });
+    const got = await drain();
+    expect(got).toHaveLength(1);
+    // The queue carries every code unit exactly (test/integration/queue.test.ts); the channel
+    // adapters replace a lone surrogate by U+FFFD before it (UTF-8, hence DynamoDB, cannot hold
+    // one): everything else, emoji and non-characters included, reaches the consumer as typed.
+    const expected = text.replace(
+      /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+      '\uFFFD',
+    );
+    expect(expected).not.toBe(text);
+    expect(got[0]?.body.message?.text === expected).toBe(true);
+  });
+
   it('leaves one message when the platform POSTs the same body twice within five minutes', async () => {
     const event = messengerPost('acme', [{ psid: 'U9', mid: 'm.dup', text: 'once' }]);
     expect((await handler(event)).statusCode).toBe(200);
