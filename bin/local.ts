@@ -70,7 +70,7 @@ async function main(): Promise<void> {
 
   // Loaded after the configuration is known to be good, so a bad value fails fast.
   const { startLocalStack } = await import('./local/stack.js');
-  const { configuredChannels, describeTenant } = await import('./local/tenants.js');
+  const { configuredChannels, describeTenant, redactTenantSecrets } = await import('./local/tenants.js');
   try {
     stack = await startLocalStack(config, log);
   } catch (err) {
@@ -115,7 +115,9 @@ async function main(): Promise<void> {
   ].join('');
   lines.push(`try it: npm run webhook -- ${channel} "hello"${flags}`);
   lines.push('');
-  console.log(lines.join('\n'));
+  // Tenants from a file are real: none of their secrets may reach the terminal (or a CI log).
+  const banner = lines.join('\n');
+  console.log(stack.demo ? banner : redactTenantSecrets(banner, stack.tenants));
   console.log(`chat-relay local stack listening on ${stack.url}`);
 }
 

@@ -75,6 +75,21 @@ export interface ApiGatewayRequest {
   readonly domainName?: string;
 }
 
+/**
+ * Decodes a path parameter as API Gateway does, or undefined when its percent-encoding is
+ * malformed (`%`, `%E0%A4%A`), which API Gateway refuses with 400 before any integration runs.
+ */
+export function decodePathParameter(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** API Gateway's answer to a request line it cannot parse (the JSON shape of its own errors). */
+export const BAD_REQUEST = { statusCode: 400, body: { message: 'Bad Request' } } as const;
+
 /** Builds the event API Gateway (payload format 2.0) would give the Lambda for this request. */
 export function toApiGatewayEvent(request: ApiGatewayRequest): APIGatewayProxyEventV2 {
   const now = request.receivedAt ?? Date.now();

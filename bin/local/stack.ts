@@ -15,7 +15,9 @@ import type { TenantDocument } from '../../lambdas/shared/tenant.js';
 import {
   API_GATEWAY_MAX_BODY_BYTES,
   API_GATEWAY_TIMEOUT_MS,
+  BAD_REQUEST,
   BodyTooLargeError,
+  decodePathParameter,
   fromApiGatewayResult,
   readBody,
   toApiGatewayEvent,
@@ -221,7 +223,14 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
           writeJson(res, 503, { error: { code: 'STARTING', message: 'The local stack is still starting.' } });
           return;
         }
-        await invokeWebhook(webhook, req, res, match[1]!, match[2]!);
+        const channel = decodePathParameter(match[1]!);
+        const tenantId = decodePathParameter(match[2]!);
+        if (channel === undefined || tenantId === undefined) {
+          req.resume();
+          writeJson(res, BAD_REQUEST.statusCode, BAD_REQUEST.body);
+          return;
+        }
+        await invokeWebhook(webhook, req, res, channel, tenantId);
         return;
       }
       // Drain the body so keep-alive connections stay usable.
@@ -259,7 +268,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
         sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
         httpVersion: req.httpVersion,
         routePath: WEBHOOK_ROUTE,
-        pathParameters: { channel: decodeURIComponent(channel), tenantId: decodeURIComponent(tenantId) },
+        pathParameters: { channel, tenantId },
         receivedAt,
       });
       let timer: NodeJS.Timeout | undefined;

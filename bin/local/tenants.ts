@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHANNELS, type ChannelName } from '../../lambdas/shared/model.js';
+import { REDACTED, tenantSecretValues } from '../../lambdas/shared/redact.js';
 import { parseTenantDocument, type TenantDocument, tenantSecretName } from '../../lambdas/shared/tenant.js';
 
 /** Platform ids of the demo tenant: shaped like the real ones, fixed so URLs stay stable. */
@@ -115,13 +116,24 @@ export function webhookUrl(baseUrl: string, tenant: TenantDocument, channel: Cha
 
 /**
  * Human-readable lines describing where each platform must point and, with `withSecrets`
- * (the throw-away demo tenant only), which secrets and tokens it was generated with.
+ * (the throw-away demo tenant only, marked as such), which secrets and tokens it was generated
+ * with. Without it no secret of the tenant appears: the Pancake URL shows `?token=[REDACTED]`.
  */
 export function describeTenant(baseUrl: string, tenant: TenantDocument, withSecrets: boolean): string[] {
-  const lines = [`tenant "${tenant.tenantId}":`];
+  const lines = [
+    withSecrets
+      ? `tenant "${tenant.tenantId}" (generated demo tenant: throw-away tokens, printed below):`
+      : `tenant "${tenant.tenantId}":`,
+  ];
   const c = tenant.channels;
   for (const channel of configuredChannels(tenant)) {
-    lines.push(`  ${channel.padEnd(9)} ${webhookUrl(baseUrl, tenant, channel)}`);
+    const url = webhookUrl(baseUrl, tenant, channel);
+    lines.push(
+      `  ${channel.padEnd(9)} ${withSecrets ? url : url.replace(/\?token=.*$/, `?token=${REDACTED}`)}`,
+    );
+    if (channel === 'pancake' && !withSecrets) {
+      lines.push('            (?token= is channels.pancake.webhookToken of the tenants file)');
+    }
     if (!withSecrets) continue;
     if (channel === 'pancake' && c.pancake) {
       lines.push(`            pages ${c.pancake.pageIds.join(', ')}`);
@@ -146,4 +158,24 @@ export function describeTenant(baseUrl: string, tenant: TenantDocument, withSecr
     }
   }
   return lines;
+}
+
+/**
+ * Blanks every secret of `tenants` (and its URL-encoded form) out of `text`: the last guard of
+ * the ready banner, whatever line a secret reached it through.
+ */
+export function redactTenantSecrets(text: string, tenants: readonly TenantDocument[]): string {
+  const secrets = new Set<string>();
+  for (const tenant of tenants) {
+    for (const value of tenantSecretValues(tenant.channels)) {
+      secrets.add(value);
+      secrets.add(encodeURIComponent(value));
+    }
+  }
+  // Longest first, so a secret containing another is blanked whole.
+  let out = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (secret !== '') out = out.split(secret).join(REDACTED);
+  }
+  return out;
 }
