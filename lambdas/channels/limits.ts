@@ -57,6 +57,13 @@ export const MAX_ATTACHMENTS = 20;
  * event well inside SQS's message size and a turn's messages inside the state item.
  */
 export const MAX_EVENT_BYTES = 64 * 1024;
+/**
+ * Most events one webhook request may enqueue (messages and human activity; ignored events do
+ * not count). Meta batches at most 1000 updates per request and the other platforms send one;
+ * a body with more is refused whole with `TooManyEventsError` (413) before anything is
+ * enqueued, as more cannot be enqueued within the answer deadline anyway.
+ */
+export const MAX_EVENTS_PER_REQUEST = 1000;
 /** Timestamps before this (2000-01-01) are not a message's: the received-at time is used. */
 export const MIN_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
 

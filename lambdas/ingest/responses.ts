@@ -14,6 +14,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   TenantConfigError,
+  TooManyEventsError,
 } from '../shared/errors.js';
 import type { MetricName } from '../shared/metrics-catalogue.js';
 
@@ -73,6 +74,13 @@ export function errorOutcome(err: unknown): ErrorOutcome {
     return {
       response: errorResponse(413, err.code, err.message),
       metric: { name: 'WebhookRejected', reason: 'too-large' },
+      log: 'warn',
+    };
+  }
+  if (err instanceof TooManyEventsError) {
+    return {
+      response: errorResponse(413, err.code, err.message),
+      metric: { name: 'WebhookRejected', reason: 'too-many-events' },
       log: 'warn',
     };
   }

@@ -13,6 +13,7 @@
  * sending), even if a dependency ignores the signal. Zalo wants an answer within 2 s, Meta 5 s.
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { MAX_EVENTS_PER_REQUEST } from '../channels/limits.js';
 import type { ChannelAdapter, WebhookRequest } from '../channels/types.js';
 import {
   DependencyError,
@@ -21,6 +22,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   TenantConfigError,
+  TooManyEventsError,
 } from '../shared/errors.js';
 import type { MetricName } from '../shared/metrics-catalogue.js';
 import { type ChannelName, isChannelName } from '../shared/model.js';
@@ -197,6 +199,9 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         metric('EventsIgnored', count, { ...dims, reason });
       }
       const { entries } = prepared;
+      if (entries.length > MAX_EVENTS_PER_REQUEST) {
+        throw new TooManyEventsError(entries.length, MAX_EVENTS_PER_REQUEST);
+      }
       if (entries.length > 0) {
         const outcome = await beforeDeadline(deps.send(entries, signal), signal, () => ({
           sent: [],

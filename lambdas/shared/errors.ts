@@ -187,6 +187,27 @@ export class EngineUnavailableError extends ChatRelayError {
   }
 }
 
+/**
+ * A signed webhook body holds more events to act on than one request may enqueue within its
+ * answer deadline (more than any platform documents in a batch): refused whole before anything
+ * is enqueued, so nothing is accepted and then left half-done. HTTP 413.
+ */
+export class TooManyEventsError extends ChatRelayError {
+  /** How many events the body held, and the most one request takes. */
+  readonly events: number;
+  readonly limit: number;
+
+  constructor(events: number, limit: number, options?: ChatRelayErrorOptions) {
+    super(
+      'TOO_MANY_EVENTS',
+      `The request holds ${events} events to enqueue; the limit is ${limit} per request.`,
+      options,
+    );
+    this.events = events;
+    this.limit = limit;
+  }
+}
+
 /** True when `err` is a chat-relay error. */
 export function isChatRelayError(err: unknown): err is ChatRelayError {
   return err instanceof ChatRelayError;
