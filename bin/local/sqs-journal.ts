@@ -134,8 +134,19 @@ export function openSqsJournal(path: string, now: () => number = Date.now): SqsJ
     const parsed = parseJournal(readFileSync(path, 'utf8'));
     tornTail = parsed.tornTail;
     for (const r of parsed.records) {
-      if (r.op === 'send') live.set(r.m.messageId, { q: r.q, m: r.m });
-      else if (r.op === 'move') {
+      if (r.op === 'send') {
+        live.set(r.m.messageId, { q: r.q, m: r.m });
+        // Only FIFO sends carry a deduplication id; it outlives the message's deletion.
+        if (r.m.messageDeduplicationId !== undefined) {
+          dedups.push({
+            q: r.q,
+            d: r.m.messageDeduplicationId,
+            id: r.m.messageId,
+            ...(r.m.sequenceNumber ? { seq: r.m.sequenceNumber } : {}),
+            at: r.m.sentTimestamp,
+          });
+        }
+      } else if (r.op === 'move') {
         const entry = live.get(r.id);
         if (entry) {
           // Moved to the end of its new queue, as fauxqs's redrive enqueues it.
