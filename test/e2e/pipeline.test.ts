@@ -12,20 +12,19 @@ import {
   type Customer,
   customerWebhook,
   e2eTenant,
+  HANG_MS,
   newCustomer,
   repliesTo,
-  sleep,
   tag,
+  waitForIdle,
 } from './support.js';
 
 // `acme` debounces (DEBOUNCE_MS=400, armed as a 1 s SQS delay); `rapid` answers every message
 // on its own (tenant setting debounceMs 0).
 const acme = e2eTenant('acme');
 const rapid = e2eTenant('rapid', { debounceMs: 0 });
-/** Longest a debounced turn may take to be answered here (1 s delay + pipeline + CI slack). */
-const ANSWER_MS = 20_000;
-/** How long to keep watching for a reply that must not come. */
-const QUIET_MS = 2500;
+// Waits are capped at HANG_MS, which only a hang reaches; "no further reply" is asserted after
+// the pipeline went idle (waitForIdle), never after a fixed sleep.
 
 let stack: LocalStackProcess;
 
@@ -34,10 +33,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { code, ms } = await stack.stop();
-  // The contract: SIGTERM stops everything within 5 s and exits 0.
+  const { code } = await stack.stop();
+  // The contract: SIGTERM stops everything and exits 0 (the stack bounds its own shutdown).
   expect(code).toBe(0);
-  expect(ms).toBeLessThan(5000);
 });
 
 async function expectAccepted(built: Parameters<LocalStackProcess['post']>[0], what: string): Promise<void> {
@@ -45,7 +43,7 @@ async function expectAccepted(built: Parameters<LocalStackProcess['post']>[0], w
   expect(res.status, `${what}: ${res.body}`).toBe(200);
 }
 
-describe('the local stack end to end', () => {
+describe('the local stack end to end', { timeout: 2 * HANG_MS }, () => {
   it('rejects a bad signature with 401 and an unknown tenant with 404 on every channel, enqueuing nothing', async () => {
     const customers = CHANNELS.map((c) => newCustomer(c));
     for (const customer of customers) {
@@ -59,11 +57,9 @@ describe('the local stack end to end', () => {
       expect(unknown.status, `${customer.channel} unknown tenant`).toBe(404);
       expect(JSON.parse(unknown.body).error.code).toBe('NOT_FOUND');
     }
+    // The webhook answers after enqueueing: a rejection that enqueued would already show.
     expect(await stack.queueDepth('inbound')).toBe(0);
-    await sleep(QUIET_MS);
-    expect(await stack.queueDepth('inbound')).toBe(0);
-    expect(await stack.queueDepth('timer')).toBe(0);
-    expect(await stack.queueDepth('outbound')).toBe(0);
+    await waitForIdle(stack);
     const records = await stack.messages();
     for (const customer of customers) {
       expect(attemptsTo(records, customer), `${customer.channel}: nothing sent`).toEqual([]);
@@ -81,7 +77,7 @@ describe('the local stack end to end', () => {
     );
     const records = await stack.waitForMessages(
       (rs) => customers.every((c) => repliesTo(rs, c).length > 0),
-      ANSWER_MS,
+      HANG_MS,
       'one reply per channel',
     );
     for (const c of customers) {
@@ -101,10 +97,10 @@ describe('the local stack end to end', () => {
     );
     await stack.waitForMessages(
       (rs) => customers.every((c) => repliesTo(rs, c).length > 0),
-      ANSWER_MS,
+      HANG_MS,
       'the merged replies',
     );
-    await sleep(QUIET_MS);
+    await waitForIdle(stack);
     const records = await stack.messages();
     for (const c of customers) {
       expect(repliesTo(records, c), c.channel).toEqual([`echo: a${t} | b${t} | c${t}`]);
@@ -125,13 +121,13 @@ describe('the local stack end to end', () => {
     );
     const records = await stack.waitForMessages(
       (rs) => customers.every((c) => repliesTo(rs, c).length >= 3),
-      60_000,
+      HANG_MS,
       'three replies in each of 120 conversations',
     );
     for (const c of customers) {
       expect(repliesTo(records, c), `${c.channel} ${c.id}`).toEqual(texts(c).map((x) => `echo: ${x}`));
     }
-  }, 120_000);
+  });
 
   it('answers a message delivered twice, and again later, exactly once on every channel', async () => {
     const t = tag();
@@ -141,12 +137,12 @@ describe('the local stack end to end', () => {
     await Promise.all(built.flatMap((b, i) => [0, 1].map(() => expectAccepted(b, customers[i]!.channel))));
     await stack.waitForMessages(
       (rs) => customers.every((c) => repliesTo(rs, c).length > 0),
-      ANSWER_MS,
+      HANG_MS,
       'the replies to duplicated messages',
     );
     // … and once more after the reply went out (past any in-flight window).
     await Promise.all(built.map((b, i) => expectAccepted(b, customers[i]!.channel)));
-    await sleep(QUIET_MS);
+    await waitForIdle(stack);
     const records = await stack.messages();
     for (const c of customers) expect(repliesTo(records, c), c.channel).toEqual([`echo: twice ${t}`]);
   });
@@ -178,10 +174,10 @@ describe('the local stack end to end', () => {
     // The control conversations prove the pipeline is answering meanwhile.
     await stack.waitForMessages(
       (rs) => control.every((c) => repliesTo(rs, c).length > 0),
-      ANSWER_MS,
+      HANG_MS,
       'the control replies',
     );
-    await sleep(QUIET_MS);
+    await waitForIdle(stack);
     const records = await stack.messages();
     for (const c of taken) expect(attemptsTo(records, c), `${c.channel}: bot stays silent`).toEqual([]);
     for (const c of control) expect(repliesTo(records, c), c.channel).toEqual([`echo: control ${t}`]);
@@ -204,10 +200,10 @@ describe('the local stack end to end', () => {
     );
     await stack.waitForMessages(
       (rs) => customers.every((c) => repliesTo(rs, c).length > 0),
-      60_000,
+      HANG_MS,
       'the replies after the outage',
     );
-    await sleep(QUIET_MS);
+    await waitForIdle(stack);
     const records = await stack.messages();
     for (const c of customers) {
       const attempts = attemptsTo(records, c);
@@ -217,5 +213,5 @@ describe('the local stack end to end', () => {
       ]);
     }
     expect(await stack.queueDepth('outbound', true)).toBe(0);
-  }, 90_000);
+  });
 });

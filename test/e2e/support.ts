@@ -108,3 +108,30 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export function tag(): string {
   return randomInt(100_000, 999_999).toString(36);
 }
+
+/** Longest any e2e wait may take: reached only by a hang, never by a slow (loaded) machine. */
+export const HANG_MS = 180_000;
+
+/** Something with the local stack's queue depths (visible + in flight + delayed). */
+export interface HasQueues {
+  readonly queueDepth: (queue: 'inbound' | 'timer' | 'outbound', dlq?: boolean) => Promise<number>;
+}
+
+/**
+ * Resolves once the inbound, timer and outbound queues are all empty on three checks in a row:
+ * every record is in a queue until its handler finished with it (its outputs already sent), so
+ * an empty pipeline has nothing left to do — the deterministic way to wait for "no more replies".
+ * Throws after `capMs` (a hang).
+ */
+export async function waitForIdle(stack: HasQueues, capMs = HANG_MS): Promise<void> {
+  const deadline = Date.now() + capMs;
+  let quiet = 0;
+  while (quiet < 3) {
+    if (Date.now() > deadline) throw new Error(`the pipeline did not go idle within ${capMs} ms`);
+    const depths = await Promise.all(
+      (['inbound', 'timer', 'outbound'] as const).map((q) => stack.queueDepth(q)),
+    );
+    quiet = depths.every((d) => d === 0) ? quiet + 1 : 0;
+    await sleep(100);
+  }
+}
