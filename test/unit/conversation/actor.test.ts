@@ -317,10 +317,9 @@ describe('ConversationActor', () => {
           signal?.addEventListener('abort', () => reject(signal.reason));
         }),
     });
-    const started = Date.now();
+    // The plan only settles when aborted: without the cancel the test would hang, not pass.
     const outcome = t.actor.onMessage(msg('m1', 'slow model'), { receiveCount: 1, deadline: t.now() + 50 });
     await expect(outcome).rejects.toThrow();
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(t.signals[0]?.aborted).toBe(true);
     expect(t.count('ResponderFailed')).toBe(1);
     expect(t.outbound).toHaveLength(0);
@@ -491,8 +490,9 @@ describe('ConversationActor', () => {
       outcomes.push(await t.actor.onMessage(msg(`b${i}`, big), first));
     }
     expect(outcomes.at(-1)).toBe('answered');
-    // 8 KiB of text per message: the 128 KiB budget is reached at the 16th message.
-    expect(outcomes).toHaveLength(16);
+    // 8 KiB of text per message: the byte budget is reached long before the 50-message bound.
+    expect(outcomes.length).toBeGreaterThan(BOUNDS.turnFlushBytes / BOUNDS.messageText - 2);
+    expect(outcomes.length).toBeLessThanOrEqual(BOUNDS.turnFlushBytes / BOUNDS.messageText + 1);
     const texts = t.contexts[0]?.messages.map((m) => m.text ?? '') ?? [];
     for (const text of texts) {
       expect(Buffer.byteLength(text)).toBeLessThanOrEqual(BOUNDS.messageText);
