@@ -18,7 +18,7 @@ export const BOUNDS = {
    * Estimated bytes of the open turn (messages, pending media, plus {@link BOUNDS.mediaReserve}
    * per message still waiting for media) at which it is answered early (reason `size`).
    */
-  turnFlushBytes: 128 * 1024,
+  turnFlushBytes: 96 * 1024,
   /** One message's text, postback and the history entry of a message while paused. */
   messageText: 8 * 1024,
   /** A message's transcripts (all its media together). */
@@ -40,11 +40,11 @@ export const BOUNDS = {
   /** Comment ids (a reply answers them, so they are kept verbatim or dropped). */
   commentId: 4096,
   /** Customer id (the reply's recipient: kept verbatim or dropped), name and phone. */
-  customerId: 8 * 1024,
+  customerId: 4 * 1024,
   customerName: 256,
   customerPhone: 64,
   /** Conversation id, key and tenant id attributes (the key is also the item's partition). */
-  refId: 8 * 1024,
+  refId: 4 * 1024,
   /** Stored reply: parts (the length gate makes at most 10) and bytes per part text / image URL. */
   replyParts: 10,
   replyText: 12 * 1024,

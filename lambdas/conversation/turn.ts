@@ -432,13 +432,25 @@ export function dropTurn(state: ConversationState, now: number): ConversationSta
 }
 
 /**
- * The last guard before a write: `state` itself when its estimated size is within
+ * The attributes of the state item as written: reference ids longer than {@link BOUNDS.refId}
+ * are left out (loading restores them from the event; the keys built from them are hashed).
+ */
+export function stateItem(state: ConversationState): Record<string, unknown> {
+  const item: Record<string, unknown> = { ...state };
+  for (const key of ['tenantId', 'conversationId', 'conversationKey'] as const) {
+    if (keptOrDropped(state[key], BOUNDS.refId) === undefined) delete item[key];
+  }
+  return item;
+}
+
+/**
+ * The last guard before a write: `state` itself when its item's estimated size is within
  * {@link BOUNDS.stateItem}, else a copy whose open turn keeps at most 512 bytes of each stored
  * text, no keyframes or attachments, and no previous bot reply. The bounds above keep a state
  * far under the limit, so this only runs if they were ever loosened without re-checking the sum.
  */
 export function fitState(state: ConversationState): { state: ConversationState; shrunk: boolean } {
-  if (estimateBytes(state) <= BOUNDS.stateItem) return { state, shrunk: false };
+  if (estimateBytes(stateItem(state)) <= BOUNDS.stateItem) return { state, shrunk: false };
   const small = (text: string | undefined) => (text === undefined ? undefined : boundText(text, 512));
   const { lastBotReply: _dropped, ...rest } = state;
   const turn = state.turn;

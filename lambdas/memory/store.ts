@@ -29,7 +29,7 @@ import type {
   StateStore,
 } from '../conversation/ports.js';
 import { StateConflictError } from '../conversation/ports.js';
-import { type ConversationState, emptyState, fitState } from '../conversation/turn.js';
+import { type ConversationState, emptyState, fitState, stateItem } from '../conversation/turn.js';
 import { DependencyError } from '../shared/errors.js';
 import {
   conversationPk,
@@ -105,13 +105,10 @@ export class DynamoStateStore implements StateStore {
         conversation: state.conversationKey.slice(0, 256),
         droppedNumbers: dropped.slice(0, 10),
         shrunk: fitted.shrunk,
-        bytes: estimateBytes(next),
+        bytes: estimateBytes(stateItem(next)),
       });
     }
-    const item: Record<string, unknown> = { ...next };
-    for (const key of ['tenantId', 'conversationId', 'conversationKey'] as const) {
-      if (keptOrDropped(next[key], BOUNDS.refId) === undefined) delete item[key];
-    }
+    const item = stateItem(next);
     try {
       await this.client.send(
         new PutCommand({

@@ -21,6 +21,7 @@ import {
   hasSeen,
   isTurnFull,
   type StoredReply,
+  stateItem,
 } from '../../../lambdas/conversation/turn.js';
 import type { NormalisedMessage } from '../../../lambdas/shared/model.js';
 
@@ -31,7 +32,7 @@ const NOW = 1_700_000_000_000;
 const WIDE = 'ệ';
 
 const huge = (n: number) => WIDE.repeat(n);
-const longId = huge(10_000);
+const longId = huge(1360);
 const ref = {
   tenantId: 't',
   channel: 'whatsapp' as const,
@@ -47,8 +48,8 @@ function maximal(i: number): NormalisedMessage {
     conversationId: longId,
     conversationKey: ref.conversationKey,
     messageId: `${i}${huge(3000)}`,
-    pageId: huge(20_000),
-    customer: { id: huge(2700), name: huge(5000), phone: '1'.repeat(64) },
+    pageId: huge(1365),
+    customer: { id: huge(1365), name: huge(5000), phone: '1'.repeat(64) },
     timestamp: NOW,
     receivedAt: NOW,
     kind: 'audio',
@@ -71,27 +72,46 @@ describe('state bounds', () => {
   it('keeps the largest possible state item under its bound and under 400 KB without shrinking', () => {
     let state: ConversationState = emptyState(ref);
     let i = 0;
-    // Take maximal messages until the turn is full (the actor answers it then).
-    for (;;) {
-      const appended = appendMessage(state, maximal(i), NOW, { mediaWorker: true });
-      state = appended.state;
-      i += 1;
-      if (isTurnFull(appended.turn)) break;
+    // Fill the turn as close to its byte budget as messages of decreasing size allow without
+    // making it full, then one maximal message (with media) makes it full: the actor answers it then.
+    for (const size of [20_000, 2000, 200, 20]) {
+      for (;;) {
+        const filler = {
+          ...maximal(i),
+          kind: 'text' as const,
+          attachments: [],
+          postback: undefined,
+          text: huge(size),
+        };
+        const appended = appendMessage(state, filler, NOW, { mediaWorker: true });
+        if (isTurnFull(appended.turn)) break;
+        state = appended.state;
+        i += 1;
+      }
     }
+    const fillerBytes = estimateBytes(state.turn);
+    expect(fillerBytes).toBeGreaterThan(BOUNDS.turnFlushBytes - 1024);
+    const appended = appendMessage(state, maximal(i), NOW, { mediaWorker: true });
+    expect(isTurnFull(appended.turn)).toBe(true);
+    state = appended.state;
     // Every pending media item comes back with the largest transcript and keyframes.
-    for (const media of state.turn?.pendingMedia ?? []) {
+    const pending = state.turn?.pendingMedia ?? [];
+    expect(pending.length).toBeGreaterThan(0);
+    for (const media of pending) {
+      const before = state;
       state =
         attachMedia(
           state,
           {
             turnId: state.turn?.turnId ?? '',
-            messageId: maximal(Number.parseInt(media.messageId, 10)).messageId,
+            messageId: maximal(i).messageId,
             attachmentIndex: media.attachmentIndex,
             transcript: huge(100_000),
             keyframes: Array.from({ length: 20 }, () => huge(340)),
           },
           NOW,
         ) ?? state;
+      expect(state).not.toBe(before);
     }
     const reply: StoredReply = {
       parts: Array.from({ length: BOUNDS.replyParts }, () => ({
@@ -114,7 +134,10 @@ describe('state bounds', () => {
       pausedUntil: NOW,
       rev: 123_456,
     };
-    const bytes = estimateBytes(answered);
+    const bytes = estimateBytes(stateItem(answered));
+    if (process.env.PRINT_BOUNDS) {
+      process.stdout.write(`largest state: ${bytes} bytes; turn ${estimateBytes(answered.turn)} bytes\n`);
+    }
     expect(bytes).toBeLessThanOrEqual(BOUNDS.stateItem);
     expect(bytes).toBeLessThan(DYNAMO_ITEM_LIMIT);
     expect(fitState(answered).shrunk).toBe(false);
