@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { produceReply } from '../../../lambdas/gates/pipeline.js';
+import { MAX_REPLY_PARTS, TRUNCATION_MARKER } from '../../../lambdas/gates/split.js';
 import { EchoResponder, echoText } from '../../../lambdas/responders/echo.js';
 import { turnContext, turnMessage } from './context.js';
 
@@ -58,5 +60,14 @@ describe('echo responder', () => {
 
   it('keeps the text verbatim, inner spacing and newlines included', () => {
     expect(echoText([turnMessage({ text: ' a  b\nc ' })])).toBe('echo:  a  b\nc ');
+  });
+
+  it('echoes the largest turn (50 messages of 8 KiB) as at most 10 parts within the limit, marked as cut', async () => {
+    const messages = Array.from({ length: 50 }, (_, i) => turnMessage({ text: `${i} ${'ệ'.repeat(2730)}` }));
+    const plan = await produceReply(new EchoResponder(), turnContext({ channel: 'messenger', messages }));
+    expect(plan.parts).toHaveLength(MAX_REPLY_PARTS);
+    for (const part of plan.parts) expect(part.text!.length).toBeLessThanOrEqual(2000);
+    expect(plan.parts[0]!.text).toBe('echo: 0');
+    expect(plan.parts.at(-1)!.text!.endsWith(TRUNCATION_MARKER)).toBe(true);
   });
 });
