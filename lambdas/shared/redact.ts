@@ -14,8 +14,10 @@
  * too, and for a Telegram bot token (`<botId>:<secret>`) its secret half on its own.
  *
  * A secret is also redacted when only a prefix of it appears (senders cut platform messages at
- * 200 characters, which can cut a long token): any run of at least {@link MIN_SECRET_LENGTH}
- * characters that starts a secret is replaced, up to where the text stops matching it.
+ * 200 characters, which can cut a long token): any run of at least
+ * {@link MIN_PARTIAL_LENGTH} characters that starts a secret is replaced, up to where the text
+ * stops matching it. Shorter prefixes are left alone: a secret may start with ordinary words
+ * ("messenger-…") or, for Telegram, with the public bot id.
  */
 
 /** What replaces a secret in a log line. */
@@ -26,6 +28,9 @@ export const REDACTED = '[REDACTED]';
  * blank out ordinary words in every log line, and is no real secret anyway.
  */
 export const MIN_SECRET_LENGTH = 8;
+
+/** Shortest prefix of a secret that is redacted on its own (a cut-off token). */
+export const MIN_PARTIAL_LENGTH = 16;
 
 /** Secrets by their first {@link MIN_SECRET_LENGTH} characters (the part the scan looks for). */
 const byHead = new Map<string, string[]>();
@@ -101,7 +106,10 @@ export function registerTenantSecrets(doc: { readonly channels?: unknown }): voi
   registerSecrets(tenantSecretValues(doc.channels));
 }
 
-/** Replaces every known secret, or a prefix of one of at least MIN_SECRET_LENGTH chars, in `text`. */
+/**
+ * Replaces every known secret in `text`, and every prefix of one at least
+ * {@link MIN_PARTIAL_LENGTH} characters long, with {@link REDACTED}.
+ */
 export function redactSecrets(text: string): string {
   if (pattern === undefined || text.length < MIN_SECRET_LENGTH) return text;
   pattern.lastIndex = 0;
@@ -111,19 +119,23 @@ export function redactSecrets(text: string): string {
   let copied = 0;
   while (match !== null) {
     const start = match.index;
-    // How far the text keeps matching the longest secret starting with this head.
-    let end = start + MIN_SECRET_LENGTH;
+    // The longest stretch from here that is a whole secret, or a long enough prefix of one.
+    let end = -1;
     for (const secret of byHead.get(match[0]) ?? []) {
       let i = MIN_SECRET_LENGTH;
       while (i < secret.length && start + i < text.length && text[start + i] === secret[i]) i += 1;
-      end = Math.max(end, start + i);
+      if (i === secret.length || i >= MIN_PARTIAL_LENGTH) end = Math.max(end, start + i);
     }
-    out += text.slice(copied, start) + REDACTED;
-    copied = end;
-    pattern.lastIndex = end;
+    if (end > start) {
+      out += text.slice(copied, start) + REDACTED;
+      copied = end;
+      pattern.lastIndex = end;
+    } else {
+      pattern.lastIndex = start + 1;
+    }
     match = pattern.exec(text);
   }
-  return out + text.slice(copied);
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 /** Forgets every registered secret (tests only). */

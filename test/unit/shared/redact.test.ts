@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { logger } from '../../../lambdas/shared/powertools.js';
 import {
   clearSecrets,
+  MIN_PARTIAL_LENGTH,
   MIN_SECRET_LENGTH,
   REDACTED,
   redactSecrets,
@@ -99,6 +100,18 @@ describe('redactSecrets', () => {
     expect(redactSecrets('first-secret-aaasecond-secret-bbb|first-secret-aaa')).toBe(
       `${REDACTED}${REDACTED}|${REDACTED}`,
     );
+  });
+
+  it('leaves short prefixes alone: ordinary words a secret starts with, and the public Telegram bot id', () => {
+    registerSecrets(['messenger-app-secret', '7012345678:AAH_telegram-secret']);
+    const text = 'channel messenger-app page, chat 7012345678:555001, turn messenger-1';
+    expect(redactSecrets(text)).toBe(text);
+    expect(redactSecrets('x messenger-app-secret y 7012345678:AAH_telegram-secret')).toBe(
+      `x ${REDACTED} y ${REDACTED}`,
+    );
+    // A cut-off secret is redacted once MIN_PARTIAL_LENGTH of its characters show.
+    expect(redactSecrets('7012345678:AAH_tel…')).toBe(`${REDACTED}…`);
+    expect(MIN_PARTIAL_LENGTH).toBe(16);
   });
 
   it('returns text as it is when no secret is registered', () => {
