@@ -8,6 +8,10 @@
 #   3. in each: esbuild must be absent from node_modules, `tsc --noEmit` must be clean, and
 #      `cdk synth` must produce a default ChatRelay and a customised one (check-template.mjs).
 #
+# tsx itself runs on esbuild, so the ESM app uses this repository's tsx (outside the app's
+# node_modules): the app's own node_modules — chat-relay, its peers, typescript (and ts-node for
+# the CommonJS app) — must hold no esbuild at all.
+#
 # Usage: test/consumer/run.sh [--no-build | --tarball path.tgz]. --no-build packs the current
 # build (CI has just run `npm run build`) instead of rebuilding. CONSUMER_CDK_VERSIONS overrides the versions
 # ("min latest" by default; "min" is the lower bound of the aws-cdk-lib peer range).
@@ -45,8 +49,14 @@ for which in ${CONSUMER_CDK_VERSIONS:-min latest}; do
   for kind in esm cjs; do
     app="$work/$kind-$which"
     mkdir -p "$app"
-    cp "$here/$kind/package.json" "$here/$kind/tsconfig.json" "$here/$kind/cdk.json" "$here/app.ts" "$app/"
-    if [[ "$kind" == esm ]]; then runner=(tsx); else runner=(ts-node); fi
+    cp "$here/$kind/package.json" "$here/$kind/tsconfig.json" "$here/app.ts" "$app/"
+    if [[ "$kind" == esm ]]; then
+      runner=()
+      echo "{ \"app\": \"$root/node_modules/.bin/tsx app.ts\" }" > "$app/cdk.json"
+    else
+      runner=(ts-node)
+      cp "$here/$kind/cdk.json" "$app/"
+    fi
     echo "consumer: $kind app, $cdk_lib, $constructs"
     (
       cd "$app"
