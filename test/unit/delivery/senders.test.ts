@@ -2,11 +2,17 @@
  * Every sender against the sandbox fake platform: the exact request each platform documents,
  * the id it answers, and the translation of its errors into retryable or permanent ones.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../../bin/local/sandbox.js';
 import { createSender, senderFor } from '../../../lambdas/channels/send/index.js';
 import type { SendTarget } from '../../../lambdas/channels/types.js';
-import { PermanentSendError, RetryableSendError } from '../../../lambdas/shared/errors.js';
+import {
+  AmbiguousSendError,
+  PermanentSendError,
+  RetryableSendError,
+} from '../../../lambdas/shared/errors.js';
 import type { ChannelName } from '../../../lambdas/shared/model.js';
 import { parseTenantDocument } from '../../../lambdas/shared/tenant.js';
 
@@ -259,9 +265,31 @@ describe('senders', () => {
     )) as RetryableSendError;
     expect(timedOut).toBeInstanceOf(RetryableSendError);
     expect(timedOut.platformCode).toBe('TIMEOUT');
+    // The request had reached the platform: it may have acted on it.
+    expect(timedOut).toBeInstanceOf(AmbiguousSendError);
     sandbox.fail({ channel: 'zalo', kind: 'network' });
     const dropped = (await rejection(sender('zalo').sendText(targets.zalo, 'x'))) as RetryableSendError;
     expect(dropped.platformCode).toBe('NETWORK');
+    expect(dropped).toBeInstanceOf(AmbiguousSendError);
+  });
+
+  it('tells a request that never left (connection refused) apart from an ambiguous one', async () => {
+    // A port nothing listens on: the connection is refused before any byte of the request left.
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const refused = createSender('zalo', {
+      bases: () => ({ ...sandbox.baseUrls, zalo: `http://127.0.0.1:${closed}` }),
+    });
+    const err = (await rejection(refused.sendText(targets.zalo, 'x'))) as RetryableSendError;
+    expect(err).toBeInstanceOf(RetryableSendError);
+    expect(err).not.toBeInstanceOf(AmbiguousSendError);
+    expect(err.platformCode).toBe('CONNECT');
+    expect(err.message).toMatch(/ECONNREFUSED/);
   });
 
   it('never rejects a typing indicator, even when the platform fails', async () => {
