@@ -155,7 +155,8 @@ export const FUNCTION_DEFAULTS = {
   webhook: { memorySize: 256, timeout: Duration.seconds(10) },
   conversation: { memorySize: 256, timeout: Duration.seconds(60) },
   timer: { memorySize: 256, timeout: Duration.seconds(10) },
-  delivery: { memorySize: 256, timeout: Duration.seconds(30) },
+  // Room for a 25 s send (SEND_TIMEOUT_MS) after a batch's other sends; outbound visibility is 6 × this.
+  delivery: { memorySize: 256, timeout: Duration.seconds(60) },
 } as const;
 
 /** Removal policy for log groups given the stack's data removal policy. */

@@ -34,7 +34,7 @@ export interface FunctionSizing {
   readonly memorySize?: number;
   /**
    * Function timeout. Webhook at most 29 s (the HTTP API integration limit), others at most 15 min.
-   * @default webhook 10 s, conversation 60 s, timer 10 s, delivery 30 s
+   * @default webhook 10 s, conversation 60 s, timer 10 s, delivery 60 s
    */
   readonly timeout?: Duration;
 }
@@ -69,7 +69,7 @@ export interface FunctionSizings {
   readonly conversation?: FunctionSizing;
   /** @default 256 MB, 10 s */
   readonly timer?: FunctionSizing;
-  /** @default 256 MB, 30 s */
+  /** @default 256 MB, 60 s */
   readonly delivery?: FunctionSizing;
 }
 
@@ -139,8 +139,10 @@ export interface ChatRelayProps {
    */
   readonly tenantCacheTtl?: Duration;
   /**
-   * Receives before a message is moved to its dead-letter queue.
-   * @default { inbound: 5, timer: 5, outbound: 12 }
+   * Receives before a message is moved to its dead-letter queue. For outbound it is only a
+   * backstop: delivery dead-letters a part itself after 12 real failed attempts (rate-limit
+   * deferrals, which SQS also counts as receives, do not count).
+   * @default { inbound: 5, timer: 5, outbound: 100 }
    */
   readonly maxReceiveCount?: MaxReceiveCounts;
   /**
@@ -203,7 +205,9 @@ export interface ChatRelayProps {
   readonly apiBaseUrls?: ApiBaseUrls;
   /**
    * Timeout of one platform send call (`SEND_TIMEOUT_MS`). Must be shorter than the delivery timeout.
-   * @default Duration.seconds(10)
+   * A send that times out may have been delivered; it is retried only after the outbound visibility
+   * window, so keep this above the platforms' slowest normal answers.
+   * @default Duration.seconds(25)
    */
   readonly sendTimeout?: Duration;
   /**

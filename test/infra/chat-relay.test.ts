@@ -250,7 +250,7 @@ describe('queues', () => {
   it('makes inbound and outbound high-throughput FIFO queues with FIFO DLQs', () => {
     for (const [queue, dlq, receives] of [
       [s.relay.inboundQueue, s.relay.inboundDlq, 5],
-      [s.relay.outboundQueue, s.relay.outboundDlq, 12],
+      [s.relay.outboundQueue, s.relay.outboundDlq, 100],
     ] as const) {
       expect(queueProps(queue)).toMatchObject({
         FifoQueue: true,
