@@ -35,7 +35,7 @@ const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:chat-re
 
 describe('functions', () => {
   it('runs every function on nodejs22.x arm64 with 256 MB and a short timeout', () => {
-    const expected = { webhook: 10, conversation: 60, timer: 10, delivery: 30 };
+    const expected = { webhook: 10, conversation: 60, timer: 10, delivery: 60 };
     for (const [name, timeout] of Object.entries(expected)) {
       const fn = s.template.toJSON().Resources[ids[name as keyof typeof ids]];
       expect(fn.Properties).toMatchObject({
@@ -115,6 +115,7 @@ describe('functions', () => {
       [
         ...base,
         ENV.outboundQueueUrl,
+        ENV.outboundDlqUrl,
         ENV.idempotencyTable,
         ENV.memoryTable,
         ENV.tenantSecretPrefix,
@@ -148,8 +149,8 @@ describe('functions', () => {
     });
     expect(functionEnv(s.template, ids.delivery)).toMatchObject({
       [ENV.typingDelay]: 'false',
-      [ENV.sendTimeoutMs]: '10000',
-      [ENV.maxReceiveCount]: '12',
+      [ENV.sendTimeoutMs]: '25000',
+      [ENV.maxReceiveCount]: '100',
     });
   });
 
@@ -283,7 +284,7 @@ describe('queues', () => {
   it('sets each visibility timeout to at least six times its consumer timeout', () => {
     expect(queueProps(s.relay.inboundQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * 60);
     expect(queueProps(s.relay.timerQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * 10);
-    expect(queueProps(s.relay.outboundQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * 30);
+    expect(queueProps(s.relay.outboundQueue).VisibilityTimeout).toBeGreaterThanOrEqual(6 * 60);
   });
 
   it('denies every non-TLS request on all eight queues (six core, two media)', () => {
