@@ -423,7 +423,7 @@ describe('IAM', () => {
     expect(actions.some((a) => a.startsWith('dynamodb:') || a.startsWith('bedrock:'))).toBe(false);
   });
 
-  it('lets delivery consume outbound, change visibility and read/write both tables', () => {
+  it('lets delivery consume outbound, change visibility, read/write both tables and send only to the outbound DLQ', () => {
     const statements = roleStatements(s.template, ids.delivery);
     const pairs = statements.flatMap((st) =>
       actionsOf(st).map((a) => `${a} ${resourcesOfStatement(st).join(',')}`),
@@ -442,7 +442,11 @@ describe('IAM', () => {
         expect(allows(statements, action, arn), `${action} on ${arn}`).toBe(true);
       }
     }
-    expect(pairs.some((p) => p.startsWith('sqs:SendMessage') || p.startsWith('bedrock:'))).toBe(false);
+    // It moves a part that failed for good to the DLQ itself, and sends nowhere else.
+    const dlq = `<${logicalId(s.stack, s.relay.outboundDlq)}.Arn>`;
+    expect(pairs).toContain(`sqs:SendMessage ${dlq}`);
+    expect(pairs.filter((p) => p.startsWith('sqs:SendMessage'))).toEqual([`sqs:SendMessage ${dlq}`]);
+    expect(pairs.some((p) => p.startsWith('bedrock:'))).toBe(false);
   });
 });
 

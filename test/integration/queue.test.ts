@@ -133,6 +133,16 @@ describe('bodies SQS would refuse, through the shared client, against fauxqs', (
   });
 });
 
+describe('the shared SQS client’s timeouts', () => {
+  it('lets a long poll longer than the 5 s request timeout run to its end', async () => {
+    // 6 s > CLIENT_TIMEOUTS.sqs.requestTimeout: a client-wide timeout would cut it (TimeoutError).
+    const res = await sqsClient().send(
+      new ReceiveMessageCommand({ QueueUrl: emulators.queues.timer.url, WaitTimeSeconds: 6 }),
+    );
+    expect(res.Messages ?? []).toEqual([]);
+  });
+});
+
 describe('sendToQueue against an SQS endpoint that accepts and never answers', () => {
   let hanging: HangingServer;
   const url = 'http://sqs.us-east-1.localhost/000000000000/hang.fifo';
