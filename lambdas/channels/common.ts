@@ -25,6 +25,7 @@ import {
   boundedOrDropped,
   boundedTimestamp,
   escapedJsonBytes,
+  escapedJsonWithin,
   idProblem,
   MAX_ATTACHMENTS,
   MAX_EVENT_BYTES,
@@ -145,11 +146,13 @@ export interface BuildContext {
   readonly receivedAt: number;
 }
 
+/** A copy of `value` without its undefined properties (copied, not deleted: `delete` slows every later read). */
 function defined<T extends object>(value: T): T {
-  for (const key of Object.keys(value) as (keyof T)[]) {
-    if (value[key] === undefined) delete value[key];
+  const out = {} as T;
+  for (const key in value) {
+    if (value[key] !== undefined) out[key] = value[key];
   }
-  return value;
+  return out;
 }
 
 /**
@@ -168,8 +171,8 @@ function idRefusal(ids: Readonly<Record<string, string | undefined>>): ParsedEve
 
 /** The event, or `ignored/oversized` when its JSON would exceed MAX_EVENT_BYTES. */
 function withinSize(event: ParsedEvent, value: object): ParsedEvent {
-  const bytes = escapedJsonBytes(value);
-  return bytes > MAX_EVENT_BYTES ? ignored('oversized', `event of ${bytes} bytes`) : event;
+  if (escapedJsonWithin(value, MAX_EVENT_BYTES)) return event;
+  return ignored('oversized', `event of ${escapedJsonBytes(value)} bytes`);
 }
 
 /**

@@ -70,9 +70,12 @@ export const MIN_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
+/** Any surrogate: most texts have none, and this test is far cheaper than the look-around one. */
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
 /** True when `value` has no lone surrogate (UTF-8, hence DynamoDB, can hold it exactly). */
 export function isWellFormed(value: string): boolean {
-  return !LONE_SURROGATE.test(value);
+  return !ANY_SURROGATE.test(value) || !LONE_SURROGATE.test(value);
 }
 
 /** `value` with each lone surrogate replaced by U+FFFD. */
@@ -184,12 +187,40 @@ export function idProblem(id: string): 'oversized' | 'unsupported' | undefined {
   return undefined;
 }
 
-/** Size of `value` as JSON with each non-ASCII code unit counted as its `\uXXXX` escape. */
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
+
+/**
+ * Size of `value` as JSON with each non-ASCII code unit counted as its `\uXXXX` escape (an
+ * upper bound of the queue body's bytes; control characters are already escaped by JSON).
+ */
 export function escapedJsonBytes(value: unknown): number {
-  const json = JSON.stringify(value);
-  let bytes = json.length;
-  for (let i = 0; i < json.length; i += 1) {
-    if (json.charCodeAt(i) > 0x7e) bytes += 5;
+  const json = JSON.stringify(value) ?? '';
+  return json.length + 5 * (json.match(NOT_PRINTABLE_ASCII)?.length ?? 0);
+}
+
+/**
+ * An upper bound of {@link escapedJsonBytes} for the plain values events are made of, without
+ * serialising: every string unit counted as a 6-byte escape, every number as 24 bytes.
+ */
+function escapedUpperBound(value: unknown): number {
+  if (typeof value === 'string') return value.length * 6 + 2;
+  if (typeof value !== 'object' || value === null) return 24;
+  let bytes = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) bytes += escapedUpperBound(item) + 1;
+    return bytes;
   }
+  const record = value as Record<string, unknown>;
+  // for…in, not Object.entries: no array per object on the per-message path.
+  for (const key in record) bytes += key.length * 6 + 4 + escapedUpperBound(record[key]);
   return bytes;
+}
+
+/**
+ * True when `value`'s {@link escapedJsonBytes} is at most `maxBytes`. Serialises only when the
+ * cheap upper bound says it might not be (JSON.stringify of every message costs as much as
+ * parsing it).
+ */
+export function escapedJsonWithin(value: unknown, maxBytes: number): boolean {
+  return escapedUpperBound(value) <= maxBytes || escapedJsonBytes(value) <= maxBytes;
 }

@@ -93,9 +93,11 @@ export const HASHED_MARKER = '~';
 /** A lone surrogate: UTF-8 cannot hold it (DynamoDB would store U+FFFD, merging distinct ids). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
 /** True when `value` is well-formed UTF-16 (no lone surrogate). */
 export function isWellFormed(value: string): boolean {
-  return !LONE_SURROGATE.test(value);
+  return !ANY_SURROGATE.test(value) || !LONE_SURROGATE.test(value);
 }
 
 /**
