@@ -59,7 +59,7 @@ describe('validateChatRelayProps', () => {
         historyTtl: Duration.hours(36),
         responder: { type: 'bedrock', modelId: 'bad model!', timeout: Duration.seconds(45) },
         apiBaseUrls: { telegram: 'ftp://x' },
-        sendTimeout: Duration.seconds(40),
+        sendTimeout: Duration.seconds(70),
       }),
     ).toEqual([
       'secretPrefix must be 1–400 characters of letters, digits and _+=.@- separated by single "/" (no leading or trailing "/"); got "/bad/". Set secretPrefix to a value like "chat-relay" or "prod/chat-relay".',
@@ -74,7 +74,7 @@ describe('validateChatRelayProps', () => {
       'responder.modelId must be a Bedrock model id (e.g. "anthropic.claude-3-haiku-20240307-v1:0"), an inference profile id (e.g. "global.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got "bad model!". Copy the id from the Bedrock console\'s model catalog.',
       'responder.timeout must be at most half the conversation timeout (1 minute) so a regeneration still fits; got 45 seconds. Lower responder.timeout or raise functions.conversation.timeout.',
       'apiBaseUrls.telegram must be an absolute http(s) URL without query or fragment; got "ftp://x". Set it like "https://sandbox.example.com" or leave it unset for the real host.',
-      'sendTimeout must be shorter than the delivery timeout (30 seconds); got 40 seconds. Lower sendTimeout or raise functions.delivery.timeout.',
+      'sendTimeout must be shorter than the delivery timeout (1 minute); got 1 minute 10 seconds. Lower sendTimeout or raise functions.delivery.timeout.',
     ]);
   });
 
