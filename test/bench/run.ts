@@ -3,7 +3,8 @@
  * other (benchmarks must not share the two cores), and prints each one's report. A bench
  * script prints a Markdown section and exits non-zero only when it could not run at all;
  * missing a target is reported in its table, not as a failure. Pass names to run a subset:
- * `npm run bench -- webhook e2e`.
+ * `npm run bench -- webhook e2e`. Arguments from the first `--flag` on are passed to every
+ * selected benchmark: `npm run bench -- e2e --hogs 2 --conversations 20`.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -11,7 +12,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const firstFlag = args.findIndex((a) => a.startsWith('--'));
+const wanted = firstFlag < 0 ? args : args.slice(0, firstFlag);
+const passed = firstFlag < 0 ? [] : args.slice(firstFlag);
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => wanted.length === 0 || wanted.includes(f.replace(/\.bench\.ts$/, '')))
@@ -25,7 +29,7 @@ if (files.length === 0) {
 let failed = 0;
 for (const file of files) {
   console.log(`\n## ${file.replace(/\.bench\.ts$/, '')}\n`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(here, file)], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(here, file), ...passed], {
     stdio: 'inherit',
     env: { ...process.env, NODE_ENV: 'production' },
   });
