@@ -108,7 +108,7 @@ export interface DeliveryOptions {
    */
   readonly ambiguousRetrySeconds?: number;
   readonly now?: () => number;
-  /** The rate limiter's sleep (tests). */
+  /** Sleep of the typing pause and the rate limiter's waits (tests). */
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -144,6 +144,7 @@ export function createDeliveryHandler(
   options: DeliveryOptions = {},
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const now = options.now ?? Date.now;
+  const pause = options.sleep ?? sleep;
   const store = new AsyncLocalStorage<RunState>();
   const loadTenant = options.loadTenant ?? loadTenantFromStore;
   let state:
@@ -251,7 +252,7 @@ export function createDeliveryHandler(
         if (typingDelay && part.text) {
           arm(run, sendTimeoutMs);
           await sender.typing(target, run.controller.signal);
-          await sleep(typingDelayMs(part.text, options.typing));
+          await pause(typingDelayMs(part.text, options.typing));
         }
         arm(run, sendTimeoutMs);
         let platformMessageId: string;
