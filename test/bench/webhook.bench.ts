@@ -310,6 +310,12 @@ async function main(): Promise<void> {
         `Load average while measuring: ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores. ` +
         'CPU excludes I/O: tenant fetch and SQS send are stubbed; logs and EMF go to /dev/null.',
     );
+    for (const h of hangs) {
+      console.log(
+        `Answer times with ${h.scenario === 'sqs' ? 'SQS' : 'Secrets Manager'} hanging (ms, in order): ` +
+          `${h.samplesMs.map((v) => v.toFixed(0)).join(', ')}.`,
+      );
+    }
   } finally {
     bundle.cleanup();
   }
