@@ -22,16 +22,22 @@ const ofType = (res, type) => Object.values(res).filter((r) => r.Type === type);
 
 for (const stack of ['DefaultRelay', 'CustomRelay']) {
   const res = resources(stack);
+  // chat-relay's own functions carry the Powertools environment (the consumer's bot does not).
   const functions = ofType(res, 'AWS::Lambda::Function').filter(
-    (f) => f.Properties?.Runtime === 'nodejs22.x',
+    (f) => f.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined,
   );
   check(functions.length >= 4, `${stack}: expected the four chat-relay functions, found ${functions.length}`);
   for (const fn of functions) {
+    check(
+      fn.Properties?.Runtime === 'nodejs22.x',
+      `${stack}: a function's runtime is ${fn.Properties?.Runtime}`,
+    );
     check(fn.Properties?.Architectures?.[0] === 'arm64', `${stack}: a function is not arm64`);
     check(
       fn.Properties?.Handler === 'index.handler',
       `${stack}: a function's handler is ${fn.Properties?.Handler}`,
     );
+    check(fn.Properties?.Code?.S3Key !== undefined, `${stack}: a function's code is not an asset`);
   }
   check(ofType(res, 'AWS::ApiGatewayV2::Api').length === 1, `${stack}: expected one HTTP API`);
   check(ofType(res, 'AWS::SQS::Queue').length >= 4, `${stack}: expected the relay's queues`);
