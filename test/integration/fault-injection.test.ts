@@ -24,7 +24,7 @@ import { PIPELINE_QUEUES, type Pipeline, startPipeline, type WebhookAnswer } fro
 
 const tenant = e2eTenant('faults', { debounceMs: 0 });
 const SLOW: Omit<FaultProfile, 'seed'> = { latencyMs: 200, stallMs: 1000, stallProbability: 0.05 };
-const CONVERSATIONS_PER_CHANNEL = Number(process.env.FAULT_CONVERSATIONS ?? 3);
+const CONVERSATIONS_PER_CHANNEL = Number(process.env.FAULT_CONVERSATIONS ?? 2);
 const MESSAGES_PER_CONVERSATION = 3;
 
 let pipeline: Pipeline;
