@@ -39,13 +39,49 @@ import {
 /** A parsed JSON object. */
 export type Obj = Record<string, unknown>;
 
-/**
- * Integer literals of 16+ digits outside strings that JavaScript numbers cannot hold exactly
- * (Telegram chat ids, some platform ids sent as numbers). Strings are matched first and left as
- * they are; the look-behind/look-ahead keep fractions and exponents out.
- */
+/** Integer literals of 16+ digits may be beyond 2^53: only then is the body scanned for them. */
 const BIG_INTEGER_HINT = /\d{16}/;
-const STRING_OR_BIG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g;
+const BIG_INTEGER = /^-?\d{16,}$/;
+
+const isNumberChar = (c: number): boolean =>
+  (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+
+/**
+ * `text` with every integer literal outside strings that a JavaScript number cannot hold exactly
+ * wrapped in quotes. One pass over the text, whatever it holds: a regular expression restarting
+ * at each quote of an unterminated string took quadratic time (minutes for 1 MiB), and Zalo
+ * parses the body before its signature is checked.
+ */
+function quoteBigIntegers(text: string): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote (escapes skip the next unit).
+      i += 1;
+      while (i < text.length) {
+        const d = text.charCodeAt(i);
+        i += d === 0x5c ? 2 : 1;
+        if (d === 0x22) break;
+      }
+    } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d) {
+      // A number token: the maximal run of number characters (fractions and exponents included).
+      const start = i;
+      i += 1;
+      while (i < text.length && isNumberChar(text.charCodeAt(i))) i += 1;
+      const token = text.slice(start, i);
+      if (BIG_INTEGER.test(token) && !Number.isSafeInteger(Number(token))) {
+        out += `${text.slice(copied, start)}"${token}"`;
+        copied = i;
+      }
+    } else {
+      i += 1;
+    }
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
 
 /**
  * Parses a webhook body as JSON without losing precision: integers beyond 2^53 become strings
@@ -56,11 +92,7 @@ const STRING_OR_BIG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![\d.e
 export function parseJsonObject(rawBody: Buffer): Obj {
   let text = rawBody.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (BIG_INTEGER_HINT.test(text)) {
-    text = text.replace(STRING_OR_BIG_INTEGER, (token) =>
-      token.startsWith('"') || Number.isSafeInteger(Number(token)) ? token : `"${token}"`,
-    );
-  }
+  if (BIG_INTEGER_HINT.test(text)) text = quoteBigIntegers(text);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { epochMs, kindOf, parseJsonObject } from '../../../lambdas/channels/common.js';
 import { prefixedHexMatches, safeEqual } from '../../../lambdas/channels/crypto.js';
@@ -17,6 +18,39 @@ describe('lossless JSON parsing', () => {
       f: [1e21, Number('123456789012345678e2')],
       g: '"9007199254740993',
     });
+  });
+
+  it('agrees with JSON.parse on any JSON without unsafe integers, and keeps any unsafe one exact', () => {
+    fc.assert(
+      fc.property(
+        fc.jsonValue(),
+        fc.bigInt({ min: 2n ** 53n + 1n, max: 10n ** 40n }),
+        fc.boolean(),
+        (value, big, negative) => {
+          // Digits in strings and keys (fc.jsonValue produces them) must stay untouched.
+          // Unsafe integers (fc.jsonValue makes 2^53 and beyond) are the case checked below.
+          const text = JSON.stringify({ value, pad: '1234567890123456' }, (_key, v: unknown) =>
+            typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) ? 0 : v,
+          );
+          expect(parseJsonObject(Buffer.from(text))).toEqual(JSON.parse(text));
+          const literal = `${negative ? '-' : ''}${big}`;
+          expect(parseJsonObject(Buffer.from(`{"id":${literal},"v":${text}}`))).toEqual({
+            id: literal,
+            v: JSON.parse(text),
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('scans a 1 MiB body of unterminated escaped quotes once (it used to take minutes)', () => {
+    // The test timeout is only a hang detector: the scan is linear in the body.
+    const body = Buffer.from(`{"a":"${'\\"'.repeat(524_288)} 1234567890123456789`);
+    expect(body.length).toBeGreaterThan(1_000_000);
+    expect(() => parseJsonObject(body)).toThrow(InvalidPayloadError);
+    const valid = Buffer.from(`{"a":"${'\\"'.repeat(524_288)}","id":12345678901234567890}`);
+    expect(parseJsonObject(valid)).toEqual({ a: '"'.repeat(524_288), id: '12345678901234567890' });
   });
 
   it('accepts a UTF-8 byte order mark and rejects non-objects with InvalidPayloadError', () => {
