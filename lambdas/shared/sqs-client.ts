@@ -79,8 +79,9 @@ function harden(client: SQSClient): SQSClient {
   // The client-wide requestTimeout would cut long polls; give them their wait plus a margin.
   // The handler is the SDK's NodeHttpHandler; per-call options still win when given.
   const handler = client.config.requestHandler as {
-    handle: (request: { headers: Record<string, string>; body?: unknown }, options?: object) => unknown;
+    handle?: (request: { headers: Record<string, string>; body?: unknown }, options?: object) => unknown;
   };
+  if (typeof handler?.handle !== 'function') return client;
   const handle = handler.handle.bind(handler);
   handler.handle = (request, options = {}) => {
     if (
