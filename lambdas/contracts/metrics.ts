@@ -54,7 +54,7 @@ export const METRICS = {
     'WebhookRejected',
     'Count',
     ['channel', 'reason'],
-    'Requests rejected before parsing: body too large (413) or unparseable (400).',
+    'Requests rejected before enqueueing: body too large or too many events (413), or unparseable (400).',
   ),
   MessagesEnqueued: m(
     'MessagesEnqueued',
@@ -66,7 +66,7 @@ export const METRICS = {
     'EventsIgnored',
     'Count',
     ['channel', 'reason'],
-    'Well-formed events acknowledged but not acted on (echo, receipt, reaction, non-message…).',
+    'Well-formed events acknowledged but not acted on (echo, receipt, reaction, non-message, oversized…).',
   ),
   EnqueueFailed: m(
     'EnqueueFailed',
