@@ -320,6 +320,16 @@ export class ChatRelay extends Construct {
         tracing: this.functionDefaults.tracing,
         conversationFunction: this.conversationFunction,
         bedrockRoutedArns: this.conversation.bedrockRoutedModelArns,
+        ...(props.encryptionKey
+          ? {
+              keyUsers: [
+                this.webhookFunction,
+                this.conversationFunction,
+                this.timerFunction,
+                this.deliveryFunction,
+              ].map((fn) => fn.role ?? fn),
+            }
+          : {}),
         responderFunctionArn:
           this.responder.type === ResponderType.LAMBDA
             ? this.responder.lambdaFunction?.functionArn

@@ -27,7 +27,7 @@ import { ENV } from '../lambdas/contracts/env.js';
 import { METRICS_NAMESPACE } from '../lambdas/contracts/metrics.js';
 import { addProblemsValidation, ValidationError } from './errors.js';
 import { assetPath } from './function-defaults.js';
-import { iam5ResourceId } from './nag.js';
+import { acknowledgeKeyGrant, iam5ResourceId } from './nag.js';
 
 /** Default size cap of a downloaded attachment (the worker's default, from the contracts). */
 export const DEFAULT_MEDIA_MAX_BYTES = DEFAULTS.maxMediaBytes;
@@ -343,6 +343,7 @@ export class ChatRelayMedia extends Construct {
       }),
     );
     this.acknowledgeNagFindings(props.vpc === undefined, secretArn);
+    if (props.encryptionKey) acknowledgeKeyGrant(this.taskRole);
   }
 
   /** cdk-nag AwsSolutions findings that are deliberate, each with its reason. */

@@ -27,6 +27,8 @@ export const NAG_REASONS = {
     'Chat platforms cannot present AWS credentials or tokens to an authorizer; each request is authenticated inside the webhook Lambda by the platform mechanism (HMAC signature over the raw body, secret header or token), and unauthenticated requests get 401/404.',
   bedrockRouted:
     'A cross-region inference profile routes the call to the same foundation model in several regions; the model ARN needs a region wildcard and is usable only through the configured profile (condition bedrock:InferenceProfileArn), as the Bedrock documentation prescribes.',
+  kmsKeyGrant:
+    'kms:GenerateDataKey* and kms:ReEncrypt* are the standard actions of a CDK key grant (IKey.grantEncryptDecrypt), scoped to the one customer-managed key given as encryptionKey.',
   responderVersions:
     'lambda:InvokeFunction on the configured responder function and its versions/aliases (the ":*" suffix), nothing else.',
   xray: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions; "*" is the only possible resource.',
@@ -76,6 +78,16 @@ export interface RelayNagTargets {
   readonly conversationFunction: IFunction;
   readonly bedrockRoutedArns: readonly string[];
   readonly responderFunctionArn?: string;
+  /** Roles granted the customer-managed key (`encryptionKey`), when one was given. */
+  readonly keyUsers?: readonly IConstruct[];
+}
+
+/** Acknowledges the wildcard actions of a CDK key grant on `role`. */
+export function acknowledgeKeyGrant(role: IConstruct): void {
+  acknowledge(role, [
+    { id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: NAG_REASONS.kmsKeyGrant },
+    { id: 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]', reason: NAG_REASONS.kmsKeyGrant },
+  ]);
 }
 
 /** Acknowledges the known, justified AwsSolutions findings on a ChatRelay's resources. */
@@ -109,6 +121,7 @@ export function acknowledgeRelayFindings(targets: RelayNagTargets): void {
       },
     ]);
   }
+  for (const role of targets.keyUsers ?? []) acknowledgeKeyGrant(role);
   for (const route of targets.routes) {
     acknowledge(route, [{ id: 'AwsSolutions-APIG4', reason: NAG_REASONS.webhookAuthorizer }]);
   }

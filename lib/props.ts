@@ -57,7 +57,12 @@ export interface MaxReceiveCounts {
   readonly inbound?: number;
   /** The timer queue. @default 5 */
   readonly timer?: number;
-  /** outbound.fifo. @default 12 */
+  /**
+   * outbound.fifo: only a backstop (crashes, poison records). Delivery dead-letters a reply part
+   * itself after `MAX_SEND_ATTEMPTS` (12) real failed sends; rate-limit deferrals, which SQS also
+   * counts as receives, do not count towards those.
+   * @default 100
+   */
   readonly outbound?: number;
 }
 

@@ -1,7 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/shared/env.js';
-import { ACCESS_LOG_FIELDS, DEFAULT_BEDROCK_MODEL_ID } from '../../lib/index.js';
+import { DEFAULT_BEDROCK_MODEL_ID } from '../../lib/index.js';
+import { ACCESS_LOG_FIELDS } from '../../lib/ingest.js';
 import {
   acknowledgements,
   actionsOf,

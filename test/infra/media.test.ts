@@ -198,21 +198,19 @@ describe('Fargate worker', () => {
     expect(images).toHaveLength(1);
     expect(images[0]?.source).toMatchObject({
       dockerBuildArgs: { WHISPER_MODEL: 'small' },
-      dockerFile: 'lambdas/media/Dockerfile',
       platform: 'linux/arm64',
     });
-    // The build context holds the worker sources and the lockfile, not node_modules or tests.
+    // The build context is the prebuilt one (npm run build): the Dockerfile and the bundled
+    // worker, no sources, node_modules, lib/ or tests.
     const context = join(assembly.directory, images[0]?.source.directory ?? '');
     expect(readdirSync(context).sort()).toEqual([
-      '.dockerignore',
-      'lambdas',
-      'lib',
-      'package-lock.json',
-      'package.json',
-      'tsconfig.json',
+      'Dockerfile',
+      'main.mjs',
+      'main.mjs.map',
+      'selftest.mjs',
+      'selftest.mjs.map',
     ]);
-    expect(existsSync(join(context, 'lambdas', 'media', 'worker.ts'))).toBe(true);
-    expect(readdirSync(join(context, 'lib'))).toEqual(['definitions.ts']);
+    expect(existsSync(join(context, 'lib'))).toBe(false);
   });
 
   it('scales on queue depth from zero tasks to maxTasks, without CPU scaling', () => {

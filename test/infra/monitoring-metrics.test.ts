@@ -7,15 +7,16 @@ import { Cluster, ContainerImage } from 'aws-cdk-lib/aws-ecs';
 import { QueueProcessingFargateService } from 'aws-cdk-lib/aws-ecs-patterns';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
+import { ChatRelayMonitoringError } from '../../lib/errors.js';
 import {
   ChatRelayMonitoring,
-  ChatRelayMonitoringError,
   chatRelayMetric,
   chatRelayMetricSearch,
   chatRelayMetricTotal,
   defaultStatistic,
+  MetricsInsightsFunction,
   serviceOf,
-} from '../../lib/monitoring.js';
+} from '../../lib/monitoring/index.js';
 import { TEST_ENV, testApp } from './synth.js';
 
 describe('chatRelayMetric', () => {
@@ -62,7 +63,7 @@ describe('chatRelayMetricTotal and chatRelayMetricSearch', () => {
     );
     const one = chatRelayMetricTotal('SendFailed', {
       where: { channel: 'telegram' },
-      aggregate: 'MAX',
+      aggregate: MetricsInsightsFunction.MAX,
       service: 'acme',
     });
     expect(one.expression).toBe(
@@ -121,7 +122,7 @@ describe('ChatRelayMonitoring with the media worker', () => {
       functions: {},
       queues: {},
       tables: {},
-      media: { service, jobsQueue, jobsDlq },
+      media: { service: service.service, jobsQueue, jobsDlq },
       thresholds: { oldestMessageAge: { mediaJobs: Duration.minutes(15) } },
     });
     expect(Object.keys(monitoring.alarms).sort()).toEqual(

@@ -2,13 +2,14 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS } from '../../lambdas/shared/model.js';
-import { ChatRelay } from '../../lib/index.js';
-import { ChatRelayMonitoring, type ChatRelayMonitoringProps } from '../../lib/monitoring.js';
+import { ChatRelay, DlqName } from '../../lib/index.js';
+import { ChatRelayMonitoring, type ChatRelayMonitoringProps } from '../../lib/monitoring/index.js';
 import { type CfnResourceJson, logicalId, nagFindings, resourcesOf, TEST_ENV, testApp } from './synth.js';
 
 /** A stack with real resources like ChatRelay's (inline-code functions: no bundling). */
@@ -496,7 +497,8 @@ describe('thresholds and options', () => {
       }),
     ).toThrowError(
       expect.objectContaining({
-        name: 'ChatRelayMonitoringError',
+        name: 'ValidationError',
+        constructPath: 'RelayProd/Monitoring',
         problems: expect.arrayContaining([
           expect.stringContaining('alarmEmail'),
           expect.stringContaining('channels must be among'),
@@ -648,7 +650,10 @@ describe('on a real ChatRelay', () => {
     const app = testApp();
     const stack = new Stack(app, 'Shop', { env: TEST_ENV });
     // The relay builds its own monitoring by default; this checks the standalone construct on it.
-    const relay = new ChatRelay(stack, 'Relay', { monitoring: false, media: false });
+    const relay = new ChatRelay(stack, 'Relay', {
+      monitoring: { enabled: false },
+      media: { enabled: false },
+    });
     const monitoring = new ChatRelayMonitoring(stack, 'Monitoring', {
       api: relay.api,
       stage: relay.stage,
@@ -695,9 +700,12 @@ describe('on a real ChatRelay', () => {
     expect(nagFindings(relay)).toEqual([]);
   });
 
-  it('is left out with monitoring: false', () => {
+  it('is left out with monitoring: { enabled: false }', () => {
     const stack = new Stack(testApp(), 'Shop', { env: TEST_ENV });
-    const relay = new ChatRelay(stack, 'Relay', { monitoring: false, media: false });
+    const relay = new ChatRelay(stack, 'Relay', {
+      monitoring: { enabled: false },
+      media: { enabled: false },
+    });
     expect(relay.monitoring).toBeUndefined();
     Template.fromStack(stack).resourceCountIs('AWS::CloudWatch::Alarm', 0);
   });
@@ -708,11 +716,15 @@ describe('ChatRelay metric methods', () => {
   let stack: Stack;
   beforeAll(() => {
     stack = new Stack(testApp(), 'Metrics', { env: TEST_ENV });
-    relay = new ChatRelay(stack, 'Relay', { media: false, monitoring: false, serviceName: 'shop-relay' });
+    relay = new ChatRelay(stack, 'Relay', {
+      media: { enabled: false },
+      monitoring: { enabled: false },
+      serviceName: 'shop-relay',
+    });
   });
 
   it('gives one series of a catalogued metric with the relay service name and the channel', () => {
-    const latency = relay.metricReplyLatency('messenger');
+    const latency = relay.metricReplyLatency('messenger') as Metric;
     expect(latency.namespace).toBe('ChatRelay');
     expect(latency.metricName).toBe('ReplyLatency');
     expect(latency.statistic).toBe('p99');
@@ -720,7 +732,24 @@ describe('ChatRelay metric methods', () => {
     expect(relay.metricSendFailed('pancake').toMetricConfig().metricStat?.metricName).toBe(
       'SendFailedByChannel',
     );
-    expect(relay.metricTurnsFlushed('zalo').dimensions).toEqual({ channel: 'zalo', service: 'shop-relay' });
+    expect((relay.metricTurnsFlushed('zalo') as Metric).dimensions).toEqual({
+      channel: 'zalo',
+      service: 'shop-relay',
+    });
+  });
+
+  it('applies the CloudWatch MetricOptions given to a metric… method', () => {
+    const latency = relay.metricReplyLatency('messenger', {
+      statistic: 'p50',
+      period: Duration.minutes(1),
+      label: 'median',
+    }) as Metric;
+    expect(latency.statistic).toBe('p50');
+    expect(latency.period.toMinutes()).toBe(1);
+    expect(latency.label).toBe('median');
+    const total = relay.metricTokenInvalid(undefined, { period: Duration.minutes(15), label: 'all' });
+    expect(total.toMetricConfig().renderingProperties?.label).toBe('all');
+    expect((total as MathExpression).period.toMinutes()).toBe(15);
   });
 
   it('adds up every channel with a Metrics Insights query when no channel is given', () => {
@@ -734,13 +763,16 @@ describe('ChatRelay metric methods', () => {
   });
 
   it('points queue metrics at the relay queues', () => {
-    const depth = relay.metricDlqDepth('inbound');
+    const depth = relay.metricDlqDepth(DlqName.INBOUND) as Metric;
     expect(depth.namespace).toBe('AWS/SQS');
     expect(depth.metricName).toBe('ApproximateNumberOfMessagesVisible');
     expect(stack.resolve(depth.dimensions?.QueueName)).toEqual({
       'Fn::GetAtt': [logicalId(stack, relay.inboundDlq), 'QueueName'],
     });
-    expect(relay.metricOldestMessageAge('outbound').metricName).toBe('ApproximateAgeOfOldestMessage');
+    expect(relay.metricOldestMessageAge(DlqName.OUTBOUND).metricName).toBe('ApproximateAgeOfOldestMessage');
+    expect(() => relay.metricDlqDepth(DlqName.MEDIA_JOBS)).toThrow(
+      /at Metrics\/Relay .*metricDlqDepth\(DlqName.MEDIA_JOBS\) needs the media worker/s,
+    );
   });
 });
 
@@ -751,12 +783,13 @@ describe('ChatRelay monitoring settings', () => {
     try {
       new ChatRelay(stack, 'Relay', {
         debounceMs: -1,
-        media: false,
+        media: { enabled: false },
         monitoring: { alarmEmail: 'nope', thresholds: { dlqMessages: 0 } },
       });
     } catch (err) {
       message = (err as Error).message;
     }
+    expect(message.split('\n')[0]).toBe('Invalid ChatRelay props at Bad/Relay (3 problems):');
     expect(message).toContain('debounceMs must be between 0 and 900000');
     expect(message).toContain(
       'monitoring.alarmEmail must be an email address; got "nope". Set it to an address such as ops@example.com, or leave it out.',
@@ -769,8 +802,8 @@ describe('ChatRelay monitoring settings', () => {
   it('names the dashboards and alarms of two relays in one stack apart', () => {
     const app = testApp();
     const stack = new Stack(app, 'Shop', { env: TEST_ENV });
-    const first = new ChatRelay(stack, 'Relay', { media: false });
-    const second = new ChatRelay(stack, 'ShopRelay', { media: false });
+    const first = new ChatRelay(stack, 'Relay', { media: { enabled: false } });
+    const second = new ChatRelay(stack, 'ShopRelay', { media: { enabled: false } });
     expect(first.monitoring?.namePrefix).toBe('Shop-chat-relay');
     expect(second.monitoring?.namePrefix).toBe('Shop-ShopRelay-chat-relay');
     const template = Template.fromStack(stack);

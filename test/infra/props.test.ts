@@ -1,10 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../lambdas/contracts/defaults.js';
+import { ValidationError } from '../../lib/errors.js';
+import { PROJECT_ROOT } from '../../lib/function-defaults.js';
 import {
   bedrockTarget,
+  CHAT_RELAY_DEFAULTS,
   ChatRelay,
-  ChatRelayPropsError,
   CONTEXT_KEYS,
+  LogLevel,
+  Responder,
+  ResponderType,
   readChatRelayContext,
   validateChatRelayProps,
 } from '../../lib/index.js';
@@ -31,7 +40,7 @@ describe('validateChatRelayProps', () => {
         historyTtl: Duration.days(90),
         historyLimit: 50,
         summaryEveryTurns: 0,
-        responder: { type: 'bedrock', modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' },
+        responder: Responder.bedrock({ modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' }),
         apiBaseUrls: { telegram: 'http://127.0.0.1:8081', graph: 'https://graph.example.com/' },
         sendTimeout: Duration.seconds(5),
         deliveryReservedConcurrency: 5,
@@ -57,7 +66,7 @@ describe('validateChatRelayProps', () => {
         debounceMs: 1_000_000,
         dedupTtl: Duration.minutes(5),
         historyTtl: Duration.hours(36),
-        responder: { type: 'bedrock', modelId: 'bad model!', timeout: Duration.seconds(45) },
+        responder: Responder.bedrock({ modelId: 'bad model!', timeout: Duration.seconds(45) }),
         apiBaseUrls: { telegram: 'ftp://x' },
         sendTimeout: Duration.seconds(70),
       }),
@@ -72,7 +81,7 @@ describe('validateChatRelayProps', () => {
       'dedupTtl must be between 1 hour and 365 days; got 5 minutes. Set dedupTtl to a longer duration.',
       'historyTtl must be a whole number of days; got 1 day 12 hours. Set historyTtl to whole days.',
       'responder.modelId must be a Bedrock model id (e.g. "anthropic.claude-3-haiku-20240307-v1:0"), an inference profile id (e.g. "global.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got "bad model!". Copy the id from the Bedrock console\'s model catalog.',
-      'responder.timeout must be at most half the conversation timeout (1 minute) so a regeneration still fits; got 45 seconds. Lower responder.timeout or raise functions.conversation.timeout.',
+      'responder.timeout must be at most half the conversation timeout (1 minute) so a regeneration still fits; got 45 seconds. Lower the timeout of Responder.bedrock({ timeout }) or raise functions.conversation.timeout.',
       'apiBaseUrls.telegram must be an absolute http(s) URL without query or fragment; got "ftp://x". Set it like "https://sandbox.example.com" or leave it unset for the real host.',
       'sendTimeout must be shorter than the delivery timeout (1 minute); got 1 minute 10 seconds. Lower sendTimeout or raise functions.delivery.timeout.',
     ]);
@@ -94,12 +103,19 @@ describe('validateChatRelayProps', () => {
     ]);
   });
 
-  it('rejects an unknown responder type and a lambda responder without a function', () => {
-    expect(validateChatRelayProps({ responder: { type: 'openai' } as never })).toEqual([
-      'responder.type must be "echo", "bedrock" or "lambda"; got "openai". Set responder to { type: \'bedrock\' }, { type: \'lambda\', function } or { type: \'echo\' }.',
+  it('rejects a responder not made by a factory (the 0.1 object form) and a lambda responder without a function', () => {
+    expect(validateChatRelayProps({ responder: { type: 'bedrock' } as never })).toEqual([
+      'responder must be made with Responder.bedrock({ modelId }), Responder.lambda(fn) or Responder.echo(); got {"type":"bedrock"}. Replace the object with one of those factories.',
     ]);
-    expect(validateChatRelayProps({ responder: { type: 'lambda' } as never })).toEqual([
-      'responder.function is required when responder.type is "lambda"; got none. Pass the function to invoke, e.g. { type: \'lambda\', function: myResponderFn }.',
+    expect(validateChatRelayProps({ responder: Responder.lambda(undefined as never) })).toEqual([
+      'Responder.lambda(fn) needs a function; got none. Pass the function to invoke, e.g. Responder.lambda(myResponderFn).',
+    ]);
+  });
+
+  it('skips the media settings when media is turned off', () => {
+    expect(validateChatRelayProps({ media: { enabled: false, minTasks: -1 } })).toEqual([]);
+    expect(validateChatRelayProps({ media: { enabled: true, minTasks: -1 } })).toEqual([
+      'media.minTasks must be between 0 and 100; got -1. Set media.minTasks to a larger value.',
     ]);
   });
 
@@ -129,23 +145,129 @@ describe('validateChatRelayProps', () => {
 });
 
 describe('ChatRelay construct validation', () => {
-  it('throws one ChatRelayPropsError listing every problem before creating anything', () => {
-    const stack = new Stack(new App(), 'S');
+  it('reports every problem at synth through node.addValidation, each with the construct path and its fix', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'S');
+    const relay = new ChatRelay(stack, 'Relay', {
+      debounceMs: -1,
+      historyLimit: 0,
+      media: { enabled: false },
+    });
+    expect(relay.node.validate()).toEqual([
+      'debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got -1. Set debounceMs to a larger value.',
+      'historyLimit must be between 1 and 200; got 0. Set historyLimit to a larger value.',
+    ]);
     let caught: unknown;
     try {
-      new ChatRelay(stack, 'Relay', { debounceMs: -1, historyLimit: 0 });
+      app.synth();
     } catch (err) {
       caught = err;
     }
-    expect(caught).toBeInstanceOf(ChatRelayPropsError);
-    expect((caught as Error).message).toBe(
-      [
-        'Invalid ChatRelay props (2 problems):',
-        '  - debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got -1. Set debounceMs to a larger value.',
-        '  - historyLimit must be between 1 and 200; got 0. Set historyLimit to a larger value.',
-      ].join('\n'),
+    const message = (caught as Error).message;
+    expect(message).toContain(
+      '[S/Relay] debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got -1. Set debounceMs to a larger value.',
     );
-    expect(stack.node.findAll().filter((c) => c.node.path.includes('Relay'))).toHaveLength(1);
+    expect(message).toContain(
+      '[S/Relay] historyLimit must be between 1 and 200; got 0. Set historyLimit to a larger value.',
+    );
+  });
+
+  it('throws one ValidationError naming the construct path with every problem when a bad value breaks construction', () => {
+    const stack = new Stack(testApp(), 'S');
+    let caught: unknown;
+    try {
+      // Half a day of history cannot become HISTORY_TTL_DAYS: Duration.toDays() throws half-way.
+      new ChatRelay(stack, 'Relay', {
+        historyLimit: 0,
+        historyTtl: Duration.hours(36),
+        media: { enabled: false },
+      });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    const error = caught as ValidationError;
+    expect(error.name).toBe('ValidationError');
+    expect(error.constructPath).toBe('S/Relay');
+    expect(error.message.split('\n')[0]).toBe('Invalid ChatRelay props at S/Relay (2 problems):');
+    expect(error.problems).toEqual([
+      'historyTtl must be a whole number of days; got 1 day 12 hours. Set historyTtl to whole days.',
+      'historyLimit must be between 1 and 200; got 0. Set historyLimit to a larger value.',
+    ]);
+  });
+
+  it('names the construct path in usage errors of the methods', () => {
+    const stack = new Stack(testApp(), 'S');
+    const relay = new ChatRelay(stack, 'Relay', {
+      media: { enabled: false },
+      monitoring: { enabled: false },
+    });
+    expect(() => relay.metricMessagesEnqueued('sms')).toThrow(
+      /^Invalid ChatRelay props at S\/Relay \(1 problem\):\n {2}- channel must be one of pancake, messenger, instagram, whatsapp, telegram, zalo; got "sms"/,
+    );
+  });
+});
+
+describe('Responder factories', () => {
+  it('build a Bedrock responder with the contracts default model, a Lambda one and an echo one', () => {
+    const bedrock = Responder.bedrock();
+    expect(bedrock.type).toBe(ResponderType.BEDROCK);
+    expect(bedrock.modelId).toBe(DEFAULTS.bedrockModelId);
+    expect(bedrock.timeout).toBeUndefined();
+    const tuned = Responder.bedrock({ modelId: 'eu.anthropic.x-v1:0', timeout: Duration.seconds(9) });
+    expect(tuned.modelId).toBe('eu.anthropic.x-v1:0');
+    expect(tuned.timeout?.toSeconds()).toBe(9);
+    const stack = new Stack(new App(), 'S');
+    const fn = LambdaFunction.fromFunctionArn(
+      stack,
+      'Fn',
+      'arn:aws:lambda:us-east-1:123456789012:function:bot',
+    );
+    const lambda = Responder.lambda(fn);
+    expect(lambda.type).toBe(ResponderType.LAMBDA);
+    expect(lambda.lambdaFunction).toBe(fn);
+    expect(lambda.modelId).toBeUndefined();
+    expect(Responder.echo().type).toBe(ResponderType.ECHO);
+  });
+});
+
+describe('defaults in one place', () => {
+  it('takes every construct default from lambdas/contracts/defaults.ts', () => {
+    const d = CHAT_RELAY_DEFAULTS;
+    expect(d.serviceName).toBe(DEFAULTS.serviceName);
+    expect(d.serviceName).toBe('chat-relay');
+    expect(d.enqueueBudget.toMilliseconds()).toBe(DEFAULTS.enqueueBudgetMs);
+    expect(d.debounceMs).toBe(DEFAULTS.debounceMs);
+    expect(d.maxReceiveCount).toEqual(DEFAULTS.maxReceiveCount);
+    expect(d.humanTakeoverMinutes).toBe(DEFAULTS.humanTakeoverMinutes);
+    expect(d.bedrockModelId).toBe(DEFAULTS.bedrockModelId);
+    expect(d.bedrockTimeout.toMilliseconds()).toBe(DEFAULTS.bedrockTimeoutMs);
+    expect(d.dedupTtl.toSeconds()).toBe(DEFAULTS.dedupTtlSeconds);
+    expect(d.tenantCacheTtl.toSeconds()).toBe(DEFAULTS.tenantCacheSeconds);
+    expect(d.logLevel).toBe(LogLevel.INFO);
+  });
+
+  it('documents the queue receive counts in the props JSDoc as the definitions set them', () => {
+    const source = readFileSync(join(PROJECT_ROOT, 'lib/props.ts'), 'utf8');
+    const block = source.slice(source.indexOf('export interface MaxReceiveCounts'));
+    const documented = [
+      ...block.slice(0, block.indexOf('\n}')).matchAll(/@default (\d+)\s*\*\/\s*readonly (\w+)/g),
+    ];
+    expect(Object.fromEntries(documented.map((m) => [m[2], Number(m[1])]))).toEqual(DEFAULTS.maxReceiveCount);
+    expect(source).toContain(
+      `@default { inbound: ${DEFAULTS.maxReceiveCount.inbound}, timer: ${DEFAULTS.maxReceiveCount.timer}, outbound: ${DEFAULTS.maxReceiveCount.outbound} }`,
+    );
+  });
+
+  it('documents the same defaults in the context keys', () => {
+    expect(CONTEXT_KEYS['chatRelay:debounceMs']).toContain(`Default ${DEFAULTS.debounceMs}.`);
+    expect(CONTEXT_KEYS['chatRelay:bedrockModelId']).toContain(DEFAULTS.bedrockModelId);
+    expect(CONTEXT_KEYS['chatRelay:humanTakeoverMinutes']).toContain(
+      `Default ${DEFAULTS.humanTakeoverMinutes}.`,
+    );
+    expect(CONTEXT_KEYS['chatRelay:maxReceiveCount']).toContain(
+      `"outbound":${DEFAULTS.maxReceiveCount.outbound}`,
+    );
   });
 });
 
@@ -178,15 +300,15 @@ describe('readChatRelayContext', () => {
     expect(ctx.props.sendTimeout?.toMilliseconds()).toBe(7500);
     expect(ctx.props.maxReceiveCount).toEqual({ inbound: 4, timer: 4, outbound: 4 });
     expect(ctx.props.apiBaseUrls).toEqual({ telegram: 'http://127.0.0.1:9000' });
-    expect(ctx.props.responder).toEqual({ type: 'echo' });
+    expect(ctx.props.responder?.type).toBe(ResponderType.ECHO);
   });
 
   it('turns media and monitoring on, off or into settings from context', () => {
     expect(
       readChatRelayContext({ 'chatRelay:media': 'false', 'chatRelay:monitoring': 'false' }).props,
     ).toMatchObject({
-      media: false,
-      monitoring: false,
+      media: { enabled: false },
+      monitoring: { enabled: false },
     });
     const tuned = readChatRelayContext({
       'chatRelay:mediaMinTasks': '1',
@@ -242,11 +364,7 @@ describe('readChatRelayContext', () => {
   it('turns a bedrock model id into a bedrock responder and an ARN into a lambda responder', () => {
     expect(
       readChatRelayContext({ 'chatRelay:bedrockModelId': 'eu.anthropic.x-v1:0' }).props.responder,
-    ).toEqual({
-      type: 'bedrock',
-      modelId: 'eu.anthropic.x-v1:0',
-      timeout: undefined,
-    });
+    ).toEqual(Responder.bedrock({ modelId: 'eu.anthropic.x-v1:0' }));
     const arn = 'arn:aws:lambda:us-east-1:123456789012:function:my-bot';
     const ctx = readChatRelayContext({
       'chatRelay:responder': 'lambda',

@@ -3,7 +3,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/shared/env.js';
-import { ChatRelay, ChatRelayPropsError, ChatRelayStack } from '../../lib/index.js';
+import { ChatRelayPropsError, ValidationError } from '../../lib/errors.js';
+import { ChatRelay, ChatRelayStack, Responder } from '../../lib/index.js';
 import {
   acknowledgements,
   actionsOf,
@@ -169,10 +170,10 @@ describe('ChatRelay with an inference profile, media jobs and tenant outputs', (
   beforeAll(() => {
     stack = new Stack(testApp(), 'Profiled', { env: TEST_ENV });
     relay = new ChatRelay(stack, 'Relay', {
-      responder: { type: 'bedrock', modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' },
+      responder: Responder.bedrock({ modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' }),
       // Media is wired by hand below (the hook a custom media worker would use).
-      media: false,
-      monitoring: false,
+      media: { enabled: false },
+      monitoring: { enabled: false },
     });
     const mediaJobs = new Queue(stack, 'MediaJobs', { enforceSSL: true });
     relay.conversation.addMediaJobsQueue(mediaJobs);
@@ -223,7 +224,8 @@ describe('ChatRelay with an inference profile, media jobs and tenant outputs', (
       `${endpoint}/webhooks/pancake/acme`,
       `${endpoint}/webhooks/telegram/acme`,
     ]);
-    expect(() => relay.addTenantOutputs('Bad Id', ['sms' as never])).toThrow(ChatRelayPropsError);
+    expect(() => relay.addTenantOutputs('Bad Id', ['sms'])).toThrow(ChatRelayPropsError);
+    expect(() => relay.addTenantOutputs('Bad Id', ['sms'])).toThrow(ValidationError);
   });
 
   it('stays cdk-nag clean with a cross-region inference profile', () => {
@@ -232,14 +234,21 @@ describe('ChatRelay with an inference profile, media jobs and tenant outputs', (
 });
 
 describe('ChatRelayStack validation', () => {
-  it('reports context problems and prop problems together in one error', () => {
+  it('reports context problems and prop problems together, each with the construct path', () => {
     const app = testApp(false, { 'chatRelay:debounceMs': 'soon', 'chatRelay:historyLimit': '0' });
-    expect(() => new ChatRelayStack(app, 'Broken', { env: TEST_ENV })).toThrow(
-      [
-        'Invalid ChatRelay props (2 problems):',
-        '  - Context chatRelay:debounceMs must be a number; got "soon". Set it in cdk.json "context" or pass -c chatRelay:debounceMs=2500.',
-        '  - historyLimit must be between 1 and 200; got 0. Set historyLimit to a larger value.',
-      ].join('\n'),
+    const stack = new ChatRelayStack(app, 'Broken', { env: TEST_ENV });
+    let message = '';
+    try {
+      app.synth();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(stack.relay).toBeDefined();
+    expect(message).toContain(
+      '[Broken] Context chatRelay:debounceMs must be a number; got "soon". Set it in cdk.json "context" or pass -c chatRelay:debounceMs=2500.',
+    );
+    expect(message).toContain(
+      '[Broken/Relay] historyLimit must be between 1 and 200; got 0. Set historyLimit to a larger value.',
     );
   });
 });
