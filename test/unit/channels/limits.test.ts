@@ -218,6 +218,36 @@ describe.each(CHANNELS)('%s: odd values in a signed body', (channel) => {
   });
 });
 
+describe('a batch with one odd item', () => {
+  it('ignores only that item and keeps the good ones around it', () => {
+    const item = (sender: string, mid: string) => ({
+      sender: { id: sender },
+      recipient: { id: PAGE },
+      timestamp: 1718000000000,
+      message: { mid, text: `from ${sender.slice(0, 8)}` },
+    });
+    const raw = Buffer.from(
+      j({
+        object: 'page',
+        entry: [
+          {
+            id: PAGE,
+            time: 1718000000000,
+            messaging: [
+              item('111', 'm.1'),
+              item('x'.repeat(MAX_ID_LENGTH + 1), 'm.2'),
+              item('333', `m.${'3'.repeat(3000)}`),
+            ],
+          },
+        ],
+      }),
+    );
+    const events = parse('messenger', raw);
+    expect(outcomes(events)).toEqual(['message', 'ignored:oversized', 'message']);
+    expect(messages(events).map((m) => m.customer.id)).toEqual(['111', '333']);
+  });
+});
+
 describe('other bounded fields', () => {
   it('keeps the first 20 attachments, drops impossible numbers and cuts long names', () => {
     const attachments = Array.from({ length: 100 }, (_, i) =>
