@@ -4,7 +4,12 @@
  * timeouts, redrive to the DLQ) and API Gateway's HTTP API v2 event and response mapping.
  */
 import { createHash } from 'node:crypto';
-import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromApiGatewayResult, isTextContentType, toApiGatewayEvent } from '../../bin/local/api-gateway.js';
@@ -31,7 +36,8 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+// Caps only a hang reaches (the test timeout is 60 s); nothing here asserts how long anything took.
+async function until(check: () => boolean, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
@@ -149,7 +155,20 @@ describe('the SQS event source stand-in', () => {
     await sendFifo('partial-ok', ['fine']);
     await sendFifo('partial-flaky', ['flaky']);
     await until(() => deliveries.filter((d) => d.body === 'flaky').length >= 2);
-    await sleep(1500);
+    // Once both records are deleted (none visible or in flight) nothing can be delivered again.
+    for (let empty = false; !empty; ) {
+      const attrs = await emulators.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: emulators.queues.inbound.url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      empty =
+        Number(attrs.Attributes?.ApproximateNumberOfMessages ?? 0) +
+          Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) ===
+        0;
+      if (!empty) await sleep(50);
+    }
     await p.stop();
     expect(deliveries.filter((d) => d.body === 'fine')).toEqual([{ body: 'fine', count: '1' }]);
     expect(deliveries.filter((d) => d.body === 'flaky')).toEqual([
@@ -182,7 +201,7 @@ describe('the SQS event source stand-in', () => {
     await until(() => calls >= 2);
     // The third receive finds the count exceeded and redrives the message instead.
     let dead: string[] = [];
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 45_000;
     while (dead.length === 0 && Date.now() < deadline) {
       const res = await emulators.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: emulators.queues.timer.dlqUrl, WaitTimeSeconds: 1 }),
