@@ -13,7 +13,7 @@ import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CHANNELS, isChannelName } from '../lambdas/contracts/channels.js';
 import { DEFAULT_MEDIA_SERVICE_NAME } from '../lambdas/contracts/defaults.js';
@@ -124,11 +124,13 @@ export class ChatRelay extends Construct {
   public readonly responder: Responder;
   /** The customer-managed key of the queues, tables and media bucket, when one was given. */
   public readonly encryptionKey?: IKey;
+  /** `POWERTOOLS_SERVICE_NAME` of the functions: the `service` dimension of their metrics. */
+  public readonly serviceName: string;
   /** Shared function defaults (runtime settings, log retention), for sub-constructs added later. */
-  public readonly functionDefaults: RelayFunctionDefaults;
+  private readonly functionDefaults: RelayFunctionDefaults;
   /** The conversation sub-construct (media wiring calls `addMediaJobsQueue`). */
-  public readonly conversation: RelayConversation;
-  // Media and monitoring (undefined when turned off with `media: false` / `monitoring: false`)
+  private readonly conversation: RelayConversation;
+  // Media and monitoring (undefined when turned off with `media: { enabled: false }` / `monitoring: { enabled: false }`)
   /** The media worker, its jobs queue and bucket. */
   public readonly media?: ChatRelayMedia;
   /** The dashboard, the alarms and their SNS topic. */
@@ -166,6 +168,7 @@ export class ChatRelay extends Construct {
         memorySize: props.functions?.[key]?.memorySize ?? FUNCTION_DEFAULTS[key].memorySize,
         timeout: props.functions?.[key]?.timeout ?? FUNCTION_DEFAULTS[key].timeout,
       });
+      this.serviceName = props.serviceName ?? d.serviceName;
       this.functionDefaults = {
         logRetention: props.logRetention ?? d.logRetention,
         logRemovalPolicy: logRemovalPolicy(removalPolicy),
@@ -391,6 +394,15 @@ export class ChatRelay extends Construct {
       if (problems.length > 0) throw new ChatRelayPropsError(problems, this);
       throw error;
     }
+  }
+
+  /**
+   * Lets the conversation function hand audio and video to a media worker of your own: sets
+   * `MEDIA_JOBS_QUEUE_URL` and grants `sqs:SendMessage` on `queue` (the built-in media worker is
+   * wired this way; turn it off with `media: { enabled: false }` first).
+   */
+  public addMediaJobsQueue(queue: IQueue): void {
+    this.conversation.addMediaJobsQueue(queue);
   }
 
   /**

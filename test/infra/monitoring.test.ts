@@ -669,7 +669,7 @@ describe('on a real ChatRelay', () => {
         outbound: { queue: relay.outboundQueue, dlq: relay.outboundDlq },
       },
       tables: { idempotency: relay.idempotencyTable, memory: relay.memoryTable },
-      serviceName: relay.functionDefaults.serviceName,
+      serviceName: relay.serviceName,
     });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(monitoring.alarms).length);

@@ -176,7 +176,7 @@ describe('ChatRelay with an inference profile, media jobs and tenant outputs', (
       monitoring: { enabled: false },
     });
     const mediaJobs = new Queue(stack, 'MediaJobs', { enforceSSL: true });
-    relay.conversation.addMediaJobsQueue(mediaJobs);
+    relay.addMediaJobsQueue(mediaJobs);
     relay.addTenantOutputs('acme', ['telegram', 'pancake']);
     template = Template.fromStack(stack);
   });
