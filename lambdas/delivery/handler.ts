@@ -250,8 +250,9 @@ export function createDeliveryHandler(
           throw new PermanentSendError('EMPTY_PART', 'The reply part has neither text nor an image.');
         }
         if (typingDelay && part.text) {
-          arm(run, sendTimeoutMs);
-          await sender.typing(target, run.controller.signal);
+          // Its own signal: a typing call that times out must not abort the send that follows.
+          const typing = AbortSignal.timeout(sendTimeoutMs);
+          await sender.typing(target, typing);
           await pause(typingDelayMs(part.text, options.typing));
         }
         arm(run, sendTimeoutMs);
