@@ -5,7 +5,7 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { type Sandbox, type SandboxRecord, startSandbox } from '../../bin/local/sandbox.js';
 import {
@@ -459,6 +459,9 @@ describe('delivery Lambda', () => {
 
   it('sends a typing indicator first and pauses in proportion to the text when TYPING_DELAY is on', async () => {
     process.env.TYPING_DELAY = 'true';
+    onTestFinished(() => {
+      delete process.env.TYPING_DELAY;
+    });
     const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
     const pauses: number[] = [];
     const typingHandler = createDeliveryHandler({
@@ -481,6 +484,41 @@ describe('delivery Lambda', () => {
     // 70 characters × 20 ms is above the 800 ms cap: one pause of exactly the cap.
     expect(pauses).toEqual([800]);
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(790);
+  });
+
+  it('sends the reply even when its typing indicator times out', async () => {
+    process.env.TYPING_DELAY = 'true';
+    onTestFinished(() => {
+      delete process.env.TYPING_DELAY;
+    });
+    // The platform never answers typing calls; replies are answered at once.
+    const typingHangs: typeof fetch = (input, init) => {
+      if (typeof init?.body === 'string' && init.body.includes('typing_on')) {
+        return new Promise((_resolve, reject) => {
+          if (init.signal?.aborted) reject(init.signal.reason);
+          init.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true });
+        });
+      }
+      return fetch(input, init);
+    };
+    const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
+    const typed = createDeliveryHandler({
+      fetch: typingHangs,
+      sendTimeoutMs: 1000,
+      typing: { msPerChar: 1, capMs: 10 },
+    });
+    const part = makePart('messenger', `typto${seq}`, 0, 1, `typing timeout ${seq}`);
+    const before = metricLines('SendAmbiguous').length;
+    await enqueue([part]);
+    expect(
+      await runUntil(
+        [{ ...driver, handler: typed }],
+        () => delivered([part.text ?? '']).length === 1,
+        15_000,
+      ),
+    ).toBe(true);
+    expect(visibilityChanges).toEqual([]);
+    expect(metricLines('SendAmbiguous')).toHaveLength(before);
   });
 
   it('writes no token into any log line, even on errors', async () => {
@@ -654,6 +692,7 @@ describe('delivery Lambda', () => {
     // A platform that never answers: the 300 ms send timeout fires after the request left.
     const hanging: typeof fetch = (_input, init) =>
       new Promise((_resolve, reject) => {
+        if (init?.signal?.aborted) reject(init.signal.reason);
         init?.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true });
       });
     const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
