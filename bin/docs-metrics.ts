@@ -1,6 +1,6 @@
 /**
  * The metric catalogue as a Markdown table, generated from `METRIC_LIST`
- * (lambdas/shared/metrics-catalogue.ts), the single source of metric names.
+ * (lambdas/contracts/metrics.ts), the single source of metric names.
  *
  *   npx tsx bin/docs-metrics.ts           print the table
  *   npx tsx bin/docs-metrics.ts --write   replace the block between the markers in README.md and docs/metrics.md
@@ -11,11 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  METRIC_LIST,
-  METRICS_NAMESPACE,
-  type MetricDefinition,
-} from '../lambdas/shared/metrics-catalogue.js';
+import { METRIC_LIST, METRICS_NAMESPACE, type MetricDefinition } from '../lambdas/contracts/metrics.js';
 
 export const METRICS_START = '<!-- metrics:start -->';
 export const METRICS_END = '<!-- metrics:end -->';
@@ -31,7 +27,7 @@ export function metricsTable(list: readonly MetricDefinition[] = METRIC_LIST): s
       `| \`${m.name}\` | ${m.unit} | ${[...m.dimensions, 'service'].map((d) => `\`${d}\``).join(', ')} | ${cell(m.meaning)} |`,
   );
   return [
-    `Namespace \`${METRICS_NAMESPACE}\`. Every metric also has the \`service\` dimension (\`POWERTOOLS_SERVICE_NAME\`: \`chat-relay\` for the Lambda functions, \`chat-relay-media\` for the media worker, unless configured otherwise). Generated from \`lambdas/shared/metrics-catalogue.ts\` by \`npx tsx bin/docs-metrics.ts --write\`.`,
+    `Namespace \`${METRICS_NAMESPACE}\`. Every metric also has the \`service\` dimension (\`POWERTOOLS_SERVICE_NAME\`: \`chat-relay\` for the Lambda functions, \`chat-relay-media\` for the media worker, unless configured otherwise). Generated from \`lambdas/contracts/metrics.ts\` by \`npx tsx bin/docs-metrics.ts --write\`.`,
     '',
     '| Metric | Unit | Dimensions | Meaning |',
     '|---|---|---|---|',
