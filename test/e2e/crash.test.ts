@@ -88,7 +88,13 @@ describe('the local stack after a SIGKILL', () => {
     });
     const total = CONVERSATIONS * PER_CONVERSATION;
 
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string): void => {
+      phases.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    };
     let stack: LocalStackProcess = await startLocalStackProcess({ dataDir, env });
+    phase('started');
     cleanups.push(() => stack.stop('SIGKILL'));
     // Per conversation: the next message to post, and the acknowledged ones in order.
     const next = plans.map(() => 0);
@@ -122,12 +128,15 @@ describe('the local stack after a SIGKILL', () => {
     };
 
     await burst(stack.url, true);
+    phase('killed');
     expect(killed).toBe(true);
     await stack.stop('SIGKILL');
     const inFlightAtKill = total - acked.length;
 
     stack = await startLocalStackProcess({ dataDir, env });
+    phase('restarted');
     await burst(stack.url, false);
+    phase('all acknowledged');
     expect(acked).toHaveLength(total);
 
     // Done when every message is answered and nothing is left on any queue (a part whose
@@ -140,18 +149,21 @@ describe('the local stack after a SIGKILL', () => {
         (await stack.queueDepth('inbound')) +
         (await stack.queueDepth('outbound')) +
         (await stack.queueDepth('timer'));
-      if (new Set(answered.map((a) => a.text)).size >= total && depth === 0) break;
+      const all = new Set(answered.map((a) => a.text)).size >= total;
+      if (all && !phases.some((p) => p.startsWith('all answered'))) phase('all answered');
+      if (all && depth === 0) break;
       if (Date.now() > deadline) break;
       await sleep(250);
     }
 
+    phase('drained');
     const counts = new Map<string, number>();
     for (const a of answered) counts.set(a.text, (counts.get(a.text) ?? 0) + 1);
     const duplicates = [...counts.values()].filter((n) => n > 1).length;
     const missing = acked.filter((a) => !counts.has(a.text)).map((a) => a.text);
     console.log(
       `crash: ${ackedBeforeKill} acknowledged before SIGKILL, ${inFlightAtKill} retried after restart, ` +
-        `${counts.size}/${total} answered, ${duplicates} answered more than once`,
+        `${counts.size}/${total} answered, ${duplicates} answered more than once (${phases.join(', ')})`,
     );
     expect(missing).toEqual([]);
     expect([...counts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
