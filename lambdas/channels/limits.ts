@@ -61,7 +61,7 @@ export const MAX_EVENT_BYTES = 64 * 1024;
  * Most events one webhook request may enqueue (messages and human activity; ignored events do
  * not count). Meta batches at most 1000 updates per request and the other platforms send one;
  * a body with more is refused whole with `TooManyEventsError` (413) before anything is
- * enqueued, as more cannot be enqueued within the answer deadline anyway.
+ * enqueued: it is no platform's, and retrying a 503 for it would never fit the answer deadline.
  */
 export const MAX_EVENTS_PER_REQUEST = 1000;
 /** Timestamps before this (2000-01-01) are not a message's: the received-at time is used. */
