@@ -37,3 +37,24 @@ describe('documented defaults', () => {
     expect(config).toContain(`| \`humanTakeoverMinutes\` | number | \`${DEFAULTS.humanTakeoverMinutes}\` |`);
   });
 });
+
+describe('runtime defaults', () => {
+  it('equal the contracts defaults wherever a runtime module still names its own constant', async () => {
+    const ingest = await import('../../lambdas/ingest/webhook.js');
+    const download = await import('../../lambdas/media/download.js');
+    const worker = await import('../../lambdas/media/worker.js');
+    const rateLimit = await import('../../lambdas/delivery/rate-limit.js');
+    const tenant = await import('../../lambdas/shared/tenant.js');
+    const config = await import('../../lambdas/conversation/config.js');
+    expect(ingest.DEFAULT_DEADLINE_MS).toBe(DEFAULTS.enqueueBudgetMs);
+    expect(ingest.DEFAULT_MAX_BODY_BYTES).toBe(DEFAULTS.maxBodyBytes);
+    expect(download.DEFAULT_MAX_MEDIA_BYTES).toBe(DEFAULTS.maxMediaBytes);
+    expect(worker.DEFAULT_KEYFRAME_COUNT).toBe(DEFAULTS.keyframeCount);
+    expect({ ...rateLimit.RATE_LIMITS }).toEqual({ ...DEFAULTS.rateLimits });
+    expect(tenant.DEFAULT_SETTINGS.debounceMs).toBe(DEFAULTS.debounceMs);
+    expect(tenant.DEFAULT_SETTINGS.maxTurnWaitMs).toBe(DEFAULTS.maxTurnWaitMs);
+    expect(tenant.DEFAULT_SETTINGS.humanTakeoverMinutes).toBe(DEFAULTS.humanTakeoverMinutes);
+    expect(config.DEFAULT_DEDUP_TTL_SECONDS).toBe(DEFAULTS.dedupTtlSeconds);
+    expect(config.DEFAULT_MEDIA_TIMEOUT_MS).toBe(DEFAULTS.mediaTimeoutMs);
+  });
+});
