@@ -292,7 +292,8 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       Array.from({ length: driver.concurrency }, async () => {
         while (!stop) {
           const result = await pollOnce(driver);
-          if (result.received === 0) await sleep(20);
+          // An idle poller backs off, or idle polling alone would keep a loaded machine busy.
+          if (result.received === 0) await sleep(100);
         }
       }),
     );
