@@ -13,6 +13,7 @@ import {
   GetQueueAttributesCommand,
   type Message,
   PurgeQueueCommand,
+  type QueueAttributeName,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -86,9 +87,9 @@ async function receiveAll(sqs: SQSClient, url: string): Promise<Message[]> {
   }
 }
 
-const depth = async (r: Running, url: string, attribute: string): Promise<number> =>
+const depth = async (r: Running, url: string, attribute: QueueAttributeName): Promise<number> =>
   Number(
-    (await r.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [attribute as never] })))
+    (await r.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [attribute] })))
       .Attributes?.[attribute] ?? '0',
   );
 
