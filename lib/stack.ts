@@ -73,8 +73,15 @@ export type ContextKey = keyof typeof CONTEXT_KEYS;
 /** What the stack reads from context: the construct props and the extra stack settings. */
 export interface ChatRelayContext {
   readonly props: ChatRelayProps;
-  /** Lambda responder ARN (resolved into an `IFunction` by the stack). */
+  /**
+   * Lambda responder ARN (resolved into an `IFunction` by the stack).
+   * @default - not a lambda responder
+   */
   readonly responderFunctionArn?: string;
+  /**
+   * `chatRelay:alarmEmail`.
+   * @default - no e-mail subscription
+   */
   readonly alarmEmail?: string;
   /** Problems found while coercing context values (each says the fix). */
   readonly problems: string[];

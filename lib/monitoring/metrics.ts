@@ -75,7 +75,10 @@ export function checkQueryValue(what: string, value: string, problems: string[])
 
 /** Options of {@link chatRelayMetric}. */
 export interface ChatRelayMetricOptions {
-  /** A value for every catalogued dimension of the metric (e.g. `{ channel: 'telegram' }`). */
+  /**
+   * A value for every catalogued dimension of the metric (e.g. `{ channel: 'telegram' }`).
+   * @default - none (only for metrics without dimensions besides `service`)
+   */
   readonly dimensions?: { [name: string]: string };
   /** `Sum`, `Average`, `p99`… @default `Sum` for counts, `Average` for durations */
   readonly statistic?: string;
@@ -171,7 +174,10 @@ export enum MetricsInsightsFunction {
 
 /** Options of {@link chatRelayMetricTotal}. */
 export interface ChatRelayMetricTotalOptions {
-  /** Keep only series with these dimension values (e.g. `{ channel: 'zalo' }`); other dimensions are added up. */
+  /**
+   * Keep only series with these dimension values (e.g. `{ channel: 'zalo' }`); other dimensions are added up.
+   * @default - every series
+   */
   readonly where?: { [name: string]: string };
   /** @default MetricsInsightsFunction.SUM */
   readonly aggregate?: MetricsInsightsFunction;
@@ -234,7 +240,10 @@ export function chatRelayMetricTotal(
 
 /** Options of {@link chatRelayMetricSearch}. */
 export interface ChatRelayMetricSearchOptions {
-  /** Keep only series with these dimension values. */
+  /**
+   * Keep only series with these dimension values.
+   * @default - every series
+   */
   readonly where?: { [name: string]: string };
   /** @default `Sum` for counts, `Average` for durations */
   readonly statistic?: string;
