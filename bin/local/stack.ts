@@ -109,6 +109,10 @@ export function handlerEnvironment(
   env[ENV.telegramApiBase] = config.apiBases.telegram ?? `${sandboxBase}/telegram`;
   env[ENV.zaloApiBase] = config.apiBases.zalo ?? `${sandboxBase}/zalo`;
   if (config.maxReceiveCount !== undefined) env[ENV.maxReceiveCount] = String(config.maxReceiveCount);
+  // The emulators share the machine with everything else: under a burst an SQS send can take
+  // seconds, which the webhook's 1.5 s answer deadline (tuned for AWS) turns into 503s and retry
+  // storms. 9 s stays under the deployed webhook timeout; ENQUEUE_BUDGET_MS set by the user wins.
+  env[ENV.enqueueBudgetMs] = userEnv[ENV.enqueueBudgetMs] || '9000';
   env.POWERTOOLS_SERVICE_NAME = userEnv.POWERTOOLS_SERVICE_NAME || 'chat-relay';
   env.POWERTOOLS_LOG_LEVEL = config.logLevel;
   // EMF metrics are JSON lines on stdout: only worth seeing when debugging.
