@@ -55,7 +55,6 @@ import {
   CHAT_RELAY_DEFAULTS,
   type ChatRelayProps,
   isEnabled,
-  type LogLevel,
   validateChatRelayProps,
 } from './props.js';
 import { RelayQueues } from './queues.js';
