@@ -46,6 +46,7 @@ import {
 import { CHANNELS, type ChannelName, type OutboundPart, outboundPartSchema } from '../shared/model.js';
 import { emitMetric, logger } from '../shared/powertools.js';
 import { sendToQueue } from '../shared/queue.js';
+import { redactSecrets } from '../shared/redact.js';
 import type { TenantDocument } from '../shared/tenant.js';
 import { loadTenant as loadTenantFromStore } from '../shared/tenant-store.js';
 import {
@@ -275,7 +276,9 @@ export function createDeliveryHandler(
           run.outcome = {
             status: 'failed',
             code: err.platformCode,
-            message: err.message,
+            // Platforms quote the token in some errors; this outcome is stored (idempotency record,
+            // failure item), not only logged.
+            message: redactSecrets(err.message),
             tokenInvalid: err.tokenInvalid,
             at: now(),
           };
@@ -415,11 +418,9 @@ export function createDeliveryHandler(
         const outcome: DeliveryOutcome = {
           status: 'failed',
           code: 'DEAD_LETTERED',
-          message:
-            `Moved to the DLQ after ${attempt} failed attempts; last: ${code}: ${(err as Error)?.message ?? ''}`.slice(
-              0,
-              1000,
-            ),
+          message: redactSecrets(
+            `Moved to the DLQ after ${attempt} failed attempts; last: ${code}: ${(err as Error)?.message ?? ''}`,
+          ).slice(0, 1000),
           tokenInvalid: false,
           at: now(),
         };

@@ -9,6 +9,7 @@ import { documentClient } from '../shared/clients.js';
 import { DependencyError } from '../shared/errors.js';
 import { conversationPk, failureSk, SENT_SK, sentPk } from '../shared/keys.js';
 import type { OutboundPart } from '../shared/model.js';
+import { redactSecrets } from '../shared/redact.js';
 
 /** Sent ids live one day (DESIGN §2). */
 export const SENT_TTL_SECONDS = 86_400;
@@ -81,7 +82,7 @@ export async function recordOutcome(
             message:
               outcome.status === 'expired'
                 ? `Not sent: the customer's last message (${new Date(outcome.customerLastMessageAt).toISOString()}) is outside the ${part.channel} messaging window.`
-                : outcome.message,
+                : redactSecrets(outcome.message),
             at: outcome.at,
             expiresAt: seconds + FAILURE_TTL_SECONDS,
           },

@@ -8,6 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,5 +238,23 @@ describe('log redaction of tenant secrets', () => {
     const secretHalf = TOKENS.telegram.slice(TOKENS.telegram.indexOf(':') + 1);
     expect(output.filter((l) => l.includes(secretHalf))).toEqual([]);
     expect(platform.calls.length).toBeGreaterThanOrEqual(channels.length);
+  });
+
+  it('stores no quoted token in the failure records or the idempotency records either', async () => {
+    // Runs after the refusals above: their outcomes are stored, not only logged.
+    const stored: string[] = [];
+    for (const table of Object.values(emu.tables)) {
+      const page = await emu.dynamo.send(new ScanCommand({ TableName: table }));
+      for (const item of page.Items ?? []) stored.push(JSON.stringify(item));
+    }
+    const failures = stored.filter((s) => s.includes('"failure#') || s.includes('[REDACTED]'));
+    expect(failures.length).toBeGreaterThanOrEqual(Object.keys(PAGES).length);
+    for (const [channel, token] of Object.entries(TOKENS)) {
+      const pieces = [token, encodeURIComponent(token), token.slice(0, 12)];
+      expect(
+        stored.filter((s) => pieces.some((p) => s.includes(p))),
+        `${channel} token stored`,
+      ).toEqual([]);
+    }
   });
 });
