@@ -76,8 +76,8 @@ export const textArb: fc.Arbitrary<TextSpec> = fc.record({
     { minLength: 1, maxLength: 4 },
   ),
   repeat: fc.oneof(
-    { weight: 12, arbitrary: fc.constant(1) },
-    { weight: 1, arbitrary: fc.constantFrom(700, 5_000, 40_000, MAX_TEXT_CHARS) },
+    { weight: 10, arbitrary: fc.constant(1) },
+    { weight: 2, arbitrary: fc.constantFrom(5_000, 40_000, MAX_TEXT_CHARS) },
   ),
 });
 

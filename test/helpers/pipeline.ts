@@ -69,7 +69,8 @@ export interface Pipeline {
   readonly post: (built: BuiltWebhook) => Promise<WebhookAnswer>;
   /**
    * Posts like a platform: retries on any 5xx (and on a thrown invocation) up to `attempts`
-   * times; returns every answer, the last one deciding.
+   * times, backing off 0.5 s, 1 s, 2 s … up to 5 s between tries as the platforms do; returns
+   * every answer, the last one deciding.
    */
   readonly postUntilAnswered: (built: BuiltWebhook, attempts?: number) => Promise<WebhookAnswer[]>;
   /**
@@ -266,7 +267,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     return { status: result.statusCode ?? 200, body, accepted, ignored };
   };
 
-  const postUntilAnswered = async (built: BuiltWebhook, attempts = 10): Promise<WebhookAnswer[]> => {
+  const postUntilAnswered = async (built: BuiltWebhook, attempts = 20): Promise<WebhookAnswer[]> => {
     const answers: WebhookAnswer[] = [];
     for (let i = 0; i < attempts; i += 1) {
       let answer: WebhookAnswer;
@@ -277,6 +278,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       }
       answers.push(answer);
       if (answer.status < 500) break;
+      await sleep(Math.min(500 * 2 ** i, 5000));
     }
     return answers;
   };

@@ -71,6 +71,12 @@ describe('the pipeline with slow and stalling DynamoDB and SQS', () => {
     );
     await posting;
 
+    const retried = [...answers.values()].reduce((n, a) => n + a.filter((x) => x.status >= 500).length, 0);
+    console.info(
+      `fault injection: ${retried} webhook 5xx answers retried; proxies ${pipeline.proxies
+        .map((p) => `${p.requests()} requests / ${p.stalls()} stalls`)
+        .join(', ')}`,
+    );
     // The faults were really there.
     for (const proxy of pipeline.proxies) expect(proxy.stalls()).toBeGreaterThan(0);
 
@@ -78,7 +84,8 @@ describe('the pipeline with slow and stalling DynamoDB and SQS', () => {
     for (const c of customers) {
       for (const text of texts(c)) {
         const last = answers.get(text)?.at(-1);
-        expect(last?.status, `${text}: ${last?.body}`).toBe(200);
+        const answered = answers.get(text) ?? [];
+        expect(last?.status, `${text} after ${answered.length} tries: ${last?.body}`).toBe(200);
         expect(last?.accepted, text).toBe(1);
       }
     }
