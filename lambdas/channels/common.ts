@@ -169,6 +169,8 @@ export interface MessageFields {
   readonly commentId?: string | undefined;
   readonly postId?: string | undefined;
   readonly postback?: string | undefined;
+  /** Telegram Business: the connection a reply must be sent through. */
+  readonly businessConnectionId?: string | undefined;
 }
 
 /** The context every builder needs. */
@@ -249,6 +251,7 @@ export function messageEvent(ctx: BuildContext, fields: MessageFields): ParsedEv
     commentId: fields.commentId,
     postId: boundedOrDropped(fields.postId, MAX_ID_LENGTH),
     postback: fields.postback === undefined ? undefined : truncateText(fields.postback, MAX_POSTBACK_LENGTH),
+    businessConnectionId: boundedOrDropped(fields.businessConnectionId, MAX_ID_LENGTH),
   });
   return withinSize({ type: 'message', message }, message);
 }
@@ -261,6 +264,7 @@ export function humanEvent(
     messageId: string | undefined;
     pageId: string;
     agentId?: string | undefined;
+    action?: 'pause' | 'resume' | undefined;
     timestamp: number | undefined;
   },
 ): ParsedEvent {
@@ -281,6 +285,7 @@ export function humanEvent(
     messageId: fields.messageId,
     pageId: fields.pageId,
     agentId: boundedOrDropped(fields.agentId, MAX_ID_LENGTH),
+    action: fields.action,
     timestamp: boundedTimestamp(fields.timestamp, ctx.receivedAt),
     receivedAt: ctx.receivedAt,
   });

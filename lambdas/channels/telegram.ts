@@ -18,6 +18,7 @@ import {
   type BuildContext,
   epochMs,
   header,
+  humanEvent,
   idOf,
   ignored,
   kindOf,
@@ -31,6 +32,12 @@ import {
 } from './common.js';
 import { safeEqual } from './crypto.js';
 import type { ChannelAdapter } from './types.js';
+
+/**
+ * Message fields that are the customer's content without text or a file we fetch: a dice roll,
+ * a game, a forwarded story, a poll (core.telegram.org/bots/api#message). Kind `other`.
+ */
+const OTHER_CONTENT = ['dice', 'game', 'story', 'poll'] as const;
 
 /** The header Telegram sends the webhook's secret token in (lower-cased). */
 export const TELEGRAM_SECRET_HEADER = 'x-telegram-bot-api-secret-token';
@@ -129,7 +136,8 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
     });
   }
 
-  const message = obj(update.message) ?? obj(update.edited_message);
+  const business = obj(update.business_message) ?? obj(update.edited_business_message);
+  const message = obj(update.message) ?? obj(update.edited_message) ?? business;
   if (!message) {
     const kind = Object.keys(update).find((k) => k !== 'update_id');
     return ignored('non-message', kind);
@@ -139,13 +147,28 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
   if (!chatId) return ignored('unsupported', 'message without chat');
   if (from?.is_bot === true) return ignored('echo', 'sent by a bot');
   const fromId = idOf(from?.id) ?? chatId;
+  const businessConnectionId = business ? str(message.business_connection_id) : undefined;
+  if (business && obj(message.chat)?.type === 'private' && fromId !== chatId) {
+    // In a business chat the account's own messages come too: sent by a bot for the account
+    // (`sender_business_bot`: ours or another's) or by the owner from their Telegram app (a human).
+    if (obj(message.sender_business_bot)) return ignored('echo', 'sent by a business bot');
+    return humanEvent(ctx, {
+      conversationId: `${botId}:${chatId}`,
+      messageId: idOf(message.message_id) ?? updateId,
+      pageId: botId,
+      agentId: fromId,
+      timestamp: epochMs(message.edit_date) ?? epochMs(message.date),
+    });
+  }
   const text = str(message.text) ?? str(message.caption);
   const attachments = telegramAttachments(message);
   const contact = obj(message.contact);
   let phone: string | undefined;
   // A phone is the customer's only in a private chat, shared by the sender about themself.
   if (contact && fromId === chatId && idOf(contact.user_id) === fromId) phone = str(contact.phone_number);
-  if (!text && attachments.length === 0 && !contact) {
+  // Content without a file or text of its own: still the customer talking (kind `other`).
+  const other = OTHER_CONTENT.find((key) => message[key] !== undefined);
+  if (!text && attachments.length === 0 && !contact && !other) {
     // Service messages (members joined, title changed, pinned…).
     return ignored('non-message', 'service message');
   }
@@ -155,9 +178,10 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
     pageId: botId,
     customer: { id: chatId, name: displayName(from), phone },
     timestamp: epochMs(message.edit_date) ?? epochMs(message.date),
-    kind: contact && attachments.length === 0 && !text ? 'other' : kindOf(attachments, text),
+    kind: (contact || other) && attachments.length === 0 && !text ? 'other' : kindOf(attachments, text),
     text: text ?? (contact ? str(contact.phone_number) : undefined),
     attachments,
+    businessConnectionId,
   });
 }
 

@@ -83,11 +83,33 @@ export function parseWhatsappMessage(
     kind = 'postback';
   } else if (type === 'interactive') {
     const interactive = obj(message.interactive) ?? {};
+    const flow = obj(interactive.nfm_reply);
     const reply = obj(interactive.button_reply) ?? obj(interactive.list_reply);
-    if (!reply) return ignored('unsupported', 'interactive without reply');
-    text = str(reply.title);
-    postback = idOf(reply.id) ?? text;
+    if (flow) {
+      // The customer completed a WhatsApp Flow: `response_json` holds their answers.
+      postback = str(flow.response_json);
+      if (!postback) return ignored('unsupported', 'flow reply without response_json');
+      text = str(flow.body) ?? str(flow.name);
+    } else if (reply) {
+      text = str(reply.title);
+      postback = idOf(reply.id) ?? text;
+    } else {
+      return ignored('unsupported', 'interactive without reply');
+    }
     kind = 'postback';
+  } else if (type === 'edit') {
+    // The customer edited an earlier message: the new version is a new customer message (as a
+    // Telegram `edited_message`), under the edit's own id so it is not deduplicated against the original.
+    const edited = obj(obj(message.edit)?.message);
+    if (!edited || edited.type === 'edit') return ignored('unsupported', 'edit without message');
+    return parseWhatsappMessage(
+      ctx,
+      phoneNumberId,
+      { ...edited, from: message.from, id: message.id, timestamp: message.timestamp },
+      names,
+    );
+  } else if (type === 'revoke') {
+    return ignored('non-message', 'message deleted');
   } else if (type === 'reaction') {
     return ignored('reaction');
   } else if (type === 'system' || type === 'request_welcome') {

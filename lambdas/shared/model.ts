@@ -84,6 +84,8 @@ export const normalisedMessageSchema = z.object({
   postId: z.string().optional(),
   /** Postback payload for `postback` messages. */
   postback: z.string().optional(),
+  /** Telegram Business: the `business_connection_id` a reply must be sent through. */
+  businessConnectionId: z.string().optional(),
 });
 export type NormalisedMessage = z.infer<typeof normalisedMessageSchema>;
 
@@ -98,6 +100,11 @@ export const humanActivitySchema = z.object({
   pageId: z.string().min(1),
   /** The agent's id when the platform says (Pancake admin_id, Meta app_id of the page inbox). */
   agentId: z.string().optional(),
+  /**
+   * `resume`: the thread was handed back to the bot (Meta handover `pass_thread_control` to our
+   * app): lift the pause. Absent or `pause`: a human is active, pause the bot.
+   */
+  action: z.enum(['pause', 'resume']).optional(),
   timestamp: z.number(),
   receivedAt: z.number(),
 });
@@ -237,6 +244,8 @@ export const outboundPartSchema = z.object({
   surface: z.enum(['inbox', 'comment']),
   /** For comment replies: the comment (message) id to answer. */
   replyToMessageId: z.string().optional(),
+  /** Telegram Business: answer through this business connection (`business_connection_id`). */
+  businessConnectionId: z.string().optional(),
   text: z.string().optional(),
   /** An image to send (URL); Pancake uploads it first and sends `content_ids`. */
   imageUrl: z.string().optional(),
