@@ -206,9 +206,10 @@ export function addDeliverySection(
         ]),
       },
       {
-        title: 'Retries, expired windows, rate limiting',
+        title: 'Retries, ambiguous sends, expired windows, rate limiting',
         metrics: [
           m.metricSearch('SendRetried'),
+          m.metricTotal('SendAmbiguous', { label: 'Ambiguous sends (timed out after leaving)' }),
           m.metricTotal('ReplyExpired', { label: 'Replies expired' }),
           m.metricTotal('RateLimited', { label: 'Rate limited' }),
         ],
