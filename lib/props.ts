@@ -132,9 +132,11 @@ export interface ChatRelayProps {
    */
   readonly maxBodyBytes?: number;
   /**
-   * Time the webhook may spend retrying partial enqueue failures before answering 5xx
-   * (`ENQUEUE_BUDGET_MS`). Must be shorter than the webhook timeout. Keep it well inside the
-   * platforms' answer deadlines (Zalo 2 s, Meta 5 s): a 5xx in time lets the platform retry.
+   * The webhook's answer deadline, counted from the start of a request (`ENQUEUE_BUDGET_MS`):
+   * the tenant lookup and the enqueue (with its retries of partial failures) must finish within it,
+   * or the request is answered 503 at the deadline, even when a dependency hangs. Must be shorter
+   * than the webhook timeout. Keep it well inside the platforms' answer deadlines (Zalo 2 s, Meta
+   * 5 s): a 5xx in time lets the platform retry.
    * @default Duration.millis(1500)
    */
   readonly enqueueBudget?: Duration;
