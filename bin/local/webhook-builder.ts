@@ -386,12 +386,12 @@ function zaloBody(
       break;
     case 'echo':
     case 'human':
-      // Zalo does not tell our API sends from a person's sends in the OA inbox.
+      // `sender.admin_id` marks a person sending from the OA chat tool; API sends lack it.
       event = {
         ...common,
         oa_id: oaId,
         event_name: 'oa_send_text',
-        sender: { id: oaId },
+        sender: kind === 'human' ? { id: oaId, admin_id: 'zalo-admin-1' } : { id: oaId },
         recipient: { id: userId },
         message: { msg_id: msgId, text },
       };

@@ -198,10 +198,74 @@ export function parseMessagingItem(ctx: BuildContext, item: Obj, opts: Messaging
     });
   }
 
+  const edit = obj(item.message_edit);
+  if (edit) {
+    // The customer edited a message: the new text is a new customer message (as a Telegram
+    // `edited_message`), its id the original's plus the edit count so it is not deduplicated away.
+    const editedMid = idOf(edit.mid);
+    const text = str(edit.text);
+    if (!senderId || !editedMid || !text) return ignored('unsupported', 'edit without sender, mid or text');
+    if (senderId === opts.accountId) return ignored('echo', 'edited by the page');
+    return messageEvent(ctx, {
+      conversationId: `${opts.accountId}:${senderId}`,
+      messageId: `${editedMid}:edit:${num(edit.num_edit) ?? itemTime ?? 0}`,
+      pageId: opts.accountId,
+      customer: { id: senderId },
+      timestamp,
+      kind: 'text',
+      text,
+    });
+  }
+
+  // Handover events: Meta documents the customer as `sender`; some fixtures swap the two.
+  const customerId = [senderId, recipientId].find((id) => id !== undefined && id !== opts.accountId);
+  const handover = parseHandover(ctx, item, opts, customerId, timestamp);
+  if (handover) return handover;
+
   if (item.delivery !== undefined || item.read !== undefined) return ignored('receipt');
   if (item.reaction !== undefined) return ignored('reaction');
   const kind = Object.keys(item).find((k) => !['sender', 'recipient', 'timestamp'].includes(k));
   return ignored('non-message', kind);
+}
+
+/**
+ * Handover protocol events (developers.facebook.com/docs/messenger-platform/handover-protocol;
+ * reference/webhook-events/messaging_handovers): `pass_thread_control` reaches the app given the
+ * thread, `take_thread_control` the app it was taken from, `request_thread_control` the owner
+ * asked for it. The thread handed to our app → `resume` (lift the pause); taken by or passed to
+ * the Page inbox → a human agent has it (pause). Anything else — another bot app, or a mere
+ * request, which moves nothing — is not acted on. Undefined when `item` is no handover event.
+ */
+function parseHandover(
+  ctx: BuildContext,
+  item: Obj,
+  opts: MessagingOptions,
+  customerId: string | undefined,
+  timestamp: number | undefined,
+): ParsedEvent | undefined {
+  const pass = obj(item.pass_thread_control);
+  const take = obj(item.take_thread_control);
+  if (!pass && !take) {
+    return item.request_thread_control === undefined
+      ? undefined
+      : ignored('non-message', 'request_thread_control');
+  }
+  const type = pass ? 'pass_thread_control' : 'take_thread_control';
+  const newOwner = idOf((pass ?? take)?.new_owner_app_id);
+  let action: 'pause' | 'resume' | undefined;
+  if (pass && newOwner !== undefined && newOwner === opts.ourAppId) action = 'resume';
+  else if (newOwner !== undefined && PAGE_INBOX_APP_IDS.includes(newOwner)) action = 'pause';
+  if (!action || !customerId) return ignored('non-message', type);
+  const time = epochMs(item.timestamp) ?? timestamp;
+  return humanEvent(ctx, {
+    conversationId: `${opts.accountId}:${customerId}`,
+    // No message id on handovers: the event's kind and time identify it across retries.
+    messageId: `${type}:${customerId}:${time ?? 0}`,
+    pageId: opts.accountId,
+    agentId: newOwner,
+    action,
+    timestamp,
+  });
 }
 
 /**
@@ -255,7 +319,14 @@ export function parseMetaEntries(
         ...safely(() => {
           const item = obj(raw);
           if (!item) return ignored('unsupported', 'messaging item is not an object');
-          if (item.standby !== undefined) return ignored('non-message', 'standby');
+          const standby = obj(item.standby);
+          if (item.standby !== undefined) {
+            // Another app owns the thread (handover protocol): its traffic is not ours to answer,
+            // but an echo from the Page inbox is a person replying there — pause the bot.
+            if (!standby) return ignored('unsupported', 'standby item is not an object');
+            const event = parseMessagingItem(ctx, standby, { accountId, ourAppId: opts.ourAppId, entryTime });
+            return event.type === 'message' ? ignored('non-message', 'standby') : event;
+          }
           return parseMessagingItem(ctx, item, { accountId, ourAppId: opts.ourAppId, entryTime });
         }),
       );

@@ -4,11 +4,12 @@
  * key)>` — plain SHA-256 of the concatenation, not an HMAC — with `app_id` and `timestamp` read
  * from the JSON body. One event per POST. Conversation id `{oaId}:{userId}`.
  *
- * `user_send_*` are customer messages; `user_received_message` / `user_seen_message` receipts;
- * `*_reacted_message` reactions; `oa_send_*` are messages sent from the OA — by us or by a person
- * in the Zalo OA inbox, which Zalo does not tell apart — so they are reported as human activity
- * ({@link ZALO_OA_SEND_IS_HUMAN}) and the conversation actor drops the ones whose message id is in
- * our sent ids (HumanActivity's contract).
+ * `user_send_*` are customer messages, and so are `anonymous_send_*` (people who do not follow
+ * the OA; conversation id `{oaId}:anonymous:{message.conversation_id}`, customer the anonymous
+ * sender id); `user_send_group_*` (group chats) are ignored and counted; `user_received_message` /
+ * `user_seen_message` receipts; `*_reacted_message` reactions. `oa_send_*` are messages sent from
+ * the OA: with `sender.admin_id` a person sent them from the OA chat tool (human activity, the bot
+ * pauses); without it they went through the API — ours or another app's — and are echoes.
  */
 import { InvalidPayloadError, InvalidSignatureError } from '../shared/errors.js';
 import type { Attachment, AttachmentKind, MessageKind, ParsedEvent } from '../shared/model.js';
@@ -34,8 +35,8 @@ import type { ChannelAdapter } from './types.js';
 /** The signature header (lower-cased). */
 export const ZALO_SIGNATURE_HEADER = 'x-zevent-signature';
 
-/** `oa_send_*` events are reported as human activity (true) or ignored as echoes (false). */
-export const ZALO_OA_SEND_IS_HUMAN = true;
+/** Prefix of the events of people who do not follow the OA (they carry `message.conversation_id`). */
+const ANONYMOUS_PREFIX = 'anonymous_send_';
 
 /** Kind of each `user_send_*` event (attachment kind and message kind). */
 const USER_SEND_KINDS: Readonly<Record<string, { kind: MessageKind; attachment?: AttachmentKind }>> = {
@@ -112,28 +113,39 @@ export function parseZaloEvent(ctx: BuildContext, oaId: string, event: Obj): Par
   if (name.startsWith('oa_send_')) {
     const eventOa = senderId ?? idOf(event.oa_id);
     if (eventOa !== undefined && eventOa !== oaId) return ignored('not-subscribed-page', eventOa);
-    if (!ZALO_OA_SEND_IS_HUMAN) return ignored('echo', name);
+    // `sender.admin_id` is there only when a person sent from the OA chat tool; a send through the
+    // API (ours or another app's) lacks it and is no human taking over.
+    const adminId = idOf(obj(event.sender)?.admin_id);
+    if (adminId === undefined) return ignored('echo', `${name} through the API`);
     return humanEvent(ctx, {
       conversationId: recipientId ? `${oaId}:${recipientId}` : undefined,
       messageId: idOf(message.msg_id),
       pageId: oaId,
+      agentId: adminId,
       timestamp,
     });
   }
 
-  const spec = USER_SEND_KINDS[name];
+  // Group chats that mention the OA: not answered (the OA replies to people, not groups), counted.
+  if (name.startsWith('user_send_group_')) return ignored('non-message', 'group message');
+
+  // `anonymous_send_*`: a person who does not follow the OA; the chat is `message.conversation_id`.
+  const anonymous = name.startsWith(ANONYMOUS_PREFIX);
+  const spec = USER_SEND_KINDS[anonymous ? `user_send_${name.slice(ANONYMOUS_PREFIX.length)}` : name];
   if (!spec) {
-    return name.startsWith('user_send_')
+    return name.startsWith('user_send_') || anonymous
       ? ignored('unsupported', name)
       : ignored('non-message', name || undefined);
   }
   const eventOa = recipientId ?? idOf(event.oa_id);
   if (eventOa !== undefined && eventOa !== oaId) return ignored('not-subscribed-page', eventOa);
   if (!senderId) return ignored('unsupported', 'message without sender');
+  const anonymousChat = anonymous ? idOf(message.conversation_id) : undefined;
+  if (anonymous && !anonymousChat) return ignored('unsupported', 'anonymous message without conversation_id');
   const text = str(message.text);
   const attachments = zaloAttachments(message, spec.attachment);
   return messageEvent(ctx, {
-    conversationId: `${oaId}:${senderId}`,
+    conversationId: anonymousChat ? `${oaId}:anonymous:${anonymousChat}` : `${oaId}:${senderId}`,
     messageId: idOf(message.msg_id) ?? '',
     pageId: oaId,
     customer: { id: senderId },

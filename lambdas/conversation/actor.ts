@@ -67,6 +67,7 @@ export type Outcome =
   | 'waiting-media'
   | 'media-attached'
   | 'paused'
+  | 'unpaused'
   | 'echo-ignored'
   | 'fallback-sent';
 
@@ -228,6 +229,16 @@ export class ConversationActor {
     if (await this.deps.memory.isOurSend(event.tenantId, event.channel, activity.messageId, now)) {
       logger.debug('Echo of our own send ignored', { ...this.logKeys(event), messageId: activity.messageId });
       return 'echo-ignored';
+    }
+    if (activity.action === 'resume') {
+      // The thread was handed back to the bot (Meta handover): lift the pause now.
+      const state = await this.deps.state.load(event);
+      if (isPaused(state, now)) await this.deps.state.save({ ...state, pausedUntil: now, updatedAt: now });
+      logger.info('Thread handed back: bot resumed', {
+        ...this.logKeys(event),
+        messageId: activity.messageId,
+      });
+      return 'unpaused';
     }
     const tenant = await this.deps.loadTenant(event.tenantId);
     const minutes = tenant.settings.humanTakeoverMinutes ?? this.config.humanTakeoverMinutes;

@@ -9,7 +9,6 @@ import {
   webhookUrl,
 } from '../../../bin/local/webhook-builder.js';
 import { adapterFor } from '../../../lambdas/channels/index.js';
-import { ZALO_OA_SEND_IS_HUMAN } from '../../../lambdas/channels/zalo.js';
 import { InvalidSignatureError } from '../../../lambdas/shared/errors.js';
 import { CHANNELS, type ChannelName, type ParsedEvent } from '../../../lambdas/shared/model.js';
 import { ctxFor, TENANT } from './helpers.js';
@@ -65,8 +64,8 @@ const EXPECTED: Record<ChannelName, Record<WebhookKind, string>> = {
   },
   zalo: {
     text: 'message',
-    echo: ZALO_OA_SEND_IS_HUMAN ? 'human-active' : 'ignored:echo',
-    human: ZALO_OA_SEND_IS_HUMAN ? 'human-active' : 'ignored:echo',
+    echo: 'ignored:echo',
+    human: 'human-active',
     audio: 'message',
     image: 'message',
     receipt: 'ignored:receipt',

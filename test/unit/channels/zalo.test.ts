@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { zaloAdapter } from '../../../lambdas/channels/index.js';
-import { ZALO_OA_SEND_IS_HUMAN } from '../../../lambdas/channels/zalo.js';
 import { InvalidPayloadError, InvalidSignatureError } from '../../../lambdas/shared/errors.js';
 import { ctxFor, fixtureLines, humans, messages, outcomes, parse, post, zaloMac } from './helpers.js';
 
@@ -61,7 +60,7 @@ describe('Zalo parse', () => {
       'message',
       'ignored:receipt',
       'ignored:receipt',
-      ZALO_OA_SEND_IS_HUMAN ? 'human-active' : 'ignored:echo',
+      'human-active',
       'ignored:non-message',
       'ignored:not-subscribed-page',
       'ignored:reaction',
@@ -104,7 +103,7 @@ describe('Zalo parse', () => {
     });
   });
 
-  it('reports OA sends as activity on the customer’s conversation (the actor drops our own by sent id)', () => {
+  it('reports an OA send by a person in the OA chat tool (sender.admin_id) as human activity on the customer’s conversation', () => {
     expect(humans(events)[0]).toEqual({
       tenantId: 'acme',
       channel: 'zalo',
@@ -112,6 +111,7 @@ describe('Zalo parse', () => {
       conversationKey: 'acme#zalo#579745863508352884:4212876000000000001',
       messageId: 'zmsg-oa-1',
       pageId: '579745863508352884',
+      agentId: '7451203917452102',
       timestamp: 1718000007123,
       receivedAt: 1750000000000,
     });

@@ -335,6 +335,22 @@ describe('ConversationActor', () => {
     expect(await t.actor.onMessage(msg('m2', 'back?'), first)).toBe('answered');
   });
 
+  it('lifts the pause when the thread is handed back to the bot (Meta handover resume)', async () => {
+    const t = setup({ settings: { humanTakeoverMinutes: 30 } });
+    const human = humanEvent('agent-1', t.now());
+    expect(await t.actor.onHumanActive(human)).toBe('paused');
+    expect(await t.actor.onMessage(msg('m1', 'hello?'), first)).toBe('paused-recorded');
+    const handBack = humanEvent('pass_thread_control:U1:1', t.now());
+    expect(
+      await t.actor.onHumanActive({
+        ...handBack,
+        activity: { ...handBack.activity, action: 'resume' as const },
+      }),
+    ).toBe('unpaused');
+    expect(await t.actor.onMessage(msg('m2', 'anyone?'), first)).toBe('answered');
+    expect(t.outbound.map((p) => p.text)).toEqual(['echo: anyone?']);
+  });
+
   it('pauses the conversation after a responder handoff', async () => {
     const t = setup({
       plan: () => ({ parts: [{ text: 'Connecting you to a person.' }], handoff: true, outcome: 'handoff' }),
