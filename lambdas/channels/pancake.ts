@@ -6,8 +6,10 @@
  * (described by third parties only: unconfirmed, hence optional).
  *
  * Only `messaging` events with `data.message` are messages (INBOX → inbox, COMMENT → comment);
- * every other event type is ignored as `non-message`. A message from the page itself is an echo,
- * or human activity when it carries `from.admin_id` and is not marked AI-generated/automated.
+ * every other event type is ignored as `non-message`. Staff messages — from the page itself, with
+ * staff metadata (`from.admin_id`, or `from.admin_name` / `from.uid` without it), or from one of
+ * `conversation.assignee_ids` — are human activity unless marked AI-generated/automated; other
+ * page messages are echoes. A comment without `from` belongs to `conversation.from`.
  * Conversation id: `data.conversation.id`.
  */
 import { InvalidPayloadError, InvalidSignatureError } from '../shared/errors.js';
@@ -131,22 +133,34 @@ export function parsePancakeMessaging(ctx: BuildContext, pageIds: readonly strin
   if (!pageIds.includes(pageId)) return ignored('not-subscribed-page', pageId);
   const conversationId = idOf(conversation?.id) ?? idOf(message.conversation_id);
   const messageId = idOf(message.id);
-  const from = obj(message.from) ?? {};
+  const type = str(message.type) ?? str(conversation?.type) ?? 'INBOX';
+  const isComment = type.toUpperCase() === 'COMMENT';
+  // A comment may come without `from`: its author is the conversation's customer.
+  const from = obj(message.from) ?? (isComment ? obj(conversation?.from) : undefined) ?? {};
   const fromId = idOf(from.id);
   const timestamp = pancakeTime(message.inserted_at);
 
-  if (fromId !== undefined && (fromId === pageId || fromId === idOf(message.page_id))) {
-    const adminId = idOf(from.admin_id);
+  // Staff: the page itself, a sender carrying staff metadata (`admin_id`, or `admin_name` / `uid`
+  // without it), or one of the conversation's assignees (`assignee_ids` are staff user ids).
+  const fromPage = fromId !== undefined && (fromId === pageId || fromId === idOf(message.page_id));
+  const staffId = idOf(from.admin_id) ?? idOf(from.uid);
+  const staffMarked = staffId !== undefined || str(from.admin_name) !== undefined;
+  const assignee = fromId !== undefined && arr(conversation?.assignee_ids).some((id) => idOf(id) === fromId);
+  if (fromPage || staffMarked || assignee) {
     const automated = from.ai_generated === true || from.is_automated === true;
-    if (adminId && !automated) {
-      return humanEvent(ctx, { conversationId, messageId, pageId, agentId: adminId, timestamp });
+    if ((staffMarked || assignee) && !automated) {
+      return humanEvent(ctx, {
+        conversationId,
+        messageId,
+        pageId,
+        agentId: staffId ?? (assignee ? fromId : undefined),
+        timestamp,
+      });
     }
-    return ignored('echo', adminId ? 'automated page message' : 'page message');
+    return ignored('echo', staffMarked ? 'automated page message' : 'page message');
   }
   if (!fromId || !conversationId || !messageId) return ignored('unsupported', 'message without ids');
 
-  const type = str(message.type) ?? str(conversation?.type) ?? 'INBOX';
-  const isComment = type.toUpperCase() === 'COMMENT';
   const text = pancakeText(message);
   const attachments = pancakeAttachments(message);
   if (!text && attachments.length === 0) return ignored('unsupported', 'message without content');
