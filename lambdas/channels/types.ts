@@ -56,6 +56,8 @@ export interface SendTarget {
   readonly recipientId: string;
   readonly surface: 'inbox' | 'comment';
   readonly replyToMessageId?: string;
+  /** Telegram Business: the business connection to answer through. */
+  readonly businessConnectionId?: string;
 }
 
 /** What a platform answered to a successful send. */

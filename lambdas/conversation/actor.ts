@@ -557,6 +557,7 @@ export class ConversationActor {
         recipientId: state.customer?.id ?? '',
         surface: last?.surface ?? 'inbox',
         ...(last?.surface === 'comment' ? { replyToMessageId: last.commentId ?? last.messageId } : {}),
+        ...(last?.businessConnectionId ? { businessConnectionId: last.businessConnectionId } : {}),
         ...(part.text !== undefined ? { text: part.text } : {}),
         ...(part.imageUrl !== undefined ? { imageUrl: part.imageUrl } : {}),
         customerLastMessageAt: state.customerLastMessageAt ?? turn.lastMessageAt,

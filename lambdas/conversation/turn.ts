@@ -40,6 +40,8 @@ export interface TurnMessageRecord {
   readonly surface: 'inbox' | 'comment';
   readonly commentId?: string;
   readonly postback?: string;
+  /** Telegram Business: the connection the reply goes through. */
+  readonly businessConnectionId?: string;
   /** Transcripts of this message's media, by attachment index order. */
   readonly transcript?: string;
   readonly keyframes?: readonly string[];
@@ -242,6 +244,9 @@ export function toRecord(message: NormalisedMessage, now: number): TurnMessageRe
     surface: message.surface,
     ...(commentId !== undefined ? { commentId } : {}),
     ...(message.postback !== undefined ? { postback: boundText(message.postback, BOUNDS.messageText) } : {}),
+    ...(message.businessConnectionId !== undefined
+      ? { businessConnectionId: message.businessConnectionId }
+      : {}),
   };
 }
 

@@ -245,6 +245,9 @@ export function createDeliveryHandler(
         recipientId: part.recipientId,
         surface: part.surface,
         ...(part.replyToMessageId !== undefined ? { replyToMessageId: part.replyToMessageId } : {}),
+        ...(part.businessConnectionId !== undefined
+          ? { businessConnectionId: part.businessConnectionId }
+          : {}),
       };
       try {
         if (part.text === undefined && part.imageUrl === undefined) {

@@ -83,7 +83,11 @@ export function createTelegramSender(options: SenderOptions = {}): ChannelSender
     const chat_id = chatId(target);
     botToken(target);
     await opts.beforeCall(target, 'send');
-    const answer = await call(target, method, { chat_id, ...body }, signal);
+    // A Telegram Business chat is answered through its connection (Bot API `business_connection_id`).
+    const business = target.businessConnectionId
+      ? { business_connection_id: target.businessConnectionId }
+      : {};
+    const answer = await call(target, method, { ...business, chat_id, ...body }, signal);
     const error = telegramError(`telegram ${method}`, answer);
     if (error) throw error;
     const id = (answer.json as TelegramAnswer).result?.message_id;

@@ -351,6 +351,13 @@ describe('ConversationActor', () => {
     expect(t.outbound.map((p) => p.text)).toEqual(['echo: anyone?']);
   });
 
+  it('carries a Telegram Business connection from the message to every reply part', async () => {
+    const t = setup();
+    await t.actor.onMessage(msg('m1', 'hi', { businessConnectionId: 'bc-42' }), first);
+    await t.actor.onMessage(msg('m2', 'plain'), first);
+    expect(t.outbound.map((p) => p.businessConnectionId)).toEqual(['bc-42', undefined]);
+  });
+
   it('pauses the conversation after a responder handoff', async () => {
     const t = setup({
       plan: () => ({ parts: [{ text: 'Connecting you to a person.' }], handoff: true, outcome: 'handoff' }),

@@ -244,6 +244,14 @@ describe('senders', () => {
     ).toBe(true);
   });
 
+  it('answers a Telegram Business chat through its business_connection_id', async () => {
+    await sender('telegram').sendText({ ...targets.telegram, businessConnectionId: 'bc-42' }, 'hello');
+    await sender('telegram').sendText(targets.telegram, 'plain');
+    const [business, plain] = sandbox.messages();
+    expect(business?.body).toMatchObject({ business_connection_id: 'bc-42', text: 'hello' });
+    expect(plain?.body).not.toHaveProperty('business_connection_id');
+  });
+
   it('sends Zalo consultation messages with the access_token header and reads error codes from HTTP 200', async () => {
     const result = await sender('zalo').sendText(targets.zalo, 'alo');
     expect(sandbox.messages()[0]).toMatchObject({
