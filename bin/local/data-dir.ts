@@ -92,7 +92,9 @@ export function keptDemoTenant(dir: string): TenantDocument | undefined {
  * `status` attribute). Nothing else uses this data directory (the lock), so each belongs to
  * work that died with it: without this, a redelivered message would wait for the record's
  * in-progress expiry (the function timeout) and could reach its queue's DLQ first. Whatever
- * the dead work had finished stays recorded, so it is not repeated.
+ * the dead work had finished stays recorded, so it is not repeated. A reply part the dead
+ * process was sending keeps its "sending" mark (the memory table's attempts item, not touched
+ * here): delivery then records it as `AMBIGUOUS_AFTER_CRASH` rather than sending it twice.
  * @returns how many records were released
  */
 export async function releaseInterruptedWork(dynamo: DynamoDBClient, table: string): Promise<number> {

@@ -12,6 +12,11 @@
  * - A send that may have reached the platform without an answer (timeout after the request left,
  *   connection lost mid-request) counts `SendAmbiguous` and is retried only once the queue's
  *   visibility window has passed, never at once.
+ * - A send cut off by a crash is never sent again: right before a part's first platform call a
+ *   conditional write marks its attempts item as "sending"; every attempt that ends with a known
+ *   result clears the mark or stores an outcome. A part redelivered with the mark still there was
+ *   being sent when its process died: it may have reached the customer, so it is recorded as failed
+ *   (`AMBIGUOUS_AFTER_CRASH`) and counted `SendAmbiguous` instead of risking a double reply.
  * - Only real failures count towards giving up: each is counted in the memory table, and the
  *   `MAX_SEND_ATTEMPTS`-th moves the part to the outbound DLQ (`OUTBOUND_DLQ_URL`) and records
  *   it as failed. Deferrals (a rate-limit wait longer than the in-process budget, too little
@@ -57,7 +62,15 @@ import {
   windowClosed,
 } from './policy.js';
 import { RateLimiter, type RateLimitSettings, rateLimitsFromEnv, rateRules } from './rate-limit.js';
-import { clearFailures, countFailure, type DeliveryOutcome, recordOutcome } from './records.js';
+import {
+  AMBIGUOUS_AFTER_CRASH,
+  clearFailures,
+  clearSending,
+  countFailure,
+  type DeliveryOutcome,
+  markSending,
+  recordOutcome,
+} from './records.js';
 
 /**
  * A part handed back to the queue without being tried: not a failure, never counted towards
@@ -73,6 +86,19 @@ export class DeliveryDeferred extends RetryableSendError {
 export class RateLimitDeferred extends DeliveryDeferred {
   constructor(retryAfterMs: number) {
     super('RATE_LIMITED', `Over our own rate limit: deferred for ${retryAfterMs} ms.`, retryAfterMs);
+  }
+}
+
+/**
+ * An earlier attempt of this part started a send whose result it never learnt (its process died
+ * mid-send): the platform may have it, so it is not sent again.
+ */
+export class SendCutOffError extends PermanentSendError {
+  constructor() {
+    super(
+      AMBIGUOUS_AFTER_CRASH,
+      'A send may have reached the platform before the process stopped; not sent again.',
+    );
   }
 }
 
@@ -121,6 +147,8 @@ interface RunState {
   timer: NodeJS.Timeout | undefined;
   /** The outcome produced by this invocation (not a replay from the idempotency store). */
   outcome: DeliveryOutcome | undefined;
+  /** This attempt wrote the part's sending mark (its first platform call was about to start). */
+  marked: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -194,6 +222,11 @@ export function createDeliveryHandler(
       );
       if (!acquired.ok) throw new RateLimitDeferred(acquired.retryAfterMs);
       if (acquired.delayed) emitMetric('RateLimited', 1, { channel: target.channel });
+      // Last step before the request leaves, once per part (an image with a caption calls twice).
+      if (run && !run.marked) {
+        if (!(await markSending(memoryTable, run.part, now()))) throw new SendCutOffError();
+        run.marked = true;
+      }
       // The send timeout covers the platform call, not the wait for a rate-limit slot.
       if (run) arm(run, sendTimeoutMs);
     };
@@ -275,6 +308,16 @@ export function createDeliveryHandler(
         run.outcome = { status: 'delivered', platformMessageId, at: now() };
         return run.outcome;
       } catch (err) {
+        if (err instanceof SendCutOffError) {
+          emitMetric('SendAmbiguous', 1, { channel: part.channel });
+          logger.warn({
+            message: 'A send may have reached the platform before the process stopped; not sent again',
+            tenant: part.tenantId,
+            channel: part.channel,
+            conversation: part.conversationKey,
+            messageId: part.replyId,
+          });
+        }
         if (err instanceof PermanentSendError) {
           run.outcome = {
             status: 'failed',
@@ -386,8 +429,21 @@ export function createDeliveryHandler(
     part: OutboundPart,
     err: unknown,
     keys: Record<string, string>,
+    run: RunState,
   ): Promise<void> => {
     if (err instanceof DeliveryDeferred) {
+      if (run.marked) {
+        // Deferred after the mark (the caption of an image part): this attempt sent nothing more.
+        try {
+          await clearSending(s.memoryTable, part);
+        } catch (clearErr) {
+          logger.warn({
+            message: 'Could not clear the sending mark',
+            ...keys,
+            error: (clearErr as Error).name,
+          });
+        }
+      }
       const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
       if (err instanceof RateLimitDeferred) emitMetric('RateLimited', 1, { channel: part.channel });
       logger.info({
@@ -407,7 +463,9 @@ export function createDeliveryHandler(
     }
     let attempt: number;
     try {
-      attempt = await countFailure(s.memoryTable, part, now());
+      // The attempt's result is known: clear its sending mark, unless the part was sent and only
+      // the recording failed (then it must never be sent again).
+      attempt = await countFailure(s.memoryTable, part, now(), run.outcome !== undefined);
     } catch (countErr) {
       // Without the count nothing is given up; SQS's backstop still applies.
       attempt = 1;
@@ -527,6 +585,7 @@ export function createDeliveryHandler(
       controller: new AbortController(),
       timer: undefined,
       outcome: undefined,
+      marked: false,
     };
     let outcome: DeliveryOutcome;
     try {
@@ -541,7 +600,7 @@ export function createDeliveryHandler(
         });
         outcome = run.outcome;
       } else {
-        return retryLater(s, record, part, err, keys);
+        return retryLater(s, record, part, err, keys, run);
       }
     }
     const fresh = run.outcome !== undefined;
@@ -556,6 +615,8 @@ export function createDeliveryHandler(
           platformMessageId: outcome.platformMessageId,
           partIndex: part.partIndex,
         });
+      } else if (outcome.status === 'failed' && outcome.code === AMBIGUOUS_AFTER_CRASH) {
+        // Counted and logged as SendAmbiguous where it was found: most likely delivered, not refused.
       } else if (outcome.status === 'failed') {
         emitMetric('SendFailed', 1, { channel: part.channel, code: outcome.code });
         // Per-channel total without the code dimension: the failure-rate alarm divides by it.
@@ -585,7 +646,7 @@ export function createDeliveryHandler(
     try {
       await recordOutcome(s.memoryTable, part, outcome);
     } catch (err) {
-      return retryLater(s, record, part, err, keys);
+      return retryLater(s, record, part, err, keys, run);
     }
   };
 

@@ -135,17 +135,77 @@ async function markHistory(tableName: string, part: OutboundPart, outcome: Deliv
   }
 }
 
+/** Failure code of a part not sent again because a crash cut off an earlier send of it. */
+export const AMBIGUOUS_AFTER_CRASH = 'AMBIGUOUS_AFTER_CRASH';
+
+/**
+ * Marks a part as being sent, right before its first platform call: one conditional write on its
+ * attempts item. Every attempt that ends with a known result clears the mark ({@link countFailure},
+ * {@link clearSending}) or records an outcome that stops any resend (idempotency), so a mark found
+ * here means an earlier attempt died between starting the send and learning its result.
+ * @returns false when the mark was already there (the part may have reached the platform)
+ * @throws DependencyError
+ */
+export async function markSending(tableName: string, part: OutboundPart, now: number): Promise<boolean> {
+  try {
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: conversationPk(part.conversationKey), sk: attemptsSk(part.replyId) },
+        UpdateExpression: 'SET sending = :now, expiresAt = :exp',
+        ConditionExpression: 'attribute_not_exists(sending)',
+        ExpressionAttributeValues: { ':now': now, ':exp': Math.floor(now / 1000) + ATTEMPTS_TTL_SECONDS },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (
+      err instanceof ConditionalCheckFailedException ||
+      (err as Error).name === 'ConditionalCheckFailedException'
+    ) {
+      return false;
+    }
+    throw dependency('the sending mark', err);
+  }
+}
+
+/**
+ * Removes a part's sending mark when the attempt stops for a reason known not to have sent it
+ * (a deferral after the mark). @throws DependencyError
+ */
+export async function clearSending(tableName: string, part: OutboundPart): Promise<void> {
+  try {
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: conversationPk(part.conversationKey), sk: attemptsSk(part.replyId) },
+        UpdateExpression: 'REMOVE sending',
+      }),
+    );
+  } catch (err) {
+    throw dependency('the sending mark', err);
+  }
+}
+
 /**
  * Counts one real failed attempt of a part (deferrals are not counted) and returns how many
- * there have been. SQS's ApproximateReceiveCount cannot tell the two apart. @throws DependencyError
+ * there have been. SQS's ApproximateReceiveCount cannot tell the two apart. The same write
+ * removes the sending mark (the attempt's result is known), unless `keepSending`: the part was
+ * sent but its outcome could not be stored, so it must never be sent again.
+ * @throws DependencyError
  */
-export async function countFailure(tableName: string, part: OutboundPart, now: number): Promise<number> {
+export async function countFailure(
+  tableName: string,
+  part: OutboundPart,
+  now: number,
+  keepSending = false,
+): Promise<number> {
   try {
     const out = await documentClient().send(
       new UpdateCommand({
         TableName: tableName,
         Key: { pk: conversationPk(part.conversationKey), sk: attemptsSk(part.replyId) },
-        UpdateExpression: 'ADD failures :one SET expiresAt = :exp, lastFailureAt = :now',
+        UpdateExpression: `ADD failures :one SET expiresAt = :exp, lastFailureAt = :now${keepSending ? '' : ' REMOVE sending'}`,
         ExpressionAttributeValues: {
           ':one': 1,
           ':exp': Math.floor(now / 1000) + ATTEMPTS_TTL_SECONDS,

@@ -159,6 +159,27 @@ async function getItem(pk: string, sk: string): Promise<Record<string, unknown> 
   return result.Item;
 }
 
+/** A Lambda-shaped SQS record of `part` on outbound.fifo, for calling a handler directly. */
+function recordOf(part: OutboundPart, id: string): SQSEvent['Records'][number] {
+  return {
+    messageId: id,
+    receiptHandle: id,
+    body: JSON.stringify(part),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'local',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+      MessageGroupId: messageGroupId(part.conversationKey),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: emu.queues.outbound.arn,
+    awsRegion: 'us-east-1',
+  };
+}
+
 beforeAll(async () => {
   // The queue's own maxReceiveCount (a backstop of 100) is left as deployed.
   emu = await startEmulators({ prefix: `dlv${process.pid}` });
@@ -347,6 +368,13 @@ describe('delivery Lambda', () => {
     const tgCalls = sandbox.messages().filter((m) => m.text === tg.text);
     expect(tgCalls).toHaveLength(2);
     expect(tgCalls[1]!.at - tgCalls[0]!.at).toBeGreaterThanOrEqual(2_900);
+    // Each failure cleared its attempt's sending mark, so the next attempt sent normally; the
+    // mark of the attempt that delivered stays (its outcome is stored).
+    expect(await getItem(conversationPk(zalo.conversationKey), `attempts#${zalo.replyId}`)).toMatchObject({
+      failures: 2,
+      sending: expect.any(Number),
+    });
+    expect(await getItem(conversationPk(zalo.conversationKey), failureSk(zalo.replyId))).toBeUndefined();
     const retried = metricLines('SendRetried');
     expect(retried.some((l) => l.channel === 'zalo' && l.code === '500')).toBe(true);
     expect(retried.some((l) => l.channel === 'telegram' && l.code === '429')).toBe(true);
@@ -639,7 +667,8 @@ describe('delivery Lambda', () => {
     for (const text of texts) expect(delivered([text]), text).toHaveLength(1);
     expect(await drainBodies(emu.sqs, emu.queues.outbound.dlqUrl)).toEqual([]);
     for (const p of parts) {
-      expect(await getItem(conversationPk(p.conversationKey), `attempts#${p.replyId}`)).toBeUndefined();
+      const attempts = await getItem(conversationPk(p.conversationKey), `attempts#${p.replyId}`);
+      expect(attempts?.failures, p.replyId).toBeUndefined();
     }
   });
 
@@ -684,8 +713,10 @@ describe('delivery Lambda', () => {
     expect(metricLines('SendRetried').some((l) => l.channel === 'telegram' && l.code === 'TIMEOUT')).toBe(
       true,
     );
-    // This is the case no platform API lets us avoid: the first attempt had been delivered.
+    // This is the case no platform API lets us avoid: the first attempt had been delivered. The
+    // timeout was observed (the counter cleared the sending mark), so the retry was a normal send.
     expect(delivered([part.text ?? ''])).toHaveLength(2);
+    expect(await getItem(conversationPk(part.conversationKey), failureSk(part.replyId))).toBeUndefined();
   });
 
   it('leaves an ambiguous send invisible for the whole queue window when no shorter one is set', async () => {
@@ -788,4 +819,78 @@ describe('delivery Lambda', () => {
       clients.dynamoClient().middlewareStack.remove('slowDynamo');
     }
   }, 180_000);
+  it('never sends again a part whose process died mid-send, and records it as AMBIGUOUS_AFTER_CRASH', async () => {
+    const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
+    const { releaseInterruptedWork } = await import('../../bin/local/data-dir.js');
+    // The platform takes the request; the process "dies" before the answer: the call never settles.
+    const dying: typeof fetch = async (input, init) => {
+      const { signal: _signal, ...rest } = init ?? {};
+      await fetch(input, rest);
+      return new Promise<Response>(() => {});
+    };
+    const killed = createDeliveryHandler({ backoff: BACKOFF, fetch: dying });
+    const part = makePart('telegram', `crash${seq}`, 0, 1, `crash ${seq}`);
+    const record = recordOf(part, `crash-${seq}`);
+    void killed({ Records: [record] }, lambdaContext());
+    for (let i = 0; i < 200 && delivered([part.text ?? '']).length === 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(delivered([part.text ?? ''])).toHaveLength(1);
+    // The restart: the local stack releases the dead invocation's in-progress record.
+    expect(await releaseInterruptedWork(emu.dynamo, emu.tables.idempotency)).toBeGreaterThanOrEqual(1);
+    const ambiguousBefore = metricLines('SendAmbiguous').length;
+    const failedBefore = metricLines('SendFailed').length;
+    const restarted = createDeliveryHandler({ backoff: BACKOFF });
+    expect((await restarted({ Records: [record] }, lambdaContext())).batchItemFailures).toEqual([]);
+    // A redelivery of the same message is an idempotent replay.
+    expect((await restarted({ Records: [record] }, lambdaContext())).batchItemFailures).toEqual([]);
+
+    expect(sandbox.messages().filter((m) => m.text === part.text)).toHaveLength(1);
+    expect(await getItem(conversationPk(part.conversationKey), failureSk(part.replyId))).toMatchObject({
+      code: 'AMBIGUOUS_AFTER_CRASH',
+      replyId: part.replyId,
+    });
+    expect(metricLines('SendAmbiguous').slice(ambiguousBefore)).toMatchObject([{ channel: 'telegram' }]);
+    expect(metricLines('SendFailed')).toHaveLength(failedBefore);
+    expect(
+      output.filter(
+        (l) =>
+          l.includes('A send may have reached the platform before the process stopped') &&
+          l.includes(part.replyId) &&
+          l.includes('"WARN"'),
+      ),
+    ).toHaveLength(1);
+  });
+
+  it('leaves no sending mark when the rate limiter defers a part, and the next attempt sends it', async () => {
+    const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
+    const impatient = createDeliveryHandler({
+      backoff: BACKOFF,
+      maxRateWaitMs: 0,
+      rateLimits: { pancakePage: 1 },
+    });
+    const first = makePart('pancake', `rlm${seq}a`, 0, 1, `rate mark ${seq} a`, { pageId: 'p-rate' });
+    const second = makePart('pancake', `rlm${seq}b`, 0, 1, `rate mark ${seq} b`, { pageId: 'p-rate' });
+    let firstResponse = await impatient({ Records: [recordOf(first, `rlm-a-${seq}`)] }, lambdaContext());
+    for (let i = 0; i < 40 && firstResponse.batchItemFailures.length > 0; i += 1) {
+      // An earlier test may still hold the page's slot.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      firstResponse = await impatient({ Records: [recordOf(first, `rlm-a-${seq}`)] }, lambdaContext());
+    }
+    expect(firstResponse.batchItemFailures).toEqual([]);
+    const deferred = await impatient({ Records: [recordOf(second, `rlm-b-${seq}`)] }, lambdaContext());
+    expect(deferred.batchItemFailures).toEqual([{ itemIdentifier: `rlm-b-${seq}` }]);
+    expect(delivered([second.text ?? ''])).toHaveLength(0);
+    expect(
+      await getItem(conversationPk(second.conversationKey), `attempts#${second.replyId}`),
+    ).toBeUndefined();
+    let response = deferred;
+    for (let i = 0; i < 40 && response.batchItemFailures.length > 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      response = await impatient({ Records: [recordOf(second, `rlm-b-${seq}`)] }, lambdaContext());
+    }
+    expect(response.batchItemFailures).toEqual([]);
+    expect(delivered([second.text ?? ''])).toHaveLength(1);
+    expect(await getItem(conversationPk(second.conversationKey), failureSk(second.replyId))).toBeUndefined();
+  });
 });
