@@ -51,12 +51,7 @@ function defaultMonitoringName(stackName: string, id: string): string {
 }
 
 import { acknowledgeRelayFindings } from './nag.js';
-import {
-  CHAT_RELAY_DEFAULTS,
-  type ChatRelayProps,
-  isEnabled,
-  validateChatRelayProps,
-} from './props.js';
+import { CHAT_RELAY_DEFAULTS, type ChatRelayProps, isEnabled, validateChatRelayProps } from './props.js';
 import { RelayQueues } from './queues.js';
 import { Responder, ResponderType } from './responder.js';
 import { RelayStorage } from './storage.js';
