@@ -893,4 +893,32 @@ describe('delivery Lambda', () => {
     expect(delivered([second.text ?? ''])).toHaveLength(1);
     expect(await getItem(conversationPk(second.conversationKey), failureSk(second.replyId))).toBeUndefined();
   });
+  it('clears the sending mark when the caption of an image part is deferred after the image went', async () => {
+    const { createDeliveryHandler } = await import('../../lambdas/delivery/handler.js');
+    // One call per second to the chat, no in-process wait: the caption's call right after the
+    // image's is deferred.
+    const impatient = createDeliveryHandler({
+      backoff: BACKOFF,
+      maxRateWaitMs: 0,
+      rateLimits: { telegramChat: 1 },
+    });
+    const part = makePart('telegram', `cap${seq}`, 0, 1, `caption ${seq}`, {
+      imageUrl: `${sandbox.url}/sandbox/files/cap-${seq}.png`,
+    });
+    const record = recordOf(part, `cap-${seq}`);
+    const first = await impatient({ Records: [record] }, lambdaContext());
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: `cap-${seq}` }]);
+    expect(output.some((l) => l.includes('Send deferred, not counted') && l.includes(part.replyId))).toBe(
+      true,
+    );
+    const attempts = await getItem(conversationPk(part.conversationKey), `attempts#${part.replyId}`);
+    expect(attempts).toBeDefined();
+    expect(attempts?.sending).toBeUndefined();
+    // The next attempt may wait for the chat's slot between its two calls.
+    const patient = createDeliveryHandler({ backoff: BACKOFF, rateLimits: { telegramChat: 1 } });
+    expect((await patient({ Records: [record] }, lambdaContext())).batchItemFailures).toEqual([]);
+    // Not mistaken for a crash: the caption is sent (the image with it, the documented repeat).
+    expect(delivered([part.text ?? ''])).toHaveLength(1);
+    expect(await getItem(conversationPk(part.conversationKey), failureSk(part.replyId))).toBeUndefined();
+  });
 });
