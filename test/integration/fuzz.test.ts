@@ -18,7 +18,7 @@ import { buildCase, caseArb, type FuzzCase } from '../helpers/fuzz-payloads.js';
 import { PIPELINE_QUEUES, type Pipeline, startPipeline } from '../helpers/pipeline.js';
 
 const SEED = 20_261_002;
-const RUNS = Number(process.env.FUZZ_RUNS ?? 30);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 12);
 /** Shrink candidates tried after the first failure. */
 const SHRINK_BUDGET = 25;
 /** Per case: only a hung pipeline gets here. */
