@@ -161,7 +161,7 @@ export const METRICS = {
     'SendAmbiguous',
     'Count',
     ['channel'],
-    'Sends with an unknown outcome (timed out or cut off after the request left): the platform may have delivered them; retried only after the visibility window.',
+    'Sends with an unknown outcome: timed out or cut off after the request left (retried only after the visibility window), or found half-done after a crash (recorded AMBIGUOUS_AFTER_CRASH, not sent again).',
   ),
   TokenInvalid: m(
     'TokenInvalid',
