@@ -2,13 +2,13 @@
 /**
  * The CDK app (`cdk.json` "app"): one ChatRelayStack configured from `chatRelay:*` context,
  * checked by cdk-nag's AwsSolutions pack. Any unacknowledged finding fails the synth. The Lambda
- * code is the prebundled `dist/assets/` (scripts/build.ts), rebuilt first only when its sources
+ * code is the prebundled `dist/assets/` (bin/build.ts), rebuilt first only when its sources
  * changed, so `npx cdk synth` never bundles at synth time and never synthesizes stale handlers.
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ChatRelayStack } from '../lib/stack.js';
-import { ensureAssets } from '../scripts/build.js';
+import { ensureAssets } from './build.js';
 
 if (await ensureAssets()) console.error('chat-relay: Lambda assets rebuilt (sources changed)');
 

@@ -1,7 +1,7 @@
 /**
  * The shared defaults for every chat-relay Lambda: Node.js 22 on arm64, code from the package's
  * prebundled assets (`dist/assets/<name>`, built by `npm run build` with esbuild: minified, source
- * maps, AWS SDK v3 left to the runtime — see scripts/build.ts), an explicit log group with
+ * maps, AWS SDK v3 left to the runtime — see bin/build.ts), an explicit log group with
  * retention, and the Powertools environment. A synth bundles nothing: no esbuild, no Docker, no
  * lockfile on the machine that runs it.
  */
@@ -127,7 +127,7 @@ export class RelayFunction extends Construct {
       removalPolicy: defaults.logRemovalPolicy,
     });
     this.function = new LambdaFunction(this, 'Function', {
-      // Prebundled by scripts/build.ts (esbuild: node22, CommonJS, minified, source map, @aws-sdk/* external).
+      // Prebundled by bin/build.ts (esbuild: node22, CommonJS, minified, source map, @aws-sdk/* external).
       code: Code.fromAsset(assetPath(props.entry)),
       handler: 'index.handler',
       description: props.description,

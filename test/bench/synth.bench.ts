@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureAssets } from '../../scripts/build.js';
+import { ensureAssets } from '../../bin/build.js';
 
 const TARGET_S = 8;
 const RUNS = 3;

@@ -11,7 +11,7 @@
  *   assembly at the package root), `dist/package.json` marking `dist/` CommonJS, and `API.md`
  *   from jsii-docgen. See docs/library.md for why the compiled library is CommonJS.
  *
- * Usage: `tsx scripts/build.ts [assets|lib|all] [--if-stale]`. `--if-stale` rebuilds the assets
+ * Usage: `tsx bin/build.ts [assets|lib|all] [--if-stale]`. `--if-stale` rebuilds the assets
  * only when the content hash of their sources differs from the one recorded by the last build
  * (what `pretest`, `prestart`, `presynth`, the CDK app and the vitest global setup call).
  */
@@ -94,6 +94,8 @@ function handlerOptions(name: string, outdir: string): BuildOptions {
     target: 'node22',
     format: 'cjs',
     minify: true,
+    // Error and class names survive minification: logs name the error (`ConditionalCheckFailed…`, not `_e`).
+    keepNames: true,
     sourcemap: true,
     sourcesContent: false,
     mainFields: ['module', 'main'],
@@ -113,6 +115,7 @@ function mediaOptions(outdir: string): BuildOptions {
     platform: 'node',
     target: 'node22',
     format: 'esm',
+    keepNames: true,
     // Minified with a linked map and no sources content, like the Lambdas: the image runs with
     // --enable-source-maps, and the package stays small.
     minify: true,
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
   const target = args.find((a) => !a.startsWith('--')) ?? 'all';
   const ifStale = args.includes('--if-stale');
   if (!['assets', 'lib', 'all'].includes(target)) {
-    console.error(`usage: tsx scripts/build.ts [assets|lib|all] [--if-stale] (got ${target})`);
+    console.error(`usage: tsx bin/build.ts [assets|lib|all] [--if-stale] (got ${target})`);
     process.exit(2);
   }
   if (target === 'assets' || target === 'all') {
