@@ -11,6 +11,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
+import { DEFAULT_SECRET_PREFIX } from '../../lambdas/contracts/defaults.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import {
   QUEUE_DEFINITIONS,
@@ -83,7 +84,7 @@ interface SqsServer {
 /** Starts dynalite, fauxqs and the Secrets Manager emulator and creates every queue and table. */
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const prefix = options.prefix ?? 'chat-relay';
-  const secretPrefix = options.secretPrefix ?? 'chat-relay';
+  const secretPrefix = options.secretPrefix ?? DEFAULT_SECRET_PREFIX;
   const mediaBucket = options.mediaBucket ?? `${prefix}-media`;
 
   const dataDir = options.dataDir;

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { DEFAULT_SERVICE_NAME } from '../../lambdas/contracts/defaults.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import type { TenantDocument } from '../../lambdas/shared/tenant.js';
 import {
@@ -113,7 +114,7 @@ export function handlerEnvironment(
   // seconds, which the webhook's 1.5 s answer deadline (tuned for AWS) turns into 503s and retry
   // storms. 9 s stays under the deployed webhook timeout; ENQUEUE_BUDGET_MS set by the user wins.
   env[ENV.enqueueBudgetMs] = userEnv[ENV.enqueueBudgetMs] || '9000';
-  env.POWERTOOLS_SERVICE_NAME = userEnv.POWERTOOLS_SERVICE_NAME || 'chat-relay';
+  env.POWERTOOLS_SERVICE_NAME = userEnv.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE_NAME;
   env.POWERTOOLS_LOG_LEVEL = config.logLevel;
   // EMF metrics are JSON lines on stdout: only worth seeing when debugging.
   if (config.logLevel !== 'DEBUG' && config.logLevel !== 'TRACE') env.POWERTOOLS_METRICS_DISABLED = 'true';

@@ -14,6 +14,7 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { DEFAULT_SECRET_PREFIX } from '../../lambdas/contracts/defaults.js';
 import { TenantConfigError } from '../../lambdas/shared/errors.js';
 import {
   parseTenantDocument,
@@ -36,7 +37,7 @@ export interface CliIo {
 /** Exit codes. */
 export const EXIT = { ok: 0, aws: 1, usage: 2 } as const;
 
-export const DEFAULT_PREFIX = 'chat-relay';
+export const DEFAULT_PREFIX = DEFAULT_SECRET_PREFIX;
 export const DEFAULT_STACK = 'ChatRelay';
 /** The stack output holding the API's base URL. */
 export const BASE_URL_OUTPUT = 'WebhookBaseUrl';

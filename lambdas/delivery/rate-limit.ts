@@ -50,6 +50,7 @@ import {
   type UpdateCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { DEFAULT_RATE_LIMITS } from '../contracts/defaults.js';
 import { documentClient } from '../shared/clients.js';
 import { ENV } from '../shared/env.js';
 import { ConfigurationError, DependencyError } from '../shared/errors.js';
@@ -63,18 +64,7 @@ export interface RateRule {
 }
 
 /** Platform limits (calls per second). */
-export const RATE_LIMITS = {
-  /** Pancake: 5 calls per page per second. */
-  pancakePage: 5,
-  /** Telegram: about 1 message per second per chat. */
-  telegramChat: 1,
-  /** Telegram: about 30 messages per second per bot. */
-  telegramBot: 30,
-  /** WhatsApp Cloud API: 80 messages per second per phone number (default tier). */
-  whatsappNumber: 80,
-  /** Messenger and Instagram: 300 text messages per second per page. */
-  metaPage: 300,
-} as const;
+export const RATE_LIMITS = DEFAULT_RATE_LIMITS;
 
 /** Overrides of {@link RATE_LIMITS} (calls per second). */
 export type RateLimitSettings = { readonly [K in keyof typeof RATE_LIMITS]?: number };

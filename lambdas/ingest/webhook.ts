@@ -15,6 +15,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MAX_EVENTS_PER_REQUEST } from '../channels/limits.js';
 import type { ChannelAdapter, WebhookRequest } from '../channels/types.js';
+import { DEFAULTS } from '../contracts/defaults.js';
 import {
   DependencyError,
   EnqueueError,
@@ -36,10 +37,10 @@ import { errorOutcome, handshakeResponse, queuedResponse, type WebhookResponse }
 const LOGGED_EVENTS = 100;
 
 /** Default body limit: 1 MiB of decoded bytes. */
-export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+export const DEFAULT_MAX_BODY_BYTES = DEFAULTS.maxBodyBytes;
 
 /** Default answer deadline of a request, ms from its start. */
-export const DEFAULT_DEADLINE_MS = 1500;
+export const DEFAULT_DEADLINE_MS = DEFAULTS.enqueueBudgetMs;
 
 /** Why entries count as unsent when the deadline passed during the enqueue. */
 export const DEADLINE_PASSED = 'DeadlineExceeded: the answer deadline passed before SQS confirmed the send';

@@ -15,12 +15,13 @@ import { rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ApiBases, apiBases, GRAPH_API_VERSION } from '../channels/endpoints.js';
+import { DEFAULTS } from '../contracts/defaults.js';
 import { DependencyError, MediaError, NotFoundError, TenantConfigError } from '../shared/errors.js';
 import type { MediaJob } from '../shared/model.js';
 import type { TenantDocument } from '../shared/tenant.js';
 
 /** Default size cap (`MAX_MEDIA_BYTES`): 25 MB. */
-export const DEFAULT_MAX_MEDIA_BYTES = 25 * 1024 * 1024;
+export const DEFAULT_MAX_MEDIA_BYTES = DEFAULTS.maxMediaBytes;
 
 /** Options of {@link downloadAttachment}. */
 export interface DownloadOptions {

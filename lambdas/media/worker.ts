@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { type ApiBases, apiBases } from '../channels/endpoints.js';
+import { DEFAULTS } from '../contracts/defaults.js';
 import { QUEUE_DEFINITIONS } from '../contracts/definitions.js';
 import { documentClient, sqsClient } from '../shared/clients.js';
 import { ENV, intEnv, requireEnv } from '../shared/env.js';
@@ -42,7 +43,7 @@ import { type TranscriptionEngine, WhisperCppEngine } from './engine.js';
 import { jobLogKeys, type MediaOutcome, type PutObject, processMediaJob, redact } from './process.js';
 
 /** Default number of keyframes per video (`KEYFRAME_COUNT`). */
-export const DEFAULT_KEYFRAME_COUNT = 4;
+export const DEFAULT_KEYFRAME_COUNT = DEFAULTS.keyframeCount;
 /** Media results live one day in the memory table (like the media bucket's objects). */
 export const MEDIA_RESULT_TTL_SECONDS = 86_400;
 

@@ -10,10 +10,11 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DEFAULT_SERVICE_NAME } from '../contracts/defaults.js';
 import { METRICS, METRICS_NAMESPACE, type MetricName } from './metrics-catalogue.js';
 import { redactSecrets } from './redact.js';
 
-const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'chat-relay';
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE_NAME;
 
 /** JSON replacer of the shared logger: blanks known secrets out of every string value. */
 export function redactingReplacer(_key: string, value: unknown): unknown {
