@@ -29,9 +29,17 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/** How long a new stack waits for the previous holder of the data directory to stop. */
+const HOLDER_GRACE_MS = 8000;
+
+const sleepSync = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
 /**
  * Takes the data directory for this process (creating it), removing the kept state first when
- * `fresh`. A lock left by a process that no longer runs (a crash) is taken over.
+ * `fresh`. A lock left by a process that no longer runs (a crash) is taken over; one held by a stack
+ * that is stopping is waited for, up to 8 s.
  * @returns a function releasing the lock
  * @throws LocalConfigError when another running local stack holds the directory
  */
@@ -45,7 +53,13 @@ export function takeDataDir(dir: string, fresh: boolean): () => void {
     } catch (err) {
       if (!(err instanceof Error && 'code' in err && err.code === 'EEXIST') || attempt > 0) throw err;
       const holder = Number(readFileSync(lock, 'utf8').trim());
-      if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+      const running = (): boolean =>
+        Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && alive(holder);
+      // A stack whose `npm start` was just killed is still stopping (it notices its parent is
+      // gone within a quarter second and stops within 5 s): a restart waits for it.
+      const until = Date.now() + HOLDER_GRACE_MS;
+      while (running() && Date.now() < until) sleepSync(100);
+      if (running()) {
         throw new LocalConfigError(
           `another local stack (pid ${holder}) is using ${dir}; stop it or set CHAT_RELAY_DATA_DIR to another directory.`,
         );

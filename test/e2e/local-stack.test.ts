@@ -334,4 +334,51 @@ describe('npm start', () => {
     expect(down, 'the stack still answers after npm was terminated').toBe(true);
     await exited;
   });
+
+  it('starts again on the same data directory right after npm start was killed with SIGKILL', async () => {
+    const killDir = join(dir, 'npm-kill');
+    const start = (): { child: ReturnType<typeof spawn>; ready: Promise<string> } => {
+      const child = spawn('npm', ['start'], {
+        cwd: PROJECT_ROOT,
+        env: {
+          ...process.env,
+          PORT: '0',
+          CHAT_RELAY_DATA_DIR: killDir,
+          LOG_LEVEL: 'ERROR',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const ready = new Promise<string>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`exited with ${code} before ready:\n${out}`)));
+        child.stdout?.on('data', (c: Buffer) => {
+          out += c.toString('utf8');
+          const match = /chat-relay local stack listening on (http:\/\/\S+)/.exec(out);
+          if (match) resolve(match[1]!);
+        });
+        child.stderr?.on('data', (c: Buffer) => {
+          out += c.toString('utf8');
+        });
+      });
+      return { child, ready };
+    };
+    const first = start();
+    const firstUrl = await first.ready;
+    expect((await fetch(`${firstUrl}/healthz`)).status).toBe(200);
+    // SIGKILL reaches npm only; the stack it started notices and stops, and a new `npm start`
+    // on the same directory waits for it instead of refusing the directory.
+    first.child.kill('SIGKILL');
+    const second = start();
+    const secondUrl = await second.ready;
+    expect((await fetch(`${secondUrl}/healthz`)).status).toBe(200);
+    const gone = await fetch(`${firstUrl}/healthz`).then(
+      () => false,
+      () => true,
+    );
+    expect(gone, 'the first stack still answers').toBe(true);
+    const exited = new Promise<void>((resolve) => second.child.once('exit', () => resolve()));
+    second.child.kill('SIGTERM');
+    await exited;
+  });
 });
