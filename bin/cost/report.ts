@@ -9,11 +9,11 @@ import type { ScenarioResult } from './scenarios.js';
 export const LAMBDA_GB = 256 / 1024;
 
 /**
- * CloudWatch Logs bytes per Lambda invocation at the deployed INFO level: the platform's
- * START/END/REPORT lines (~350 B) plus one or two application lines and the EMF document.
- * A model parameter, not a measurement: the local stack does not reproduce Lambda's log stream.
+ * CloudWatch Logs bytes per Lambda invocation that the local stack cannot measure: the
+ * platform's START/END/REPORT lines (~350 B) and one EMF document (~650 B; the local stack
+ * disables metrics). Application log lines are measured (ScenarioResult.logBytes).
  */
-export const LOG_BYTES_PER_INVOCATION = 1500;
+export const UNMEASURED_LOG_BYTES_PER_INVOCATION = 1000;
 /** API Gateway access log line per webhook (lib/ingest.ts access log format), bytes. */
 export const ACCESS_LOG_BYTES = 350;
 
@@ -114,8 +114,16 @@ export function priceScenario(result: ScenarioResult, fifoQueues: ReadonlySet<st
   );
   add('S3 PUT', s3Put, PRICES.s3.perPut);
   add('S3 GET', s3Get, PRICES.s3.perGet);
-  const logBytes = (webhooks + esmInvocations) * LOG_BYTES_PER_INVOCATION + webhooks * ACCESS_LOG_BYTES;
-  add('CloudWatch Logs bytes (modelled)', logBytes, PRICES.cloudWatch.logsPerGb / 1024 ** 3);
+  add(
+    'CloudWatch Logs bytes, application (measured at INFO)',
+    result.logBytes,
+    PRICES.cloudWatch.logsPerGb / 1024 ** 3,
+  );
+  add(
+    'CloudWatch Logs bytes, platform lines + EMF + access log (modelled)',
+    (webhooks + esmInvocations) * UNMEASURED_LOG_BYTES_PER_INVOCATION + webhooks * ACCESS_LOG_BYTES,
+    PRICES.cloudWatch.logsPerGb / 1024 ** 3,
+  );
   return {
     result,
     lines,
@@ -195,7 +203,15 @@ export function idleCost(
       monthly: 0,
     },
   ];
-  const perTenant: IdleLine[] = [{ item: 'tenant secret', monthly: PRICES.secretsManager.perSecretMonth }];
+  const perTenant: IdleLine[] = [
+    { item: 'tenant secret', monthly: PRICES.secretsManager.perSecretMonth },
+    {
+      // While a tenant has traffic, each function's warm container re-reads the secret when its
+      // 300 s cache expires (webhook, conversation, delivery, media worker: one container each).
+      item: 'secret re-reads while traffic flows (4 warm containers, 300 s cache)',
+      monthly: 4 * (SECONDS_PER_MONTH / 300) * PRICES.secretsManager.perCall,
+    },
+  ];
   return { lines, monthly: lines.reduce((a, l) => a + l.monthly, 0), perTenant };
 }
 
@@ -224,7 +240,7 @@ export function formatScenario(p: PricedScenario): string {
     '',
     `DynamoDB ${p.wcuPerMessage.toFixed(1)} WCU, ${p.rcuPerMessage.toFixed(1)} RCU per message; Lambda ${Math.round(
       p.lambdaMsPerMessage,
-    )} ms per message over ${p.lambdaInvocations} invocations (webhooks timed POST → answer).`,
+    )} ms per message (${p.lambdaInvocations} invocations for ${p.result.messages} messages; webhooks timed POST → answer).`,
   ];
   return out.join('\n');
 }

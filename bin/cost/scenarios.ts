@@ -49,6 +49,8 @@ export interface ScenarioResult {
   /** Webhook invocations, measured POST → answer. */
   readonly webhookMs: readonly number[];
   readonly replies: number;
+  /** Application log bytes the handlers wrote (stdout and stderr) at the deployed INFO level. */
+  readonly logBytes: number;
 }
 
 /** The stack, the counter and a way to run scenarios on it. */
@@ -72,6 +74,32 @@ function tenantFor(scenario: Scenario, index: number): TenantDocument {
   });
 }
 
+/**
+ * Counts and swallows what the handlers print (Powertools writes its JSON lines through
+ * `process.stdout.write`) until `stop`.
+ */
+function captureLogs(): { bytes(): number; stop(): void } {
+  let bytes = 0;
+  const streams = [process.stdout, process.stderr];
+  const originals = streams.map((s) => s.write);
+  for (const stream of streams) {
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    }) as typeof stream.write;
+  }
+  return {
+    bytes: () => bytes,
+    stop: () => {
+      streams.forEach((s, i) => {
+        s.write = originals[i]!;
+      });
+    },
+  };
+}
+
 let customerSeq = 0;
 function customerId(): string {
   customerSeq += 1;
@@ -85,7 +113,8 @@ export async function startCostBench(scenarios: readonly Scenario[] = SCENARIOS)
   const tenants = scenarios.map((s, i) => tenantFor(s, i));
   const config = {
     ...parseLocalConfig(
-      { PORT: '0', LOG_LEVEL: 'ERROR', RESPONDER: 'echo', CHAT_RELAY_DATA_DIR: join(dir, 'state') },
+      // INFO: the deployed log level, so the application log bytes counted are the deployed ones.
+      { PORT: '0', LOG_LEVEL: 'INFO', RESPONDER: 'echo', CHAT_RELAY_DATA_DIR: join(dir, 'state') },
       ['--fresh'],
     ),
     tenants,
@@ -196,14 +225,20 @@ export async function startCostBench(scenarios: readonly Scenario[] = SCENARIOS)
     webhookMs.length = 0;
     replies = 0;
     counter.onInvoke = scenario.cold ? () => resetTenantStore() : undefined;
-    for (let c = 0; c < scenario.conversations; c += 1) await conversation(c);
-    counter.onInvoke = undefined;
+    const logs = captureLogs();
+    try {
+      for (let c = 0; c < scenario.conversations; c += 1) await conversation(c);
+    } finally {
+      logs.stop();
+      counter.onInvoke = undefined;
+    }
     return {
       scenario,
       messages: scenario.conversations * scenario.burst,
       counts: counter.snapshot(),
       webhookMs,
       replies,
+      logBytes: logs.bytes(),
     };
   };
 
