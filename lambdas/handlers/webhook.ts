@@ -9,7 +9,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { adapterFor } from '../channels/index.js';
-import { batchedMetricSink, flushMetrics } from '../ingest/metrics.js';
+import { batchedMetrics } from '../ingest/metrics.js';
 import {
   createWebhookHandler,
   DEFAULT_DEADLINE_MS,
@@ -23,6 +23,7 @@ import { sendToQueue } from '../shared/queue.js';
 import { loadTenant } from '../shared/tenant-store.js';
 
 let live: WebhookHandler | undefined;
+const requestMetrics = batchedMetrics(metrics, emitMetric);
 
 function liveHandler(): WebhookHandler {
   // Built on first use, not at import: a malformed variable then answers 500 with a logged
@@ -42,7 +43,7 @@ function liveHandler(): WebhookHandler {
         signal,
       }),
     deadlineMs,
-    metric: batchedMetricSink(metrics, emitMetric),
+    metric: requestMetrics.metric,
     logger,
     maxBodyBytes: intEnv(ENV.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
   });
@@ -66,6 +67,6 @@ export const handler = async (
       body: JSON.stringify({ error: { code: 'CONFIGURATION', message: 'The webhook is misconfigured.' } }),
     };
   } finally {
-    flushMetrics(metrics);
+    requestMetrics.flush();
   }
 };

@@ -80,7 +80,7 @@ async function cpuChild(): Promise<void> {
   const { createWebhookHandler } = await import('../../lambdas/ingest/webhook.js');
   const { adapterFor } = await import('../../lambdas/channels/index.js');
   const { emitMetric, logger, metrics } = await import('../../lambdas/shared/powertools.js');
-  const { batchedMetricSink, flushMetrics } = await import('../../lambdas/ingest/metrics.js');
+  const { batchedMetrics } = await import('../../lambdas/ingest/metrics.js');
   const { parseTenantDocument } = await import('../../lambdas/shared/tenant.js');
   const tenant = parseTenantDocument({
     tenantId: 'bench',
@@ -88,12 +88,13 @@ async function cpuChild(): Promise<void> {
       messenger: { appSecret: APP_SECRET, verifyToken: 'v', pages: { [PAGE]: { accessToken: 't' } } },
     },
   });
+  const requestMetrics = batchedMetrics(metrics, emitMetric);
   // The stubs: a cached tenant and an SQS that accepts everything. No I/O is measured.
   const inner = createWebhookHandler({
     loadTenant: async () => tenant,
     adapterFor,
     send: async (entries) => ({ sent: entries.map((e) => e.id), failed: [] }),
-    metric: batchedMetricSink(metrics, emitMetric),
+    metric: requestMetrics.metric,
     logger,
   });
   // As the Lambda entry does: one EMF flush per request.
@@ -101,7 +102,7 @@ async function cpuChild(): Promise<void> {
     try {
       return await inner(event);
     } finally {
-      flushMetrics(metrics);
+      requestMetrics.flush();
     }
   };
 
