@@ -211,6 +211,9 @@ export class ChatRelay extends Construct {
       if (urls.graph) apiEnv[ENV.graphApiBase] = urls.graph;
       if (urls.telegram) apiEnv[ENV.telegramApiBase] = urls.telegram;
       if (urls.zalo) apiEnv[ENV.zaloApiBase] = urls.zalo;
+      // The conversation (typing indicators), delivery and the media worker call the Graph API.
+      const graphApiVersion = props.graphApiVersion ?? d.graphApiVersion;
+      apiEnv[ENV.graphApiVersion] = graphApiVersion;
       const sendTimeoutMs = String((props.sendTimeout ?? d.sendTimeout).toMilliseconds());
 
       const ingest = new RelayIngest(this, 'Ingest', {
@@ -340,6 +343,7 @@ export class ChatRelay extends Construct {
           logRetention: this.functionDefaults.logRetention,
           ...(props.namePrefix ? { queueNamePrefix: props.namePrefix } : {}),
           ...mediaOptions,
+          environment: { [ENV.graphApiVersion]: graphApiVersion, ...mediaOptions.environment },
           inboundQueue: this.inboundQueue,
           memoryTable: this.memoryTable,
           secretPrefix: this.secretPrefix,

@@ -7,7 +7,11 @@
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DEFAULT_BEDROCK_MODEL_ID, DEFAULTS } from '../lambdas/contracts/defaults.js';
+import {
+  DEFAULT_BEDROCK_MODEL_ID,
+  DEFAULTS,
+  GRAPH_API_VERSION_PATTERN,
+} from '../lambdas/contracts/defaults.js';
 import { BEDROCK_MODEL_ID_PATTERN } from './bedrock.js';
 import { FUNCTION_DEFAULTS } from './function-defaults.js';
 import type { ChatRelayMediaSettings } from './media.js';
@@ -211,6 +215,13 @@ export interface ChatRelayProps {
    */
   readonly apiBaseUrls?: ApiBaseUrls;
   /**
+   * Meta Graph API version of the Messenger, Instagram and WhatsApp sends and WhatsApp media
+   * downloads (`GRAPH_API_VERSION` on the conversation, delivery and media worker). Meta supports a
+   * version for about two years; raise it here when Meta retires the one you use.
+   * @default 'v25.0'
+   */
+  readonly graphApiVersion?: string;
+  /**
    * Timeout of one platform send call (`SEND_TIMEOUT_MS`). Must be shorter than the delivery timeout.
    * A send that times out may have been delivered; it is retried only after the outbound visibility
    * window, so keep this above the platforms' slowest normal answers.
@@ -340,6 +351,7 @@ export const CHAT_RELAY_DEFAULTS = {
   bedrockTimeout: Duration.millis(DEFAULTS.bedrockTimeoutMs),
   sendTimeout: Duration.millis(DEFAULTS.sendTimeoutMs),
   typingDelay: DEFAULTS.typingDelay,
+  graphApiVersion: DEFAULTS.graphApiVersion,
 } as const;
 
 /** SQS DelaySeconds maximum, in ms: the debounce and media ticks ride on it. */
@@ -549,6 +561,13 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
     if (!ok) {
       problems.push(
         `apiBaseUrls.${key} must be an absolute http(s) URL without query or fragment; got ${show(url)}. Set it like "https://sandbox.example.com" or leave it unset for the real host.`,
+      );
+    }
+  }
+  if (props.graphApiVersion !== undefined && known(props.graphApiVersion)) {
+    if (!GRAPH_API_VERSION_PATTERN.test(props.graphApiVersion)) {
+      problems.push(
+        `graphApiVersion must be a Graph API version like "${DEFAULTS.graphApiVersion}" (v, major, dot, minor); got ${show(props.graphApiVersion)}. Set it like "${DEFAULTS.graphApiVersion}" or leave it unset for the default.`,
       );
     }
   }

@@ -50,6 +50,7 @@ export const CONTEXT_KEYS = {
   'chatRelay:responderFunctionArn': 'ARN of your responder function (required when responder is lambda).',
   'chatRelay:apiBaseUrls':
     'Outbound API bases: {"pancake","graph","telegram","zalo"} (object or JSON string). Default real hosts.',
+  'chatRelay:graphApiVersion': `Meta Graph API version of Messenger, Instagram and WhatsApp calls. Default ${D.graphApiVersion}.`,
   'chatRelay:sendTimeoutSeconds': `Timeout of one platform send (s). Default ${D.sendTimeoutMs / 1000}.`,
   'chatRelay:typingDelay': `Typing delay before sends (true | false). Default ${D.typingDelay}.`,
   'chatRelay:rateLimits': `Send rates per second: ${JSON.stringify(DEFAULT_RATE_LIMITS)} (the defaults); give only the ones to change.`,
@@ -385,6 +386,7 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
     humanTakeoverMinutes: num('chatRelay:humanTakeoverMinutes', '30'),
     responder,
     apiBaseUrls,
+    graphApiVersion: str('chatRelay:graphApiVersion'),
     sendTimeout,
     typingDelay: bool('chatRelay:typingDelay'),
     rateLimits: rateLimitsOf(json('chatRelay:rateLimits', '\'{"pancakePage":3}\'')),

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { DEFAULT_SERVICE_NAME } from '../../lambdas/contracts/defaults.js';
+import { DEFAULT_SERVICE_NAME, DEFAULTS } from '../../lambdas/contracts/defaults.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import type { TenantDocument } from '../../lambdas/shared/tenant.js';
 import {
@@ -109,6 +109,8 @@ export function handlerEnvironment(
   env[ENV.graphApiBase] = config.apiBases.graph ?? `${sandboxBase}/graph`;
   env[ENV.telegramApiBase] = config.apiBases.telegram ?? `${sandboxBase}/telegram`;
   env[ENV.zaloApiBase] = config.apiBases.zalo ?? `${sandboxBase}/zalo`;
+  // The sandbox answers any version; a real Graph base may need the one the app is on.
+  env[ENV.graphApiVersion] = userEnv[ENV.graphApiVersion] || DEFAULTS.graphApiVersion;
   if (config.maxReceiveCount !== undefined) env[ENV.maxReceiveCount] = String(config.maxReceiveCount);
   // The emulators share the machine with everything else: under a burst an SQS send can take
   // seconds, which the webhook's 1.5 s answer deadline (tuned for AWS) turns into 503s and retry

@@ -23,6 +23,9 @@ export const DEFAULT_MEDIA_SERVICE_NAME = 'chat-relay-media';
 /** Tenant secrets live at `{secretPrefix}/tenants/{tenantId}`. */
 export const DEFAULT_SECRET_PREFIX = 'chat-relay';
 
+/** Shape of a Meta Graph API version (`v25.0`): lib validates `graphApiVersion` with it, the runtime `GRAPH_API_VERSION`. */
+export const GRAPH_API_VERSION_PATTERN = /^v\d+\.\d+$/;
+
 /** Per-destination send rates (calls per second) the delivery function keeps to. */
 export const DEFAULT_RATE_LIMITS = {
   /** Pancake: 5 calls per page per second. */
@@ -44,6 +47,8 @@ export const DEFAULT_RATE_LIMITS = {
 export const DEFAULTS = {
   serviceName: DEFAULT_SERVICE_NAME,
   secretPrefix: DEFAULT_SECRET_PREFIX,
+  /** Meta Graph API version of Messenger, Instagram and WhatsApp calls (`GRAPH_API_VERSION`). */
+  graphApiVersion: 'v25.0',
   logLevel: 'INFO',
   tracing: false,
   /** Webhook API default stage, requests per second. */

@@ -36,6 +36,8 @@ export const ENV = {
   responderFunctionName: 'RESPONDER_FUNCTION_NAME',
   pancakeApiBase: 'PANCAKE_API_BASE',
   graphApiBase: 'GRAPH_API_BASE',
+  /** Meta Graph API version (`v25.0`) in Messenger, Instagram and WhatsApp send and media URLs. */
+  graphApiVersion: 'GRAPH_API_VERSION',
   telegramApiBase: 'TELEGRAM_API_BASE',
   zaloApiBase: 'ZALO_API_BASE',
   sendTimeoutMs: 'SEND_TIMEOUT_MS',

@@ -1,7 +1,7 @@
 /**
  * Downloading an attachment with its channel's auth, under a size cap and a time budget.
  *
- * - WhatsApp: `GET {graph}/v25.0/{media-id}` with `Authorization: Bearer <accessToken>` →
+ * - WhatsApp: `GET {graph}/{GRAPH_API_VERSION, default v25.0}/{media-id}` with `Authorization: Bearer <accessToken>` →
  *   `{url, file_size…}`, then `GET url` with the same bearer.
  * - Telegram: `GET {telegram}/bot<token>/getFile?file_id=…` → `result.file_path`, then
  *   `GET {telegram}/file/bot<token>/<file_path>` (the Bot API serves at most 20 MB).
@@ -14,7 +14,7 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type ApiBases, apiBases, GRAPH_API_VERSION } from '../channels/endpoints.js';
+import { type ApiBases, apiBases, graphRoot } from '../channels/endpoints.js';
 import { DEFAULTS } from '../contracts/defaults.js';
 import { DependencyError, MediaError, NotFoundError, TenantConfigError } from '../shared/errors.js';
 import type { MediaJob } from '../shared/model.js';
@@ -120,7 +120,7 @@ async function resolveTarget(job: MediaJob, options: DownloadOptions, signal: Ab
         if (attachment.url) return { url: attachment.url, headers };
         throw new MediaError('MEDIA_DOWNLOAD_FAILED', 'The WhatsApp attachment has no media id.');
       }
-      const lookup = `${bases.graph}/${GRAPH_API_VERSION}/${encodeURIComponent(attachment.fileId)}`;
+      const lookup = `${graphRoot(bases)}/${encodeURIComponent(attachment.fileId)}`;
       const { status, body } = await getJson(lookup, headers, signal, 'The WhatsApp media lookup');
       const info = body as {
         url?: unknown;

@@ -110,6 +110,7 @@ describe('functions', () => {
         ENV.responder,
         ENV.bedrockModelId,
         ENV.bedrockTimeoutMs,
+        ENV.graphApiVersion,
       ].sort(),
     );
     expect(names(ids.delivery)).toEqual(
@@ -124,6 +125,7 @@ describe('functions', () => {
         ENV.sendTimeoutMs,
         ENV.typingDelay,
         ENV.maxReceiveCount,
+        ENV.graphApiVersion,
       ].sort(),
     );
   });
@@ -143,6 +145,7 @@ describe('functions', () => {
       [ENV.bedrockModelId]: DEFAULT_BEDROCK_MODEL_ID,
       [ENV.tenantSecretPrefix]: 'chat-relay',
       [ENV.tenantCacheSeconds]: '300',
+      [ENV.graphApiVersion]: 'v25.0',
     });
     expect(functionEnv(s.template, ids.webhook)).toMatchObject({
       [ENV.maxBodyBytes]: '1048576',
@@ -152,6 +155,7 @@ describe('functions', () => {
       [ENV.typingDelay]: 'false',
       [ENV.sendTimeoutMs]: '25000',
       [ENV.maxReceiveCount]: '100',
+      [ENV.graphApiVersion]: 'v25.0',
     });
   });
 

@@ -87,6 +87,13 @@ describe('validateChatRelayProps', () => {
     ]);
   });
 
+  it('rejects a Graph API version that is not like v25.0, with the fix', () => {
+    expect(validateChatRelayProps({ graphApiVersion: '25' })).toEqual([
+      'graphApiVersion must be a Graph API version like "v25.0" (v, major, dot, minor); got "25". Set it like "v25.0" or leave it unset for the default.',
+    ]);
+    expect(validateChatRelayProps({ graphApiVersion: 'v26.0' })).toEqual([]);
+  });
+
   it('checks relations between props', () => {
     expect(
       validateChatRelayProps({

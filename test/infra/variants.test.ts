@@ -1,5 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/shared/env.js';
@@ -43,6 +43,7 @@ describe('ChatRelayStack configured from -c style string context', () => {
       'chatRelay:logRetentionDays': '7',
       'chatRelay:rateLimits': '{"pancakePage":3}',
       'chatRelay:humanTakeoverMinutes': '45',
+      'chatRelay:graphApiVersion': 'v26.0',
     });
     stack = new ChatRelayStack(app, 'Configured', { env: TEST_ENV });
     template = Template.fromStack(stack);
@@ -87,6 +88,20 @@ describe('ChatRelayStack configured from -c style string context', () => {
     expect(functionEnv(template, id(stack.relay.deliveryFunction))).toMatchObject(expected);
     expect(functionEnv(template, id(stack.relay.webhookFunction))).not.toHaveProperty(ENV.telegramApiBase);
     expect(functionEnv(template, id(stack.relay.deliveryFunction))).not.toHaveProperty(ENV.graphApiBase);
+  });
+
+  it('gives the Graph API version of the context to the conversation, delivery and media worker', () => {
+    for (const fn of [stack.relay.conversationFunction, stack.relay.deliveryFunction]) {
+      expect(functionEnv(template, id(fn))).toMatchObject({ [ENV.graphApiVersion]: 'v26.0' });
+    }
+    expect(functionEnv(template, id(stack.relay.webhookFunction))).not.toHaveProperty(ENV.graphApiVersion);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: Match.arrayWith([
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: ENV.graphApiVersion, Value: 'v26.0' }]),
+        }),
+      ]),
+    });
   });
 
   it('names queues from the definitions with the prefix and honours maxReceiveCount', () => {

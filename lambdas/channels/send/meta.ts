@@ -5,7 +5,7 @@
  */
 import { PermanentSendError, RetryableSendError, type SendError } from '../../shared/errors.js';
 import { channelConfig } from '../../shared/tenant.js';
-import { GRAPH_API_VERSION } from '../endpoints.js';
+import { graphRoot } from '../endpoints.js';
 import type { ChannelSender, SendResult, SendTarget } from '../types.js';
 import {
   bestEffort,
@@ -104,7 +104,7 @@ function createSendApiSender(channel: 'messenger' | 'instagram', options: Sender
   ): Promise<HttpAnswer> => {
     const accessToken = token(target);
     const url =
-      `${opts.bases().graph}/${GRAPH_API_VERSION}/${encodeURIComponent(target.pageId)}/messages` +
+      `${graphRoot(opts.bases())}/${encodeURIComponent(target.pageId)}/messages` +
       `?access_token=${encodeURIComponent(accessToken)}`;
     return postJson(opts, url, body, { what, secrets: [accessToken], signal });
   };
@@ -157,7 +157,7 @@ export function createWhatsappSender(options: SenderOptions = {}): ChannelSender
     if (!config.phoneNumberIds.includes(target.pageId)) {
       throw notConfigured('whatsapp', `phone number id ${target.pageId} is not configured.`);
     }
-    const url = `${opts.bases().graph}/${GRAPH_API_VERSION}/${encodeURIComponent(target.pageId)}/messages`;
+    const url = `${graphRoot(opts.bases())}/${encodeURIComponent(target.pageId)}/messages`;
     await opts.beforeCall(target, 'send');
     const answer = await postJson(
       opts,

@@ -6,10 +6,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../../bin/local/sandbox.js';
+import { apiBases, graphRoot } from '../../../lambdas/channels/endpoints.js';
 import { createSender, senderFor } from '../../../lambdas/channels/send/index.js';
 import type { SendTarget } from '../../../lambdas/channels/types.js';
 import {
   AmbiguousSendError,
+  ConfigurationError,
   PermanentSendError,
   RetryableSendError,
 } from '../../../lambdas/shared/errors.js';
@@ -174,6 +176,27 @@ describe('senders', () => {
       imageUrl: 'https://example.com/a.png',
     });
     expect(calls[2]).toMatchObject({ kind: 'typing', body: { sender_action: 'typing_on' } });
+  });
+
+  it('puts the configured Graph API version in Messenger, Instagram and WhatsApp URLs', async () => {
+    const bases = () => ({ ...sandbox.baseUrls, graphVersion: 'v26.1' });
+    await createSender('messenger', { bases }).sendText(targets.messenger, 'hi');
+    await createSender('instagram', { bases }).sendText(targets.instagram, 'hi');
+    await createSender('whatsapp', { bases }).sendText(targets.whatsapp, 'hi');
+    expect(sandbox.messages().map((c) => c.path)).toEqual([
+      '/v26.1/fb1/messages',
+      '/v26.1/ig1/messages',
+      '/v26.1/555/messages',
+    ]);
+  });
+
+  it('reads the Graph API version from GRAPH_API_VERSION, defaults to v25.0 and rejects a malformed one', () => {
+    expect(apiBases({}).graphVersion).toBe('v25.0');
+    expect(apiBases({ GRAPH_API_VERSION: 'v26.0' }).graphVersion).toBe('v26.0');
+    expect(graphRoot(apiBases({ GRAPH_API_BASE: 'https://g.example/', GRAPH_API_VERSION: 'v26.0' }))).toBe(
+      'https://g.example/v26.0',
+    );
+    expect(() => apiBases({ GRAPH_API_VERSION: '25' })).toThrow(ConfigurationError);
   });
 
   it('classifies Graph error codes: 613 retryable, 190 invalid token, 1545041 and 131047 window closed, 551 unavailable', async () => {
