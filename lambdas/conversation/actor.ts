@@ -40,6 +40,7 @@ import {
   isPaused,
   isTurnFull,
   openTurn,
+  orderedTurnMessages,
   type StoredReply,
   type Turn,
 } from './turn.js';
@@ -407,7 +408,7 @@ export class ConversationActor {
         facts: memory.facts,
         history: memory.history,
         summaries: memory.summaries,
-        messages: turn.messages.map(toTurnMessage),
+        messages: orderedTurnMessages(turn.messages).map(toTurnMessage),
         maxReplyLength: this.deps.reply.maxReplyLength(state.channel),
         ...(wantSummary ? { wantSummary: true } : {}),
       };

@@ -251,6 +251,21 @@ export function toRecord(message: NormalisedMessage, now: number): TurnMessageRe
 }
 
 /**
+ * A turn's messages in the order the customer sent them: by platform timestamp, then arrival.
+ * Meta warns that webhooks can arrive out of order, so arrival alone can put an answer before
+ * its question. Equal (or unusable) timestamps keep arrival order. The stored turn keeps arrival
+ * order (history keys and the reply target use it); only the responder sees this order.
+ */
+export function orderedTurnMessages(messages: readonly TurnMessageRecord[]): TurnMessageRecord[] {
+  const at = (m: TurnMessageRecord): number =>
+    Number.isFinite(m.timestamp) ? m.timestamp : Number.POSITIVE_INFINITY;
+  return messages
+    .map((message, arrival) => ({ message, arrival, at: at(message) }))
+    .sort((a, b) => (a.at === b.at ? a.arrival - b.arrival : a.at < b.at ? -1 : 1))
+    .map((entry) => entry.message);
+}
+
+/**
  * Estimated bytes of the open turn for the size flush: the turn as stored plus, for each
  * message still waiting for media, room for the transcript, keyframes and marker to come.
  */

@@ -245,6 +245,34 @@ describe('ConversationActor', () => {
     expect(t.outbound).toHaveLength(1);
   });
 
+  it('gives the responder a turn ordered by platform timestamp when the webhooks arrived out of order', async () => {
+    const t = setup({ settings: { debounceMs: 2500 } });
+    const base = 1_700_000_000_000;
+    await t.actor.onMessage(msg('m1', 'how much?', { timestamp: base + 3000 }), first);
+    await t.actor.onMessage(msg('m2', 'hello', { timestamp: base + 1000 }), first);
+    await t.actor.onMessage(msg('m3', 'the red shoes', { timestamp: base + 2000 }), first);
+    // The stored turn keeps arrival order; only the responder's view is reordered.
+    expect(t.state.item?.turn?.messages.map((m) => m.messageId)).toEqual(['m1', 'm2', 'm3']);
+    t.advance(2600);
+    const tick = t.ticks.at(-1)?.tick.event as FlushEvent;
+    expect(await t.actor.onFlush(tick, first)).toBe('answered');
+    expect(t.contexts[0]?.messages.map((m) => m.messageId)).toEqual(['m2', 'm3', 'm1']);
+    expect(t.outbound.map((p) => p.text)).toEqual(['echo: hello | the red shoes | how much?']);
+  });
+
+  it('keeps arrival order between messages with the same platform timestamp', async () => {
+    const t = setup({ settings: { debounceMs: 2500 } });
+    const base = 1_700_000_000_000;
+    await t.actor.onMessage(msg('m1', 'x', { timestamp: base + 5000 }), first);
+    await t.actor.onMessage(msg('m2', 'y', { timestamp: base + 5000 }), first);
+    await t.actor.onMessage(msg('m3', 'w', { timestamp: base + 4000 }), first);
+    await t.actor.onMessage(msg('m4', 'z', { timestamp: base + 5000 }), first);
+    t.advance(2600);
+    const tick = t.ticks.at(-1)?.tick.event as FlushEvent;
+    expect(await t.actor.onFlush(tick, first)).toBe('answered');
+    expect(t.outbound.map((p) => p.text)).toEqual(['echo: w | x | y | z']);
+  });
+
   it('does not append a retried message twice after its state write succeeded', async () => {
     const t = setup({ settings: { debounceMs: 2500 } });
     await t.actor.onMessage(msg('m1', 'a'), first);
