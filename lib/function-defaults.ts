@@ -10,11 +10,13 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
+  ApplicationLogLevel,
   Architecture,
   Code,
   Function as LambdaFunction,
   LoggingFormat,
   Runtime,
+  SystemLogLevel,
   Tracing,
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -137,6 +139,10 @@ export class RelayFunction extends Construct {
       timeout: props.timeout,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
+      // The platform's START/END/REPORT lines are ~0.3 KB per invocation and say nothing the
+      // Lambda metrics don't; WARN keeps timeouts, crashes and extension errors.
+      systemLogLevelV2: SystemLogLevel.WARN,
+      applicationLogLevelV2: applicationLogLevel(defaults.logLevel),
       tracing: defaults.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
@@ -147,6 +153,27 @@ export class RelayFunction extends Construct {
         ...props.environment,
       },
     });
+  }
+}
+
+/**
+ * Lambda's application log filter for a relay log level. Powertools filters by
+ * `POWERTOOLS_LOG_LEVEL` itself; Lambda's filter (JSON format, INFO when unset) must only never
+ * be stricter than what should reach CloudWatch:
+ * - DEBUG: Lambda would otherwise drop the Logger's DEBUG lines at its default INFO.
+ * - WARN and ERROR: left unset. EMF metric documents carry no `level` key, which Lambda reads as
+ *   INFO, so a WARN filter would drop every metric (and starve the alarms); and Powertools lets
+ *   the Lambda level (`AWS_LAMBDA_LOG_LEVEL`) override its own, so an explicit INFO would turn
+ *   the relay's WARN back into INFO.
+ */
+export function applicationLogLevel(level: LogLevel | `${LogLevel}`): ApplicationLogLevel | undefined {
+  switch (level) {
+    case 'DEBUG':
+      return ApplicationLogLevel.DEBUG;
+    case 'INFO':
+      return ApplicationLogLevel.INFO;
+    default:
+      return undefined;
   }
 }
 

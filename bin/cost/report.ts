@@ -9,11 +9,12 @@ import type { ScenarioResult } from './scenarios.js';
 export const LAMBDA_GB = 256 / 1024;
 
 /**
- * CloudWatch Logs bytes per Lambda invocation that the local stack cannot measure: the
- * platform's START/END/REPORT lines (~350 B) and one EMF document (~650 B; the local stack
- * disables metrics). Application log lines are measured (ScenarioResult.logBytes).
+ * CloudWatch Logs bytes per Lambda invocation that the local stack cannot measure: one EMF
+ * document (~650 B; the local stack disables metrics). The platform's START/END/REPORT lines
+ * (~350 B) are not written: the functions log system lines at WARN (lib/function-defaults.ts).
+ * Application log lines are measured (ScenarioResult.logBytes).
  */
-export const UNMEASURED_LOG_BYTES_PER_INVOCATION = 1000;
+export const UNMEASURED_LOG_BYTES_PER_INVOCATION = 650;
 /** API Gateway access log line per webhook (lib/ingest.ts access log format), bytes. */
 export const ACCESS_LOG_BYTES = 350;
 
@@ -120,7 +121,7 @@ export function priceScenario(result: ScenarioResult, fifoQueues: ReadonlySet<st
     PRICES.cloudWatch.logsPerGb / 1024 ** 3,
   );
   add(
-    'CloudWatch Logs bytes, platform lines + EMF + access log (modelled)',
+    'CloudWatch Logs bytes, EMF + access log (modelled)',
     (webhooks + esmInvocations) * UNMEASURED_LOG_BYTES_PER_INVOCATION + webhooks * ACCESS_LOG_BYTES,
     PRICES.cloudWatch.logsPerGb / 1024 ** 3,
   );

@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/shared/env.js';
-import { DEFAULT_BEDROCK_MODEL_ID } from '../../lib/index.js';
+import { DEFAULT_BEDROCK_MODEL_ID, LogLevel } from '../../lib/index.js';
 import { ACCESS_LOG_FIELDS } from '../../lib/ingest.js';
 import {
   acknowledgements,
@@ -168,6 +168,36 @@ describe('functions', () => {
       expect(group.Properties.RetentionInDays).toBe(30);
       expect(group.DeletionPolicy).toBe('Retain');
     }
+  });
+
+  it('logs JSON with the platform lines at WARN and the application lines at the relay log level', () => {
+    for (const id of Object.values(ids)) {
+      const fn = s.template.toJSON().Resources[id];
+      expect(fn.Properties.LoggingConfig).toEqual({
+        LogFormat: 'JSON',
+        SystemLogLevel: 'WARN',
+        ApplicationLogLevel: 'INFO',
+        LogGroup: { Ref: expect.any(String) },
+      });
+    }
+  });
+
+  it("lets DEBUG lines through Lambda's filter and never filters above INFO, where EMF metrics would be dropped", () => {
+    const levels = (logLevel: LogLevel) => {
+      const other = synthRelay({ logLevel });
+      return [
+        other.relay.webhookFunction,
+        other.relay.conversationFunction,
+        other.relay.timerFunction,
+        other.relay.deliveryFunction,
+      ].map((fn) => {
+        const config = other.template.toJSON().Resources[logicalId(other.stack, fn)].Properties.LoggingConfig;
+        return [config.LogFormat, config.SystemLogLevel, config.ApplicationLogLevel];
+      });
+    };
+    expect(levels(LogLevel.DEBUG)).toEqual(Array(4).fill(['JSON', 'WARN', 'DEBUG']));
+    expect(levels(LogLevel.WARN)).toEqual(Array(4).fill(['JSON', 'WARN', undefined]));
+    expect(levels(LogLevel.ERROR)).toEqual(Array(4).fill(['JSON', 'WARN', undefined]));
   });
 
   it('bundles each handler as a zip asset from the local build', () => {
