@@ -16,7 +16,15 @@ import { LocalConfigError } from './config.js';
 import { DEMO_IDS } from './tenants.js';
 
 /** What a run keeps in the data directory (`--fresh` removes exactly these). */
-export const KEPT_STATE = ['dynamodb', 'sqs-journal.jsonl', 'sqs-journal.jsonl.compact', 'secrets.json'];
+/** The sandbox platform's accepted messages (`GET /sandbox/messages` lists them after a restart too). */
+export const SANDBOX_JOURNAL = 'sandbox.jsonl';
+export const KEPT_STATE = [
+  'dynamodb',
+  'sqs-journal.jsonl',
+  'sqs-journal.jsonl.compact',
+  'secrets.json',
+  SANDBOX_JOURNAL,
+];
 const LOCK = 'stack.pid';
 
 const alive = (pid: number): boolean => {

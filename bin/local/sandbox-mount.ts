@@ -16,8 +16,8 @@ export interface SandboxMount {
 }
 
 /** Creates the sandbox and its mount. */
-export function mountSandbox(): SandboxMount {
-  const sandbox = createSandboxHandler();
+export function mountSandbox(journalPath?: string): SandboxMount {
+  const sandbox = createSandboxHandler(journalPath !== undefined ? { journalPath } : {});
   return {
     sandbox,
     handle: async (req, res) => {

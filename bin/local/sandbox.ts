@@ -13,6 +13,7 @@
  * image sends have something to download.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -100,6 +101,12 @@ export interface SandboxRecord {
 export interface SandboxOptions {
   /** Pancake calls allowed per page per sliding second (0 disables). @default 5 */
   readonly pancakeRateLimit?: number;
+  /**
+   * File that keeps the accepted messages across restarts (the local stack's data directory):
+   * each is appended and synced to disk before the platform's answer goes out, so a reply the
+   * delivery function saw accepted is still listed after a crash. @default in memory only
+   */
+  readonly journalPath?: string;
 }
 
 /** The mountable request handler. */
@@ -268,15 +275,43 @@ function parseJson(raw: Buffer): Record<string, unknown> | undefined {
 const str = (value: unknown): string | undefined =>
   typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
 
+/** The accepted messages a journal kept (a torn last line, from a crash mid-write, is skipped). */
+function loadJournal(path: string): SandboxRecord[] {
+  if (!existsSync(path)) return [];
+  const out: SandboxRecord[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line) as SandboxRecord);
+    } catch {
+      // Torn write: the platform never answered it.
+    }
+  }
+  return out;
+}
+
 /** Creates the mountable sandbox handler. */
 export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandler {
   const pancakeLimit = options.pancakeRateLimit ?? 5;
-  let records: SandboxRecord[] = [];
+  let records: SandboxRecord[] = options.journalPath ? loadJournal(options.journalPath) : [];
   let rules: { rule: FaultRule; left: number }[] = [];
   const pancakeCalls = new Map<string, number[]>();
   const hanging = new Set<ServerResponse>();
-  let seq = 0;
-  let telegramMessageId = 1000;
+  let seq = records.reduce((max, r) => Math.max(max, r.seq), 0);
+  // Telegram message ids keep growing across restarts (the echo filter keys on them).
+  let telegramMessageId = records.reduce(
+    (max, r) => (r.channel === 'telegram' && Number(r.messageId) > max ? Number(r.messageId) : max),
+    1000,
+  );
+  const journal = options.journalPath ? openSync(options.journalPath, 'a') : undefined;
+  const keep = (record: SandboxRecord): void => {
+    if (journal === undefined) return;
+    writeSync(journal, `${JSON.stringify(record)}\n`);
+    fdatasyncSync(journal);
+  };
+  const forget = (): void => {
+    if (journal !== undefined) ftruncateSync(journal, 0);
+  };
 
   const send = (res: ServerResponse, reply: Reply): void => {
     const text = JSON.stringify(reply.body);
@@ -556,6 +591,7 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
         send(res, { status: 200, body });
       } else if (req.method === 'DELETE') {
         records = [];
+        forget();
         pancakeCalls.clear();
         send(res, { status: 204, body: null });
       } else send(res, { status: 405, body: { error: 'method not allowed' } });
@@ -694,6 +730,7 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
       if (messageId !== undefined) {
         record.delivered = true;
         record.messageId = messageId;
+        keep(record);
       }
     }
     send(res, reply);
@@ -709,12 +746,14 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
     },
     clear: () => {
       records = [];
+      forget();
       rules = [];
       pancakeCalls.clear();
     },
     close: () => {
       for (const res of hanging) res.destroy();
       hanging.clear();
+      if (journal !== undefined) closeSync(journal);
     },
   };
 }

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
@@ -26,7 +27,7 @@ import {
   writeJson,
 } from './api-gateway.js';
 import type { LocalConfig } from './config.js';
-import { keptDemoTenant, releaseInterruptedWork, takeDataDir } from './data-dir.js';
+import { keptDemoTenant, releaseInterruptedWork, SANDBOX_JOURNAL, takeDataDir } from './data-dir.js';
 import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
@@ -200,7 +201,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     const tenantsPath = writeTenantsState(config.stateDir, tenants);
 
     let webhook: WebhookHandler | undefined;
-    const sandbox = mountSandbox();
+    const sandbox = mountSandbox(join(config.stateDir, SANDBOX_JOURNAL));
     stoppers.push(() => sandbox.stop());
     const srv = createServer((req, res) => {
       void route(req, res).catch((err: unknown) => {

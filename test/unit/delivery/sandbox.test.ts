@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../../bin/local/sandbox.js';
 
@@ -14,6 +17,39 @@ const post = (url: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('sandbox fake platform', () => {
+  it('keeps the accepted messages in its journal across a restart, and forgets them when cleared', async () => {
+    const journalPath = join(mkdtempSync(join(tmpdir(), 'sandbox-journal-')), 'sandbox.jsonl');
+    const first = await startSandbox({ journalPath });
+    const tg = (text: string) =>
+      post(`${first.baseUrls.telegram}/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ/sendMessage`, {
+        chat_id: 7,
+        text,
+      });
+    const sent = (await (await tg('before the crash')).json()) as { result: { message_id: number } };
+    first.fail({ channel: 'telegram', kind: '500', count: 1 });
+    await tg('refused');
+    // No graceful stop: what was accepted is already on disk.
+    const second = await startSandbox({ journalPath });
+    try {
+      expect(second.messages().map((m) => m.text)).toEqual(['before the crash']);
+      const again = (await (
+        await post(`${second.baseUrls.telegram}/bot123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ/sendMessage`, {
+          chat_id: 7,
+          text: 'after the restart',
+        })
+      ).json()) as { result: { message_id: number } };
+      expect(again.result.message_id).toBeGreaterThan(sent.result.message_id);
+      expect(second.messages().map((m) => m.text)).toEqual(['before the crash', 'after the restart']);
+      second.clear();
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
+    const third = await startSandbox({ journalPath });
+    expect(third.messages()).toEqual([]);
+    await third.stop();
+  });
+
   it('lists recorded requests over HTTP without their tokens, and clears them', async () => {
     await post(pancakeUrl('p1'), { action: 'reply_inbox', message: 'one' });
     const listed = (await (await fetch(`${sandbox.url}/sandbox/messages`)).json()) as Record<
