@@ -117,7 +117,7 @@ export class UnsupportedWebhookError extends Error {
   }
 }
 
-interface Draft {
+export interface Draft {
   readonly body: string;
   readonly messageId: string;
 }
@@ -469,8 +469,11 @@ function pancakeBody(
   return { body: JSON.stringify(body), messageId: id };
 }
 
-/** Adds the channel's authenticity proof (header, query token) for `body`. */
-function signed(
+/**
+ * Adds the channel's authenticity proof (header, query token) for `draft.body`, exactly as the
+ * platform does (`badSignature`: with a wrong secret).
+ */
+export function signed(
   tenant: TenantDocument,
   channel: ChannelName,
   draft: Draft,

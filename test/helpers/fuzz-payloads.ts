@@ -8,10 +8,9 @@
  * A case is a compact description (a huge text is `{ pieces, repeat }`, not 300 000 characters),
  * so the counterexample fast-check prints is readable.
  */
-import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { SandboxRecord } from '../../bin/local/sandbox.js';
-import { type BuiltWebhook, metaJson } from '../../bin/local/webhook-builder.js';
+import { type BuiltWebhook, metaJson, signed } from '../../bin/local/webhook-builder.js';
 import type { ChannelName } from '../../lambdas/shared/model.js';
 import type { TenantDocument } from '../../lambdas/shared/tenant.js';
 
@@ -313,47 +312,12 @@ export function buildCase(tenant: TenantDocument, fuzz: FuzzCase, unique: string
   return { built: signWebhook(tenant, fuzz.channel, body, now), text, answers, replyTo };
 }
 
-/** Signs `body` for `tenant` on `channel` the way the platform does. */
+/** Signs `body` for `tenant` on `channel` the way the platform does (the webhook builder's signing). */
 export function signWebhook(
   tenant: TenantDocument,
   channel: ChannelName,
   body: string,
   now: number,
 ): BuiltWebhook {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const query: Record<string, string> = {};
-  const hmac = (secret: string): string => createHmac('sha256', secret).update(body, 'utf8').digest('hex');
-  const c = tenant.channels;
-  switch (channel) {
-    case 'messenger':
-    case 'instagram':
-    case 'whatsapp': {
-      const config = c[channel];
-      if (config) headers['x-hub-signature-256'] = `sha256=${hmac(config.appSecret)}`;
-      break;
-    }
-    case 'telegram':
-      if (c.telegram) headers['x-telegram-bot-api-secret-token'] = c.telegram.secretToken;
-      break;
-    case 'zalo':
-      if (c.zalo) {
-        const event = JSON.parse(body) as { app_id: string; timestamp: string };
-        const mac = createHash('sha256')
-          .update(`${event.app_id}${body}${event.timestamp}${c.zalo.oaSecretKey}`, 'utf8')
-          .digest('hex');
-        headers['x-zevent-signature'] = `mac=${mac}`;
-      }
-      break;
-    case 'pancake':
-      if (c.pancake) {
-        query.token = c.pancake.webhookToken;
-        if (c.pancake.signingSecret) {
-          headers['x-pancake-timestamp'] = String(Math.floor(now / 1000));
-          headers['x-pancake-signature'] = `sha256=${hmac(c.pancake.signingSecret)}`;
-        }
-      }
-      break;
-  }
-  const messageId = '';
-  return { method: 'POST', path: `/webhooks/${channel}/${tenant.tenantId}`, query, headers, body, messageId };
+  return signed(tenant, channel, { body, messageId: '' }, false, now);
 }
