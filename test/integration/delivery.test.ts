@@ -19,6 +19,7 @@ import {
 } from '../../lambdas/shared/keys.js';
 import type { ChannelName, OutboundPart } from '../../lambdas/shared/model.js';
 import { tenantSecretName } from '../../lambdas/shared/tenant.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { type Driver, drainBodies, lambdaContext, pollOnce, runUntil } from '../helpers/sqs-driver.js';
 
 // Metrics and DEBUG logs on, so the captured output holds every line the handler writes.
@@ -188,26 +189,7 @@ beforeAll(async () => {
   Object.assign(process.env, emu.env, sandbox.env, { SEND_TIMEOUT_MS: '10000', TENANT_CACHE_SECONDS: '300' });
   emu.secrets.putSecret(tenantSecretName(emu.secretPrefix, TENANT), JSON.stringify(tenantDoc));
 
-  const capture = (stream: NodeJS.WriteStream) => {
-    const original = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      output.push(
-        ...String(chunk)
-          .split('\n')
-          .filter((l) => l.trim() !== ''),
-      );
-      return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
-    return () => {
-      stream.write = original as typeof stream.write;
-    };
-  };
-  const restoreOut = capture(process.stdout);
-  const restoreErr = capture(process.stderr);
-  restoreWrites = () => {
-    restoreOut();
-    restoreErr();
-  };
+  restoreWrites = captureOutput(output);
 
   const clients = await import('../../lambdas/shared/clients.js');
   clients.resetClients();

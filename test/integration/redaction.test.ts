@@ -16,6 +16,7 @@ import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { messageGroupId, outboundDedupId } from '../../lambdas/shared/keys.js';
 import type { ChannelName, OutboundPart } from '../../lambdas/shared/model.js';
 import { tenantSecretName } from '../../lambdas/shared/tenant.js';
+import { captureOutput } from '../helpers/capture-output.js';
 import { type Driver, pollOnce } from '../helpers/sqs-driver.js';
 
 // ERROR lines must be written (the shared logger reads the level when it is first imported).
@@ -165,26 +166,7 @@ beforeAll(async () => {
   });
   emu.secrets.putSecret(tenantSecretName(emu.secretPrefix, TENANT), JSON.stringify(tenantDoc));
 
-  const capture = (stream: NodeJS.WriteStream): (() => void) => {
-    const original = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      output.push(
-        ...String(chunk)
-          .split('\n')
-          .filter((l) => l.trim() !== ''),
-      );
-      return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
-    return () => {
-      stream.write = original as typeof stream.write;
-    };
-  };
-  const restoreOut = capture(process.stdout);
-  const restoreErr = capture(process.stderr);
-  restoreWrites = () => {
-    restoreOut();
-    restoreErr();
-  };
+  restoreWrites = captureOutput(output);
 
   const clients = await import('../../lambdas/shared/clients.js');
   clients.resetClients();
