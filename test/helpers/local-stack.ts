@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SandboxRecord } from '../../bin/local/sandbox.js';
 import { type BuiltWebhook, webhookUrl } from '../../bin/local/webhook-builder.js';
 import type { TenantDocument } from '../../lambdas/shared/tenant.js';
+import { queueDepth } from './sqs-driver.js';
 
 // Node 20 is this project's tool runtime; the SDK's notice about future Node versions is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -187,24 +188,9 @@ export async function startLocalStackProcess(options: StartOptions = {}): Promis
         )}\n--- stack output ---\n${output.slice(-4000)}`,
       );
     },
-    queueDepth: async (queue, dlq = false) => {
+    queueDepth: (queue, dlq = false) => {
       const q = state.queues[queue];
-      const res = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: dlq ? q.dlqUrl : q.url,
-          AttributeNames: [
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-          ],
-        }),
-      );
-      const a = res.Attributes ?? {};
-      return (
-        Number(a.ApproximateNumberOfMessages ?? 0) +
-        Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-        Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-      );
+      return queueDepth(sqs, dlq ? q.dlqUrl : q.url);
     },
     memoryKeysContaining: async (needle) => {
       const keys = new Set<string>();

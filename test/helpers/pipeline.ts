@@ -8,7 +8,6 @@
  * until the work is done, and then compare what reached the fake platform with what was
  * accepted — counts and order, never times.
  */
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { toApiGatewayEvent } from '../../bin/local/api-gateway.js';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
@@ -18,7 +17,7 @@ import type { BuiltWebhook } from '../../bin/local/webhook-builder.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import type { TenantDocument } from '../../lambdas/shared/tenant.js';
 import { type FaultProfile, type FaultProxy, startFaultProxy } from './fault-proxy.js';
-import { type Driver, lambdaContext, pollOnce, type SqsHandler } from './sqs-driver.js';
+import { type Driver, lambdaContext, pollOnce, queueDepth, type SqsHandler } from './sqs-driver.js';
 
 /** The queues a message travels through. */
 export const PIPELINE_QUEUES = ['inbound', 'timer', 'outbound'] as const;
@@ -202,24 +201,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     },
   ];
 
-  const depthOf = async (url: string): Promise<number> => {
-    const res = await emulators.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    const a = res.Attributes ?? {};
-    return (
-      Number(a.ApproximateNumberOfMessages ?? 0) +
-      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-    );
-  };
+  const depthOf = (url: string): Promise<number> => queueDepth(emulators.sqs, url);
   const depths = async (): Promise<Record<PipelineQueue, QueueDepth>> => {
     const entries = await Promise.all(
       PIPELINE_QUEUES.map(

@@ -4,7 +4,12 @@
  * attributes), invoke the handler, delete the records that succeeded and leave the reported
  * failures for the queue to redeliver after their visibility timeout (and redrive to the DLQ).
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 // The same record builder the local stack's pollers use, so tests see what Lambda delivers.
 import { type SqsHandler, toSqsRecord } from '../../bin/local/sqs-poller.js';
@@ -134,4 +139,24 @@ export async function runUntil(
   stop = true;
   await Promise.all(loops);
   return ok;
+}
+
+/** Messages on a queue, visible, in flight and delayed (the three approximate counts added up). */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const res = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  const a = res.Attributes ?? {};
+  return (
+    Number(a.ApproximateNumberOfMessages ?? 0) +
+    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
 }
