@@ -7,7 +7,12 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
@@ -190,6 +195,12 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
         // Kept from an earlier run in the data directory.
         if (!(dataDir !== undefined && err instanceof ResourceInUseException)) throw err;
       });
+    // dynalite answers CreateTable while the table is still CREATING (it turns ACTIVE on a later
+    // tick, after its LevelDB write); a write before then fails with ResourceNotFoundException.
+    await waitUntilTableExists(
+      { client: dynamo, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 },
+      { TableName: name },
+    );
     tables[key] = name;
   }
 
