@@ -3,6 +3,7 @@
  * bytes, answers its GET handshake when it has one, and parses the body into normalised
  * events. Sending lives behind {@link ChannelSender} (lambdas/delivery).
  */
+import type { QuickReply, ReplyButton } from '../contracts/responder.js';
 import type { ChannelName, ParsedEvent } from '../shared/model.js';
 import type { ChannelConfigs, TenantDocument } from '../shared/tenant.js';
 
@@ -60,6 +61,12 @@ export interface SendTarget {
   readonly businessConnectionId?: string;
 }
 
+/** Quick replies and buttons sent with a text part (the last part of a reply message). */
+export interface SendExtras {
+  readonly quickReplies?: readonly QuickReply[];
+  readonly buttons?: readonly ReplyButton[];
+}
+
 /** What a platform answered to a successful send. */
 export interface SendResult {
   /** The platform's id of the message we sent (kept for the echo filter). */
@@ -69,7 +76,11 @@ export interface SendResult {
 /** Per-channel sender. Errors are RetryableSendError or PermanentSendError, nothing else. */
 export interface ChannelSender {
   readonly channel: ChannelName;
-  sendText(target: SendTarget, text: string, signal?: AbortSignal): Promise<SendResult>;
+  /**
+   * Sends a text part. `extras` (quick replies, buttons) are rendered natively where the channel
+   * has them and as numbered text otherwise.
+   */
+  sendText(target: SendTarget, text: string, signal?: AbortSignal, extras?: SendExtras): Promise<SendResult>;
   sendImage(target: SendTarget, imageUrl: string, signal?: AbortSignal): Promise<SendResult>;
   /** Best-effort typing indicator; resolves (never rejects) on channels without one. */
   typing(target: SendTarget, signal?: AbortSignal): Promise<void>;

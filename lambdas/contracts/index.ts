@@ -4,6 +4,7 @@
  * tenant naming and the public responder types. This folder imports nothing outside itself, so
  * lib/ can depend on it without pulling in runtime code, and the runtime never imports lib/.
  */
+export * from './audit.js';
 export * from './channels.js';
 export * from './defaults.js';
 export * from './definitions.js';

@@ -27,6 +27,19 @@ export interface Attachment {
   /** Location payload for `location` attachments. */
   readonly latitude?: number;
   readonly longitude?: number;
+  /** A location's place name (`title`) and address when the platform gives them. */
+  readonly title?: string;
+  readonly address?: string;
+}
+
+/** A button press or quick-reply tap the customer made. */
+export interface TurnPostback {
+  /** The payload the button or quick reply was sent with (`GET_STARTED` for Messenger's Get Started). */
+  readonly payload: string;
+  /** The label the customer saw, when the platform says. */
+  readonly title?: string;
+  /** `postback` (a button), `quick-reply` (a quick reply or list row), `command` (Telegram `/start`). */
+  readonly source: 'postback' | 'quick-reply' | 'command';
 }
 
 /** One customer message of the turn being answered. */
@@ -42,6 +55,8 @@ export interface TurnMessage {
   readonly keyframes?: readonly string[];
   /** Set when media could not be processed: `[voice note could not be transcribed]` and the like. */
   readonly mediaNote?: string;
+  /** Set when the message is a button press or quick-reply tap. */
+  readonly postback?: TurnPostback;
 }
 
 /** A past message in the conversation (layer 2, short-term history). */
@@ -89,11 +104,55 @@ export interface TurnContext {
   readonly wantSummary?: boolean;
 }
 
+/** A quick reply: a tappable suggestion that sends `payload` back as the customer's next message. */
+export interface QuickReply {
+  /** Label (Messenger allows 20 characters; longer labels are cut per channel). */
+  readonly title: string;
+  /** Sent back in the postback; defaults to the title. */
+  readonly payload?: string;
+}
+
+/** A button under a message: opens a URL or sends a postback. */
+export type ReplyButton =
+  | { readonly type: 'url'; readonly title: string; readonly url: string }
+  | { readonly type: 'postback'; readonly title: string; readonly payload: string };
+
 /** One outbound message of a reply. */
 export interface ReplyMessage {
   readonly text?: string;
   /** An image to send by URL. */
   readonly imageUrl?: string;
+  /** Quick replies (at most 13). Rendered natively where the channel has them, else as numbered text. */
+  readonly quickReplies?: readonly QuickReply[];
+  /** Buttons (at most 3). Rendered natively where the channel has them, else as numbered text. */
+  readonly buttons?: readonly ReplyButton[];
+}
+
+/** What a responder reports about how it produced a reply (kept in the turn's audit record). */
+export interface ResponderDiagnostics {
+  /** Knowledge passages retrieved for the turn (ids and scores, no text). */
+  readonly retrieval?: {
+    readonly passages: readonly { readonly id: string; readonly score: number }[];
+    readonly latencyMs: number;
+    /** Set when retrieval failed and the turn was answered without knowledge. */
+    readonly error?: string;
+  };
+  /** Tool calls made for the turn (no secrets, no response bodies). */
+  readonly tools?: readonly {
+    readonly name: string;
+    readonly ok: boolean;
+    readonly status?: number;
+    readonly attempts: number;
+    readonly latencyMs: number;
+    readonly error?: string;
+  }[];
+  /** Model token usage for the turn, summed over its calls. */
+  readonly tokens?: {
+    readonly input: number;
+    readonly output: number;
+    readonly cacheRead?: number;
+    readonly cacheWrite?: number;
+  };
 }
 
 /** What a responder returns. */
@@ -106,4 +165,6 @@ export interface Reply {
     readonly facts?: Readonly<Record<string, string>>;
     readonly summary?: string;
   };
+  /** How the reply was produced, for the audit trail. Optional; ignored in what is sent. */
+  readonly diagnostics?: ResponderDiagnostics;
 }

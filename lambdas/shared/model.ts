@@ -249,6 +249,17 @@ export const outboundPartSchema = z.object({
   text: z.string().optional(),
   /** An image to send (URL); Pancake uploads it first and sends `content_ids`. */
   imageUrl: z.string().optional(),
+  /** Quick replies of the reply message; carried on its last part only. */
+  quickReplies: z.array(z.object({ title: z.string(), payload: z.string().optional() })).optional(),
+  /** Buttons of the reply message; carried on its last part only. */
+  buttons: z
+    .array(
+      z.union([
+        z.object({ type: z.literal('url'), title: z.string(), url: z.string() }),
+        z.object({ type: z.literal('postback'), title: z.string(), payload: z.string() }),
+      ]),
+    )
+    .optional(),
   /** The customer's last message time, epoch ms: Meta / WhatsApp 24-hour window. */
   customerLastMessageAt: z.number(),
   /** When the webhook received the turn's first message, epoch ms: ReplyLatency. */

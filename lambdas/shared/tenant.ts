@@ -70,7 +70,46 @@ export const zaloConfigSchema = z.object({
   appId: z.string().optional(),
   oaSecretKey: token,
   accessToken: token,
+  /**
+   * OAuth v4 refresh token (single-use, about 3 months). With `appSecretKey` and `appId` set, the
+   * runtime refreshes `accessToken` ahead of `accessTokenExpiresAt` and on the token-expired error,
+   * and writes the new pair back into this secret (docs/channels.md, "Zalo tokens").
+   */
+  refreshToken: token.optional(),
+  /** The Zalo app's secret key (the `secret_key` header of the OAuth endpoint). */
+  appSecretKey: token.optional(),
+  /** When `accessToken` expires, epoch milliseconds. */
+  accessTokenExpiresAt: z.number().int().nonnegative().optional(),
+  /** Answer `user_send_group_*` events in the group (otherwise they are ignored and counted). */
+  groups: z.boolean().optional(),
 });
+
+/** A tool the bedrock responder may call through Converse tool use. */
+export const toolSchema = z
+  .object({
+    /** Tool name as the model sees it (Converse rule: letters, digits, `_`, `-`, 1–64). */
+    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, "_" or "-"'),
+    description: z.string().min(1).max(2000),
+    /** JSON schema of the tool's input (an object schema). */
+    inputSchema: z.record(z.string(), z.unknown()),
+    type: z.enum(['http', 'lambda']).default('http'),
+    /** `http`: method and URL template; `{name}` placeholders are filled from the input, URL-encoded. */
+    method: z.enum(['GET', 'POST']).optional(),
+    url: z.string().optional(),
+    /** `http`: an auth header whose value is `secrets[secret]` of this tenant document. */
+    auth: z.object({ header: z.string().min(1), secret: z.string().min(1) }).optional(),
+    /** `lambda`: the function name or ARN to invoke with the input as its event. */
+    functionName: z.string().optional(),
+    timeoutMs: z.number().int().min(100).max(5000).default(3000),
+    /** Bytes of the response given to the model; the rest is cut. */
+    maxResponseBytes: z.number().int().min(256).max(65_536).default(8192),
+  })
+  .superRefine((tool, ctx) => {
+    if (tool.type === 'http' && !tool.url)
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required for an http tool' });
+    if (tool.type === 'lambda' && !tool.functionName)
+      ctx.addIssue({ code: 'custom', path: ['functionName'], message: 'is required for a lambda tool' });
+  });
 
 export const tenantSettingsSchema = z.object({
   persona: z.string().optional(),
@@ -83,6 +122,17 @@ export const tenantSettingsSchema = z.object({
   bannedPhrases: z.array(z.string()).optional(),
   /** Send the fallback reply when a turn lands in the DLQ. */
   sendFallbackOnFailure: z.boolean().optional(),
+  /**
+   * How Messenger and Instagram comments are answered: `private` (a private reply to the commenter,
+   * the default), `public` (a reply under the comment), `both`, or `ignore`.
+   */
+  comments: z.enum(['private', 'public', 'both', 'ignore']).optional(),
+  /** The reply to a `GET_STARTED` postback (Messenger's Get Started button, Telegram `/start`). */
+  welcomeReply: z.string().min(1).max(4000).optional(),
+  /** HTTP or Lambda tools the bedrock responder may call (docs/knowledge.md). */
+  tools: z.array(toolSchema).max(20).optional(),
+  /** Retrieve passages from the tenant's knowledge base for each turn (default true when the stack has one). */
+  knowledge: z.boolean().optional(),
 });
 
 export const tenantDocumentSchema = z.object({
@@ -103,6 +153,8 @@ export const tenantDocumentSchema = z.object({
     })
     .strict(),
   settings: tenantSettingsSchema.default({}),
+  /** Named secret values referenced by the settings (tool auth headers). Never logged. */
+  secrets: z.record(z.string(), z.string()).optional(),
 });
 
 export type TenantDocument = z.infer<typeof tenantDocumentSchema>;
@@ -113,6 +165,7 @@ export type InstagramConfig = z.infer<typeof instagramConfigSchema>;
 export type WhatsappConfig = z.infer<typeof whatsappConfigSchema>;
 export type TelegramConfig = z.infer<typeof telegramConfigSchema>;
 export type ZaloConfig = z.infer<typeof zaloConfigSchema>;
+export type ToolDeclaration = z.infer<typeof toolSchema>;
 
 /** The configuration type of each channel. */
 export interface ChannelConfigs {
