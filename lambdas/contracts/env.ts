@@ -53,6 +53,14 @@ export const ENV = {
   ffmpegPath: 'FFMPEG_PATH',
   /** How many media jobs one worker processes at once. */
   mediaConcurrency: 'MEDIA_CONCURRENCY',
+  /** The Bedrock knowledge base the bedrock responder retrieves from (filtered by tenant). */
+  knowledgeBaseId: 'KNOWLEDGE_BASE_ID',
+  /** Local stack only: the folder of per-tenant knowledge files (`<dir>/<tenantId>/*.md|txt|csv`). */
+  knowledgeDir: 'KNOWLEDGE_DIR',
+  /** Most tenant-tool rounds in one bedrock answer (default 3). */
+  toolMaxRounds: 'TOOL_MAX_ROUNDS',
+  /** `true` lets tenant tools call plain `http://` URLs (the local stack sets it; deployed stacks do not). */
+  toolAllowHttp: 'TOOL_ALLOW_HTTP',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
