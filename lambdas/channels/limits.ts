@@ -174,6 +174,10 @@ export function boundedAttachment(attachment: Attachment): Attachment {
     out.latitude = latitude;
     out.longitude = longitude;
   }
+  const title = boundedName(attachment.title);
+  if (title !== undefined) out.title = title;
+  const address = boundedName(attachment.address);
+  if (address !== undefined) out.address = address;
   return out;
 }
 

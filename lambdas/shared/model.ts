@@ -47,6 +47,9 @@ export const attachmentSchema = z.object({
   /** Location payload for `location` attachments. */
   latitude: z.number().optional(),
   longitude: z.number().optional(),
+  /** A location's place name and address when the platform gives them. */
+  title: z.string().optional(),
+  address: z.string().optional(),
 });
 export type Attachment = z.infer<typeof attachmentSchema>;
 
@@ -84,6 +87,8 @@ export const normalisedMessageSchema = z.object({
   postId: z.string().optional(),
   /** Postback payload for `postback` messages. */
   postback: z.string().optional(),
+  /** What sent the postback: a button, a quick reply (or list row), a command (Telegram `/start`). */
+  postbackSource: z.enum(['postback', 'quick-reply', 'command']).optional(),
   /** Telegram Business: the `business_connection_id` a reply must be sent through. */
   businessConnectionId: z.string().optional(),
 });
@@ -113,6 +118,7 @@ export type HumanActivity = z.infer<typeof humanActivitySchema>;
 /**
  * Why an acknowledged webhook event was not acted on. `oversized`: an id needed to answer is
  * longer than the channels' bound, or the event stays too large after bounding (docs/channels.md).
+ * `comments-off`: a Messenger or Instagram comment for a tenant whose `settings.comments` is `ignore`.
  */
 export const IGNORE_REASONS = [
   'echo',
@@ -122,6 +128,7 @@ export const IGNORE_REASONS = [
   'unsupported',
   'not-subscribed-page',
   'oversized',
+  'comments-off',
 ] as const;
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 
