@@ -40,6 +40,8 @@ export const ENV = {
   graphApiVersion: 'GRAPH_API_VERSION',
   telegramApiBase: 'TELEGRAM_API_BASE',
   zaloApiBase: 'ZALO_API_BASE',
+  /** Zalo's OAuth host (`https://oauth.zaloapp.com`): where access tokens are refreshed. */
+  zaloOAuthBase: 'ZALO_OAUTH_BASE',
   sendTimeoutMs: 'SEND_TIMEOUT_MS',
   /** Real failed attempts of a reply part before delivery dead-letters it (deferrals excluded). */
   maxSendAttempts: 'MAX_SEND_ATTEMPTS',
