@@ -169,6 +169,12 @@ export const METRICS = {
     ['channel'],
     'Sends refused because the access token is invalid (401, Meta 190).',
   ),
+  ZaloTokenRefreshFailed: m(
+    'ZaloTokenRefreshFailed',
+    'Count',
+    ['reason'],
+    'Zalo access-token refreshes that failed for good: reason refused (the refresh token expired, was revoked or already spent) or write (refreshed, but the new pair could not be written to the tenant secret).',
+  ),
   ReplyExpired: m(
     'ReplyExpired',
     'Count',

@@ -5,7 +5,8 @@
  *
  * Environment: INBOUND_QUEUE_URL, TENANT_SECRET_PREFIX (required); MAX_BODY_BYTES (default
  * 1048576), ENQUEUE_BUDGET_MS (default 1500: the answer deadline of a request, tenant lookup and
- * enqueue included), TENANT_CACHE_SECONDS (default 300).
+ * enqueue included), TENANT_CACHE_SECONDS (default 3600; a
+ * refused signature, token or channel re-reads the tenant at most once a minute).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { adapterFor } from '../channels/index.js';
@@ -20,7 +21,7 @@ import { CLIENT_TIMEOUTS } from '../shared/client-timeouts.js';
 import { ENV, intEnv, requireEnv } from '../shared/env.js';
 import { emitMetric, logger, metrics } from '../shared/powertools.js';
 import { sendToQueue } from '../shared/queue.js';
-import { loadTenant } from '../shared/tenant-store.js';
+import { loadTenant, refreshTenant } from '../shared/tenant-store.js';
 
 let live: WebhookHandler | undefined;
 const requestMetrics = batchedMetrics(metrics, emitMetric);
@@ -35,6 +36,7 @@ function liveHandler(): WebhookHandler {
   const attemptTimeoutMs = Math.min(CLIENT_TIMEOUTS.sqs.requestTimeout, Math.ceil((deadlineMs * 2) / 3));
   live = createWebhookHandler({
     loadTenant: (tenantId, signal) => loadTenant(tenantId, { abortSignal: signal }),
+    refreshTenant: (tenantId, signal) => refreshTenant(tenantId, { abortSignal: signal }),
     adapterFor,
     send: (entries, signal) =>
       sendToQueue(requireEnv(ENV.inboundQueueUrl), entries, {

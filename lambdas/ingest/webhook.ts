@@ -19,6 +19,8 @@ import { DEFAULTS } from '../contracts/defaults.js';
 import {
   DependencyError,
   EnqueueError,
+  HandshakeFailedError,
+  InvalidSignatureError,
   isChatRelayError,
   NotFoundError,
   PayloadTooLargeError,
@@ -89,6 +91,18 @@ export interface WebhookLogger {
   error(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
+/** Errors a newer version of the tenant document could turn into a success. */
+function isStaleEvidence(err: unknown): boolean {
+  return (
+    err instanceof InvalidSignatureError ||
+    err instanceof HandshakeFailedError ||
+    (err instanceof NotFoundError && UNCONFIGURED.has(err))
+  );
+}
+
+/** The NotFoundErrors raised for a channel the tenant document does not configure. */
+const UNCONFIGURED = new WeakSet<Error>();
+
 /** Everything the webhook logic talks to. */
 export interface WebhookDeps {
   /**
@@ -96,6 +110,15 @@ export interface WebhookDeps {
    * `signal` aborts when the request's deadline passes.
    */
   readonly loadTenant: (tenantId: string, signal: AbortSignal) => Promise<TenantDocument>;
+  /**
+   * Re-reads a tenant whose cached document refused the request (bad signature or token, failed
+   * handshake, unconfigured channel), rate-limited per tenant; `changed` says whether the secret
+   * changed. Without it a refusal is final.
+   */
+  readonly refreshTenant?: (
+    tenantId: string,
+    signal: AbortSignal,
+  ) => Promise<{ readonly tenant: TenantDocument; readonly reread: boolean; readonly changed: boolean }>;
   /** The adapter of a channel. */
   readonly adapterFor: (channel: ChannelName) => ChannelAdapter;
   /**
@@ -166,15 +189,12 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
       }
       const rawBody = decodeBody(request.body, request.isBase64Encoded);
       const tenantId = request.tenantId;
-      const tenant = await beforeDeadline(deps.loadTenant(tenantId, signal), signal, () => {
-        throw new DependencyError(
-          `The tenant lookup did not finish within the ${deadlineMs} ms answer deadline.`,
-        );
-      });
-      const config = channelConfig(tenant, channel);
-      if (config === undefined) {
-        throw new NotFoundError(`Channel "${channel}" is not configured for this tenant.`);
-      }
+      const withinDeadline = <T>(promise: Promise<T>): Promise<T> =>
+        beforeDeadline(promise, signal, () => {
+          throw new DependencyError(
+            `The tenant lookup did not finish within the ${deadlineMs} ms answer deadline.`,
+          );
+        });
       const adapter = deps.adapterFor(channel);
       const adapterRequest: WebhookRequest = {
         method: request.method,
@@ -183,17 +203,44 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         query: request.query,
         receivedAt: request.receivedAt,
       };
-      const ctx = { tenant, config, receivedAt: request.receivedAt };
+      /** The request checked against one version of the tenant document. */
+      const check = (tenant: TenantDocument) => {
+        const config = channelConfig(tenant, channel);
+        if (config === undefined) {
+          const err = new NotFoundError(`Channel "${channel}" is not configured for this tenant.`);
+          UNCONFIGURED.add(err);
+          throw err;
+        }
+        const ctx = { tenant, config, receivedAt: request.receivedAt };
+        if (request.method === 'GET') {
+          if (!adapter.handshake) throw new NotFoundError(`Channel "${channel}" has no GET handshake.`);
+          return { ctx, challenge: adapter.handshake(adapterRequest, ctx) };
+        }
+        adapter.authenticate(adapterRequest, ctx);
+        return { ctx, challenge: undefined };
+      };
+      let checked: ReturnType<typeof check>;
+      const cached = await withinDeadline(deps.loadTenant(tenantId, signal));
+      try {
+        checked = check(cached);
+      } catch (err) {
+        // A token, signature or channel the cached document refuses may be one rotated or added
+        // since it was read: re-read it (at most once per tenant per interval) and check again.
+        if (!deps.refreshTenant || !isStaleEvidence(err)) throw err;
+        const refreshed = await withinDeadline(deps.refreshTenant(tenantId, signal));
+        if (!refreshed.changed) throw err;
+        logger.info('Tenant secret re-read after a refused request', { ...keys, reread: refreshed.reread });
+        checked = check(refreshed.tenant);
+      }
+      const { ctx } = checked;
+      const { tenant } = ctx;
 
-      if (request.method === 'GET') {
-        if (!adapter.handshake) throw new NotFoundError(`Channel "${channel}" has no GET handshake.`);
-        const challenge = adapter.handshake(adapterRequest, ctx);
+      if (checked.challenge !== undefined) {
         metric('HandshakeSucceeded', 1, dims);
         logger.info('Handshake answered', keys);
-        return handshakeResponse(challenge);
+        return handshakeResponse(checked.challenge);
       }
 
-      adapter.authenticate(adapterRequest, ctx);
       const events = adapter.parse(rawBody, ctx);
       const prepared = prepareEntries(tenant.tenantId, channel, events);
       for (const [reason, count] of prepared.ignored) {
