@@ -169,6 +169,8 @@ export interface MessageFields {
   readonly commentId?: string | undefined;
   readonly postId?: string | undefined;
   readonly postback?: string | undefined;
+  /** What sent the postback (a button, a quick reply or list row, a command). */
+  readonly postbackSource?: 'postback' | 'quick-reply' | 'command' | undefined;
   /** Telegram Business: the connection a reply must be sent through. */
   readonly businessConnectionId?: string | undefined;
 }
@@ -251,6 +253,7 @@ export function messageEvent(ctx: BuildContext, fields: MessageFields): ParsedEv
     commentId: fields.commentId,
     postId: boundedOrDropped(fields.postId, MAX_ID_LENGTH),
     postback: fields.postback === undefined ? undefined : truncateText(fields.postback, MAX_POSTBACK_LENGTH),
+    postbackSource: fields.postback === undefined ? undefined : fields.postbackSource,
     businessConnectionId: boundedOrDropped(fields.businessConnectionId, MAX_ID_LENGTH),
   });
   return withinSize({ type: 'message', message }, message);

@@ -16,7 +16,7 @@ import {
   parseJsonObject,
   str,
 } from './common.js';
-import { metaAuthenticate, metaHandshake, parseMetaEntries, requireMetaBody } from './meta.js';
+import { commentsOff, metaAuthenticate, metaHandshake, parseMetaEntries, requireMetaBody } from './meta.js';
 import type { ChannelAdapter } from './types.js';
 
 /** `changes[].field` values that carry comments on the account's media. */
@@ -68,11 +68,14 @@ export const instagramAdapter: ChannelAdapter<'instagram'> = {
       receivedAt: ctx.receivedAt,
     };
     const accounts = ctx.config.accounts;
+    const off = commentsOff(ctx.tenant);
     return parseMetaEntries(build, body, {
       isOurs: (id) => Object.hasOwn(accounts, id),
       ourAppId: ctx.config.appId,
-      parseChange: (accountId, change, entryTime) =>
-        parseInstagramChange(build, accountId, change, entryTime),
+      parseChange: (accountId, change, entryTime) => {
+        const event = parseInstagramChange(build, accountId, change, entryTime);
+        return off && event.type === 'message' ? ignored('comments-off') : event;
+      },
     });
   },
 };

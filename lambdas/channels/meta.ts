@@ -6,6 +6,7 @@
 import { HandshakeFailedError, InvalidPayloadError, InvalidSignatureError } from '../shared/errors.js';
 import { sha256Hex } from '../shared/keys.js';
 import type { Attachment, AttachmentKind, ParsedEvent } from '../shared/model.js';
+import type { TenantDocument } from '../shared/tenant.js';
 import {
   arr,
   type BuildContext,
@@ -32,6 +33,14 @@ import type { WebhookRequest } from './types.js';
  * both are accepted; this list is the one place to change it.
  */
 export const PAGE_INBOX_APP_IDS: readonly string[] = ['263902037430900', '26390203743090'];
+
+/**
+ * True when the tenant answers no Messenger or Instagram comment (`settings.comments: ignore`):
+ * comment events are then dropped at parse and counted (`EventsIgnored`, reason `comments-off`).
+ */
+export function commentsOff(tenant: TenantDocument): boolean {
+  return tenant.settings.comments === 'ignore';
+}
 
 /** Longest postback payload kept as is inside a derived postback id (longer: its hash). */
 const POSTBACK_ID_PAYLOAD_MAX = 200;
@@ -98,14 +107,21 @@ export function metaAttachments(message: Obj): Attachment[] {
     const url = str(payload.url);
     if (url) attachment.url = url;
     const title = str(att.title) ?? str(payload.title);
-    if (title) attachment.name = title;
     const coords = obj(payload.coordinates);
-    if (kind === 'location' && coords) {
-      const lat = num(coords.lat);
-      const long = num(coords.long);
+    if (kind === 'location') {
+      // A shared location's place name (`title`, e.g. "Pinned Location" or a place's name).
+      if (title) attachment.title = title;
+      const lat = num(coords?.lat);
+      const long = num(coords?.long);
       if (lat !== undefined) attachment.latitude = lat;
       if (long !== undefined) attachment.longitude = long;
+    } else if (title) {
+      attachment.name = title;
     }
+    const name = str(payload.name) ?? str(payload.filename);
+    if (name && !attachment.name) attachment.name = name;
+    const size = num(payload.size);
+    if (size !== undefined) attachment.size = size;
     out.push(attachment);
   }
   return out;
@@ -170,6 +186,7 @@ export function parseMessagingItem(ctx: BuildContext, item: Obj, opts: Messaging
       text,
       attachments,
       postback: quickReply,
+      postbackSource: 'quick-reply',
     });
   }
 
@@ -195,6 +212,7 @@ export function parseMessagingItem(ctx: BuildContext, item: Obj, opts: Messaging
       kind: 'postback',
       text: title ?? payload,
       postback: payload,
+      postbackSource: 'postback',
     });
   }
 

@@ -89,16 +89,39 @@ export function telegramAttachments(message: Obj): Attachment[] {
   // `animation` messages also carry the same file as `document`: keep it once.
   const document = obj(message.document);
   if (document && !obj(message.animation)) out.push(fileAttachment('file', document));
-  const location = obj(message.location) ?? obj(obj(message.venue)?.location);
+  const venue = obj(message.venue);
+  const location = obj(message.location) ?? obj(venue?.location);
   if (location) {
     const attachment: Attachment = { kind: 'location' };
     const lat = num(location.latitude);
     const long = num(location.longitude);
     if (lat !== undefined) attachment.latitude = lat;
     if (long !== undefined) attachment.longitude = long;
+    // A venue is a place: its name and address (core.telegram.org/bots/api#venue).
+    const title = str(venue?.title);
+    if (title) attachment.title = title;
+    const address = str(venue?.address);
+    if (address) attachment.address = address;
     out.push(attachment);
   }
   return out;
+}
+
+/** The payload Messenger's Get Started button sends; Telegram's `/start` is mapped to it. */
+export const GET_STARTED = 'GET_STARTED';
+
+/** `/start`, `/start <parameter>` or `/start@BotName …`. */
+const START_COMMAND = /^\/start(?:@\w+)?(?:\s|$)/;
+
+/** The text of the inline-keyboard button of `message` whose `callback_data` is `data`. */
+function buttonTitle(message: Obj | undefined, data: string): string | undefined {
+  for (const row of arr(obj(message?.reply_markup)?.inline_keyboard)) {
+    for (const raw of arr(row)) {
+      const button = obj(raw);
+      if (button && button.callback_data === data) return str(button.text);
+    }
+  }
+  return undefined;
 }
 
 function displayName(from: Obj | undefined): string | undefined {
@@ -124,6 +147,8 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
     const chatId = idOf(obj(obj(callback.message)?.chat)?.id) ?? fromId;
     if (!fromId || !chatId) return ignored('unsupported', 'callback without chat');
     const data = str(callback.data);
+    // The label of the button pressed, read back from the keyboard of the message it was under.
+    const title = data === undefined ? undefined : buttonTitle(obj(callback.message), data);
     return messageEvent(ctx, {
       conversationId: `${botId}:${chatId}`,
       messageId: updateId,
@@ -131,8 +156,9 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
       customer: { id: chatId, name: displayName(from) },
       timestamp: undefined,
       kind: 'postback',
-      text: data,
+      text: title ?? data,
       postback: data,
+      postbackSource: 'postback',
     });
   }
 
@@ -172,12 +198,17 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
     // Service messages (members joined, title changed, pinned…).
     return ignored('non-message', 'service message');
   }
+  // `/start` (with a deep-link parameter, or `@bot` in groups) is the customer starting the bot:
+  // the postback `GET_STARTED`, as Messenger's Get Started button (core.telegram.org/bots#commands).
+  const start = attachments.length === 0 && text !== undefined && START_COMMAND.test(text);
   return messageEvent(ctx, {
     conversationId: `${botId}:${chatId}`,
     messageId: updateId,
     pageId: botId,
+    ...(start ? { postback: GET_STARTED, postbackSource: 'command' as const } : {}),
     customer: { id: chatId, name: displayName(from), phone },
     timestamp: epochMs(message.edit_date) ?? epochMs(message.date),
+    // Kind stays `text` for `/start`: the customer typed it; the postback says what it means.
     kind: (contact || other) && attachments.length === 0 && !text ? 'other' : kindOf(attachments, text),
     text: text ?? (contact ? str(contact.phone_number) : undefined),
     attachments,

@@ -47,6 +47,7 @@ export function parseWhatsappMessage(
   let kind: MessageKind;
   let text: string | undefined;
   let postback: string | undefined;
+  let postbackSource: 'postback' | 'quick-reply' | undefined;
 
   const mediaKind = MEDIA_TYPES[type];
   if (type === 'text') {
@@ -61,6 +62,8 @@ export function parseWhatsappMessage(
     if (mime) attachment.mimeType = mime;
     const name = str(media.filename);
     if (name) attachment.name = name;
+    const size = num(media.file_size);
+    if (size !== undefined) attachment.size = size;
     if (type === 'audio' && media.voice === true) attachment.voice = true;
     attachments.push(attachment);
     text = str(media.caption);
@@ -72,14 +75,19 @@ export function parseWhatsappMessage(
     const long = num(loc.longitude);
     if (lat !== undefined) attachment.latitude = lat;
     if (long !== undefined) attachment.longitude = long;
-    const name = str(loc.name) ?? str(loc.address);
-    if (name) attachment.name = name;
+    // The place's name and address when the customer shared a place rather than a pin.
+    const title = str(loc.name);
+    if (title) attachment.title = title;
+    const address = str(loc.address);
+    if (address) attachment.address = address;
     attachments.push(attachment);
     kind = 'location';
   } else if (type === 'button') {
     const button = obj(message.button) ?? {};
     text = str(button.text);
     postback = str(button.payload) ?? text;
+    // A template's quick-reply button.
+    postbackSource = 'quick-reply';
     kind = 'postback';
   } else if (type === 'interactive') {
     const interactive = obj(message.interactive) ?? {};
@@ -90,9 +98,12 @@ export function parseWhatsappMessage(
       postback = str(flow.response_json);
       if (!postback) return ignored('unsupported', 'flow reply without response_json');
       text = str(flow.body) ?? str(flow.name);
+      postbackSource = 'postback';
     } else if (reply) {
       text = str(reply.title);
       postback = idOf(reply.id) ?? text;
+      // A reply button is a button; a list row is a pick among choices, like a quick reply.
+      postbackSource = obj(interactive.button_reply) ? 'postback' : 'quick-reply';
     } else {
       return ignored('unsupported', 'interactive without reply');
     }
@@ -132,6 +143,7 @@ export function parseWhatsappMessage(
     text,
     attachments,
     postback,
+    postbackSource,
   });
 }
 

@@ -176,14 +176,20 @@ describe('Messenger parse', () => {
       kind: 'postback',
       text: 'Mua ngay',
       postback: 'BUY_NOW',
+      postbackSource: 'postback',
       messageId: 'm_c1',
     });
-    expect(msgs[5]).toMatchObject({ kind: 'postback', text: 'Red one', postback: 'COLOR_RED' });
+    expect(msgs[5]).toMatchObject({
+      kind: 'postback',
+      text: 'Red one',
+      postback: 'COLOR_RED',
+      postbackSource: 'quick-reply',
+    });
     const more = messages(parse('messenger', fixture('messenger-attachments.json')));
     expect(more.map((m) => m.kind)).toEqual(['location', 'sticker', 'file', 'video']);
     expect(more[0]?.attachments[0]).toEqual({
       kind: 'location',
-      name: 'Shop',
+      title: 'Shop',
       latitude: 10.77,
       longitude: 106.7,
     });

@@ -95,10 +95,14 @@ describe('WhatsApp parse', () => {
       kind: 'location',
       latitude: 10.7769,
       longitude: 106.7009,
-      name: 'Ben Thanh',
+      title: 'Ben Thanh',
     });
-    expect(msgs[5]).toMatchObject({ text: 'Yes', postback: 'YES_CONFIRM' });
-    expect(msgs[6]).toMatchObject({ text: 'Stop promotions', postback: 'STOP' });
+    expect(msgs[5]).toMatchObject({ text: 'Yes', postback: 'YES_CONFIRM', postbackSource: 'postback' });
+    expect(msgs[6]).toMatchObject({
+      text: 'Stop promotions',
+      postback: 'STOP',
+      postbackSource: 'quick-reply',
+    });
   });
 
   it('ignores statuses (sent, delivered, read, failed) as receipts', () => {
