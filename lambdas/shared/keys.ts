@@ -165,3 +165,16 @@ export const rateSk = (windowStartMs: number): string => `w#${windowStartMs}`;
  */
 export const mediaSk = (turnId: string, messageId: string, attachmentIndex: number): string =>
   boundedKey('media#', `${turnId}#${messageId}#${attachmentIndex}`, SK_MAX_BYTES);
+
+/**
+ * Sort key of a reply part's delivery record (sending mark, outcome, failed attempts, retry codes):
+ * next to its turn in the conversation's partition, read by the audit trail (`lambdas/memory/trail.ts`).
+ */
+export const attemptsSk = (replyId: string): string => boundedKey('attempts#', replyId, SK_MAX_BYTES);
+export const ATTEMPTS_PREFIX = 'attempts#';
+
+/** Sort key of a takeover event (a human or operator took the conversation, or handed it back). */
+export const takeoverSk = (epochMs: number, by: string): string => `takeover#${paddedMs(epochMs)}#${by}`;
+export const TAKEOVER_PREFIX = 'takeover#';
+/** Sort key prefix of delivery failure records. */
+export const FAILURE_PREFIX = 'failure#';
