@@ -11,7 +11,7 @@ import type { IMetric, Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch'
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -30,6 +30,7 @@ import {
   type RelayFunctionDefaults,
 } from './function-defaults.js';
 import { RelayIngest } from './ingest.js';
+import { ChatRelayKnowledge } from './knowledge.js';
 import { ChatRelayMedia } from './media.js';
 import {
   type ChatRelayMetricOptions,
@@ -50,8 +51,14 @@ function defaultMonitoringName(stackName: string, id: string): string {
   return id === 'Relay' ? `${stackName}-chat-relay` : `${stackName}-${safeId}-chat-relay`;
 }
 
-import { acknowledgeRelayFindings } from './nag.js';
-import { CHAT_RELAY_DEFAULTS, type ChatRelayProps, isEnabled, validateChatRelayProps } from './props.js';
+import { acknowledge, acknowledgeRelayFindings, iam5ResourceId, NAG_REASONS } from './nag.js';
+import {
+  CHAT_RELAY_DEFAULTS,
+  type ChatRelayProps,
+  isEnabled,
+  isKnowledgeEnabled,
+  validateChatRelayProps,
+} from './props.js';
 import { RelayQueues } from './queues.js';
 import { Responder, ResponderType } from './responder.js';
 import { RelayStorage } from './storage.js';
@@ -129,6 +136,11 @@ export class ChatRelay extends Construct {
   public readonly media?: ChatRelayMedia;
   /** The dashboard, the alarms and their SNS topic. */
   public readonly monitoring?: ChatRelayMonitoring;
+  /**
+   * The tenants' knowledge base (undefined when off: `knowledge: { enabled: false }`, or a
+   * `lambda`/`echo` responder without `knowledge: { enabled: true }`).
+   */
+  public readonly knowledge?: ChatRelayKnowledge;
 
   constructor(scope: Construct, id: string, props: ChatRelayProps = {}) {
     super(scope, id);
@@ -336,6 +348,24 @@ export class ChatRelay extends Construct {
             : undefined,
       });
 
+      if (this.responder.type === ResponderType.BEDROCK) {
+        this.conversationFunction.addEnvironment(
+          ENV.toolMaxRounds,
+          String(props.toolMaxRounds ?? d.toolMaxRounds),
+        );
+      }
+      if (isKnowledgeEnabled(props)) {
+        const { enabled: _enabled, ...knowledgeSettings } = props.knowledge ?? {};
+        this.knowledge = new ChatRelayKnowledge(this, 'Knowledge', {
+          ...knowledgeSettings,
+          removalPolicy,
+          ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+        });
+        this.conversationFunction.addEnvironment(ENV.knowledgeBaseId, this.knowledge.knowledgeBaseId);
+        this.knowledge.grantRetrieve(this.conversationFunction);
+      }
+      for (const fn of props.toolFunctions ?? []) this.grantToolInvoke(fn);
+
       if (mediaOn) {
         const { enabled: _enabled, ...mediaOptions } = props.media ?? {};
         this.media = new ChatRelayMedia(this, 'Media', {
@@ -409,6 +439,20 @@ export class ChatRelay extends Construct {
    */
   public grantTenantSecretsRead(grantee: IGrantable): Grant {
     return grantTenantSecretsRead(this, grantee, this.secretPrefix);
+  }
+
+  /**
+   * Lets tenants use `fn` as a `lambda` tool (`"type": "lambda", "functionName": …` in their
+   * settings): grants the conversation function `lambda:InvokeFunction` on `fn` and its versions
+   * and aliases, nothing else. The `toolFunctions` prop does the same at construction.
+   */
+  public grantToolInvoke(fn: IFunction): Grant {
+    const grant = fn.grantInvoke(this.conversationFunction);
+    const role = this.conversationFunction.role ?? this.conversationFunction;
+    acknowledge(role, [
+      { id: iam5ResourceId(role, `${fn.functionArn}:*`), reason: NAG_REASONS.toolVersions },
+    ]);
+    return grant;
   }
 
   /** The webhook URL a platform must call for `tenantId` on `channel`. */

@@ -13,6 +13,14 @@ export {
 } from './bedrock.js';
 export { ChatRelay, DlqName } from './chat-relay.js';
 export {
+  ChatRelayKnowledge,
+  type ChatRelayKnowledgeProps,
+  type ChatRelayKnowledgeSettings,
+  KNOWLEDGE_PREFIX,
+  KNOWLEDGE_TENANT_ATTRIBUTE,
+  KnowledgeEmbeddingModel,
+} from './knowledge.js';
+export {
   ChatRelayMedia,
   type ChatRelayMediaProps,
   type ChatRelayMediaSettings,
@@ -38,6 +46,7 @@ export {
 export {
   type ApiBaseUrls,
   CHAT_RELAY_DEFAULTS,
+  type ChatRelayKnowledgeOptions,
   type ChatRelayMediaOptions,
   type ChatRelayMonitoringOptions,
   type ChatRelayProps,

@@ -31,6 +31,8 @@ export const NAG_REASONS = {
     'kms:GenerateDataKey* and kms:ReEncrypt* are the standard actions of a CDK key grant (IKey.grantEncryptDecrypt), scoped to the one customer-managed key given as encryptionKey.',
   responderVersions:
     'lambda:InvokeFunction on the configured responder function and its versions/aliases (the ":*" suffix), nothing else.',
+  toolVersions:
+    'lambda:InvokeFunction on a function granted as a tenant lambda tool (ChatRelay.grantToolInvoke / toolFunctions) and its versions/aliases (the ":*" suffix), nothing else.',
   xray: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions; "*" is the only possible resource.',
 } as const;
 

@@ -6,6 +6,7 @@
 
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   DEFAULT_BEDROCK_MODEL_ID,
@@ -14,6 +15,7 @@ import {
 } from '../lambdas/contracts/defaults.js';
 import { BEDROCK_MODEL_ID_PATTERN } from './bedrock.js';
 import { FUNCTION_DEFAULTS } from './function-defaults.js';
+import { type ChatRelayKnowledgeSettings, validateKnowledgeSettings } from './knowledge.js';
 import type { ChatRelayMediaSettings } from './media.js';
 import type { ChatRelayMonitoringSettings } from './monitoring/index.js';
 import { Responder, ResponderType } from './responder.js';
@@ -270,6 +272,46 @@ export interface ChatRelayProps {
    * @default - SQS-managed, AWS-managed (DynamoDB) and S3-managed encryption
    */
   readonly encryptionKey?: IKey;
+  /**
+   * The tenants' knowledge base: an Amazon Bedrock Knowledge Base over S3 Vectors, documents in
+   * S3 under `knowledge/{tenantId}/`, retrieval filtered by tenant (docs/knowledge.md). The
+   * conversation function may retrieve from it (`KNOWLEDGE_BASE_ID`), not write to it. Only the
+   * bedrock responder uses it. `{ enabled: false }` leaves it out.
+   * @default - enabled with the bedrock responder (Cohere Embed Multilingual v3, 300-token chunks), off with the others
+   */
+  readonly knowledge?: ChatRelayKnowledgeOptions;
+  /**
+   * Most rounds of tenant tool calls in one bedrock answer (`TOOL_MAX_ROUNDS`, 0–10; 0 offers no
+   * tools). Only the bedrock responder calls tools.
+   * @default 3
+   */
+  readonly toolMaxRounds?: number;
+  /**
+   * Functions of your stack that tenants may declare as `lambda` tools: the conversation function
+   * is granted `lambda:InvokeFunction` on each (the same as calling `grantToolInvoke(fn)`).
+   * @default - none
+   */
+  readonly toolFunctions?: IFunction[];
+}
+
+/** Knowledge settings of {@link ChatRelayProps.knowledge}: the knowledge base's settings, and whether to deploy it. */
+export interface ChatRelayKnowledgeOptions extends ChatRelayKnowledgeSettings {
+  /**
+   * Deploy the knowledge base. Only the bedrock responder retrieves from it, so `true` with a
+   * `lambda` or `echo` responder is reported at synth.
+   * @default - true with the bedrock responder, false with the others
+   */
+  readonly enabled?: boolean;
+}
+
+/**
+ * Whether the knowledge base is deployed: `knowledge.enabled` when given (`false` from JavaScript
+ * callers too), else on exactly when the responder is bedrock.
+ */
+export function isKnowledgeEnabled(props: ChatRelayProps): boolean {
+  if ((props.knowledge as unknown) === false) return false;
+  if (props.knowledge?.enabled !== undefined) return props.knowledge.enabled;
+  return !(props.responder instanceof Responder) || props.responder.type === ResponderType.BEDROCK;
 }
 
 /** Media settings of {@link ChatRelayProps.media}: ChatRelayMedia's settings, and whether to deploy it. */
@@ -352,6 +394,8 @@ export const CHAT_RELAY_DEFAULTS = {
   sendTimeout: Duration.millis(DEFAULTS.sendTimeoutMs),
   typingDelay: DEFAULTS.typingDelay,
   graphApiVersion: DEFAULTS.graphApiVersion,
+  /** Tool rounds per bedrock answer; the runtime's fallback for an unset `TOOL_MAX_ROUNDS` is the same 3. */
+  toolMaxRounds: 3,
 } as const;
 
 /** SQS DelaySeconds maximum, in ms: the debounce and media ticks ride on it. */
@@ -597,6 +641,28 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
         `rateLimits.${key} must be above 0 and at most 10000 calls per second; got ${show(value)}. Set a positive rate.`,
       );
     }
+  }
+  // Knowledge and tools (bedrock responder only)
+  const bedrock = !(responder instanceof Responder) || responder.type === ResponderType.BEDROCK;
+  const responderName =
+    responder instanceof Responder ? `Responder.${String(responder.type).toLowerCase()}()` : 'the responder';
+  if (!bedrock && props.knowledge?.enabled === true) {
+    problems.push(
+      `knowledge.enabled is true but the responder is ${responderName}; only Responder.bedrock() retrieves from the knowledge base. Use Responder.bedrock() or set knowledge: { enabled: false }.`,
+    );
+  }
+  if (isKnowledgeEnabled(props))
+    problems.push(...validateKnowledgeSettings(props.knowledge ?? {}, 'knowledge.'));
+  intIn('toolMaxRounds', props.toolMaxRounds, 0, 10, ' (0 offers no tools)');
+  if (!bedrock && props.toolMaxRounds !== undefined) {
+    problems.push(
+      `toolMaxRounds is set but the responder is ${responderName}; only Responder.bedrock() calls tenant tools. Remove toolMaxRounds or use Responder.bedrock().`,
+    );
+  }
+  if (!bedrock && (props.toolFunctions ?? []).length > 0) {
+    problems.push(
+      `toolFunctions lists ${props.toolFunctions?.length} function(s) but the responder is ${responderName}; only Responder.bedrock() calls lambda tools. Remove toolFunctions or use Responder.bedrock().`,
+    );
   }
   if (props.media && isEnabled(props.media)) {
     const m = props.media;

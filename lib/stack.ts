@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { DEFAULT_RATE_LIMITS, DEFAULTS } from '../lambdas/contracts/defaults.js';
 import { ChatRelay } from './chat-relay.js';
 import { addProblemsValidation, ValidationError } from './errors.js';
+import { KnowledgeEmbeddingModel } from './knowledge.js';
 import type { ChatRelayMonitoringThresholds } from './monitoring/index.js';
 import { type ApiBaseUrls, type ChatRelayProps, LogLevel } from './props.js';
 import { Responder } from './responder.js';
@@ -65,6 +66,11 @@ export const CONTEXT_KEYS = {
   'chatRelay:mediaMemoryMiB': 'Media task memory (MiB). Default 2048.',
   'chatRelay:whisperModel': 'whisper.cpp model baked into the image (base, small…). Default base.',
   'chatRelay:monitoring': 'Dashboard and alarms (true | false). Default true.',
+  'chatRelay:knowledge':
+    'Tenant knowledge base: Bedrock Knowledge Base over S3 Vectors (true | false). Default true with the bedrock responder, false otherwise.',
+  'chatRelay:knowledgeEmbeddingModel':
+    'Embedding model of the knowledge base: cohere-multilingual-v3 | titan-text-v2. Default cohere-multilingual-v3.',
+  'chatRelay:toolMaxRounds': 'Most tenant-tool rounds in one bedrock answer (0–10). Default 3.',
   'chatRelay:alarmThresholds':
     'Alarm thresholds to change, JSON: numbers for dlqMessages, webhook5xxPercent, webhook4xxPercent, webhookMinRequests, signatureRejects, tokenInvalid, sendFailurePercent, sendMinParts, lambdaErrors, lambdaThrottles, mediaFailures; periodMinutes; oldestMessageAgeMinutes {queue: minutes}. Defaults in docs/metrics.md.',
 } as const;
@@ -340,6 +346,20 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
       whisperModel: str('chatRelay:whisperModel'),
     }).filter(([, v]) => v !== undefined),
   );
+  const knowledgeEnabled = bool('chatRelay:knowledge');
+  const embedding = oneOf('chatRelay:knowledgeEmbeddingModel', [
+    'cohere-multilingual-v3',
+    'titan-text-v2',
+  ] as const);
+  const knowledgeSettings =
+    embedding === undefined
+      ? {}
+      : {
+          embeddingModel:
+            embedding === 'titan-text-v2'
+              ? KnowledgeEmbeddingModel.TITAN_TEXT_EMBEDDINGS_V2
+              : KnowledgeEmbeddingModel.COHERE_EMBED_MULTILINGUAL_V3,
+        };
   const monitoringEnabled = bool('chatRelay:monitoring');
   const thresholds = thresholdsOf(json('chatRelay:alarmThresholds', '\'{"dlqMessages":1}\''));
   const monitoringSettings = {
@@ -360,6 +380,14 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
         : Object.keys(monitoringSettings).length > 0
           ? monitoringSettings
           : undefined,
+    knowledge:
+      knowledgeEnabled === undefined && embedding === undefined
+        ? undefined
+        : {
+            ...(knowledgeEnabled !== undefined ? { enabled: knowledgeEnabled } : {}),
+            ...knowledgeSettings,
+          },
+    toolMaxRounds: num('chatRelay:toolMaxRounds', '3'),
     secretPrefix: str('chatRelay:secretPrefix'),
     namePrefix: str('chatRelay:namePrefix'),
     removalPolicy:
@@ -454,5 +482,15 @@ export class ChatRelayStack extends Stack {
     new CfnOutput(this, 'InboundDlqName', { value: this.relay.inboundDlq.queueName });
     new CfnOutput(this, 'OutboundDlqName', { value: this.relay.outboundDlq.queueName });
     new CfnOutput(this, 'MemoryTableName', { value: this.relay.memoryTable.tableName });
+    // The tenant CLI's `knowledge` verbs read these three.
+    const knowledge = this.relay.knowledge;
+    if (knowledge) {
+      new CfnOutput(this, 'KnowledgeBaseId', { value: knowledge.knowledgeBaseId });
+      new CfnOutput(this, 'KnowledgeDataSourceId', { value: knowledge.dataSourceId });
+      new CfnOutput(this, 'KnowledgeBucketName', {
+        description: 'Tenant documents go under knowledge/{tenantId}/ (npm run tenant -- knowledge add).',
+        value: knowledge.bucket.bucketName,
+      });
+    }
   }
 }

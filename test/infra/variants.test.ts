@@ -198,7 +198,7 @@ describe('ChatRelay with an inference profile, media jobs and tenant outputs', (
 
   it('grants the profile directly and its model only through the profile', () => {
     const statements = roleStatements(template, logicalId(stack, relay.conversationFunction));
-    const bedrock = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('bedrock:')));
+    const bedrock = statements.filter((st) => actionsOf(st).includes('bedrock:InvokeModel'));
     const profileArn =
       'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0';
     expect(
