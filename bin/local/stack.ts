@@ -110,6 +110,7 @@ export function handlerEnvironment(
   env[ENV.graphApiBase] = config.apiBases.graph ?? `${sandboxBase}/graph`;
   env[ENV.telegramApiBase] = config.apiBases.telegram ?? `${sandboxBase}/telegram`;
   env[ENV.zaloApiBase] = config.apiBases.zalo ?? `${sandboxBase}/zalo`;
+  env[ENV.zaloOAuthBase] = userEnv[ENV.zaloOAuthBase] || `${sandboxBase}/zalo-oauth`;
   // The sandbox answers any version; a real Graph base may need the one the app is on.
   env[ENV.graphApiVersion] = userEnv[ENV.graphApiVersion] || DEFAULTS.graphApiVersion;
   if (config.maxReceiveCount !== undefined) env[ENV.maxReceiveCount] = String(config.maxReceiveCount);

@@ -10,7 +10,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export const COMMANDS = ['add', 'update', 'show', 'list', 'remove'] as const;
+export const COMMANDS = ['add', 'update', 'show', 'list', 'remove', 'zalo-authorize'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** One `--set key=value`, scoped to a channel or (scope undefined) to the document root. */
@@ -33,6 +33,11 @@ export interface ParsedArgs {
   readonly channels: readonly ChannelName[];
   readonly sets: readonly SetOperation[];
   readonly removeChannels: readonly ChannelName[];
+  /** zalo-authorize: the OAuth authorization code, its PKCE verifier, and the app's id and secret key. */
+  readonly code: string | undefined;
+  readonly codeVerifier: string | undefined;
+  readonly appId: string | undefined;
+  readonly appSecretKey: string | undefined;
 }
 
 export const USAGE = `Usage: npm run tenant -- <command> [options]
@@ -47,6 +52,9 @@ Commands:
   list           List tenant ids.
   remove <tenantId> [--force]
                  Delete the tenant's secret (7-day recovery window; --force deletes at once).
+  zalo-authorize <tenantId> --code <code> [--code-verifier <v>] [--app-id <id>] [--app-secret-key <key>]
+                 Exchange a Zalo OA authorization code for the first access and refresh tokens
+                 and store them (the relay refreshes them from then on; docs/tenants.md).
 
 Options:
   --channel <name>     ${CHANNELS.join(' | ')}; following --set apply to it
@@ -58,6 +66,10 @@ Options:
   --api-url <url>      webhook base URL (default: $CHAT_RELAY_API_URL, else the stack output
                        WebhookBaseUrl of --stack)
   --stack <name>       CloudFormation stack to read WebhookBaseUrl from (default "ChatRelay")
+  --code <code>        zalo-authorize: the authorization code Zalo gave the callback URL
+  --code-verifier <v>  zalo-authorize: the PKCE code verifier, when the grant used one
+  --app-id <id>        zalo-authorize: the Zalo app id (default: the tenant's zalo appId)
+  --app-secret-key <k> zalo-authorize: the Zalo app's secret key (default: the tenant's appSecretKey)
 
 Exit codes: 0 ok, 2 usage or validation error, 1 AWS error.`;
 
@@ -81,6 +93,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   let force = false;
   let reveal = false;
   let help = false;
+  let code: string | undefined;
+  let codeVerifier: string | undefined;
+  let appId: string | undefined;
+  let appSecretKey: string | undefined;
   let current: ChannelName | undefined;
   const channels: ChannelName[] = [];
   const sets: SetOperation[] = [];
@@ -129,6 +145,18 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case '--reveal':
         reveal = true;
         break;
+      case '--code':
+        code = take();
+        break;
+      case '--code-verifier':
+        codeVerifier = take();
+        break;
+      case '--app-id':
+        appId = take();
+        break;
+      case '--app-secret-key':
+        appSecretKey = take();
+        break;
       case '--channel': {
         current = channelArg(inline ?? argv[i + 1], '--channel');
         if (inline === undefined) i += 1;
@@ -161,7 +189,21 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   }
 
   const [commandArg, tenantId, ...extra] = positional;
-  const options = { file, prefix, apiUrl, stack, force, reveal, channels, sets, removeChannels };
+  const options = {
+    file,
+    prefix,
+    apiUrl,
+    stack,
+    force,
+    reveal,
+    channels,
+    sets,
+    removeChannels,
+    code,
+    codeVerifier,
+    appId,
+    appSecretKey,
+  };
   if (help) return { command: 'help', tenantId: undefined, ...options };
   if (commandArg === undefined) throw new UsageError(`No command given.\n\n${USAGE}`);
   if (!(COMMANDS as readonly string[]).includes(commandArg)) {
@@ -183,5 +225,17 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   }
   if (command !== 'remove' && force) throw new UsageError('--force is only for remove.');
   if (command !== 'show' && reveal) throw new UsageError('--reveal is only for show.');
+  const zaloFlags = [code, codeVerifier, appId, appSecretKey].some((v) => v !== undefined);
+  if (command === 'zalo-authorize') {
+    if (code === undefined || code === '') {
+      throw new UsageError(
+        'zalo-authorize needs --code <authorization code> (Zalo sends it to your callback URL when the OA admin grants the app).',
+      );
+    }
+  } else if (zaloFlags) {
+    throw new UsageError(
+      '--code, --code-verifier, --app-id and --app-secret-key are only for zalo-authorize.',
+    );
+  }
   return { command, tenantId, ...options };
 }

@@ -14,8 +14,9 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { requestZaloToken, ZaloGrantRefusedError, zaloOAuthBase } from '../../lambdas/channels/zalo-token.js';
 import { DEFAULT_SECRET_PREFIX } from '../../lambdas/contracts/defaults.js';
-import { TenantConfigError } from '../../lambdas/shared/errors.js';
+import { RetryableSendError, TenantConfigError } from '../../lambdas/shared/errors.js';
 import {
   parseTenantDocument,
   TENANT_ID_PATTERN,
@@ -113,6 +114,8 @@ export async function runTenantCli(argv: readonly string[], io: CliIo): Promise<
         return await list(prefix, sm, io);
       case 'remove':
         return await remove(args, prefix, sm, io);
+      case 'zalo-authorize':
+        return await zaloAuthorize(args, prefix, sm, io);
     }
   } catch (err) {
     if (err instanceof UsageError) {
@@ -369,5 +372,84 @@ async function remove(
       : `Scheduled tenant "${tenantId}" (${name}) for deletion in 7 days; restore with aws secretsmanager restore-secret --secret-id ${name}, or delete now with --force.`,
   );
   io.out('Running webhooks stop accepting it within TENANT_CACHE_SECONDS (default 5 minutes).');
+  return EXIT.ok;
+}
+
+/**
+ * `zalo-authorize`: exchanges an OAuth authorization code at Zalo's token endpoint
+ * (`ZALO_OAUTH_BASE`, default https://oauth.zaloapp.com) for the first access and refresh tokens
+ * and stores them, with their expiry, in the tenant's Zalo settings. From then on the relay
+ * refreshes them itself (lambdas/channels/zalo-token.ts).
+ */
+async function zaloAuthorize(
+  args: ParsedArgs,
+  prefix: string,
+  sm: SecretsManagerClient,
+  io: CliIo,
+): Promise<number> {
+  const tenantId = args.tenantId!;
+  checkTenantId(tenantId);
+  const name = tenantSecretName(prefix, tenantId);
+  const raw = await readTenant(sm, name, tenantId);
+  const channels = (raw.channels ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const zalo = channels.zalo;
+  if (!zalo) {
+    throw new UsageError(
+      `Tenant "${tenantId}" has no zalo channel; add it first: update ${tenantId} --channel zalo --set oaId=… --set oaSecretKey=… --set accessToken=…`,
+    );
+  }
+  const appId = args.appId ?? (typeof zalo.appId === 'string' ? zalo.appId : undefined);
+  const appSecretKey =
+    args.appSecretKey ?? (typeof zalo.appSecretKey === 'string' ? zalo.appSecretKey : undefined);
+  if (!appId || !appSecretKey) {
+    throw new UsageError(
+      'zalo-authorize needs the Zalo app id and secret key: pass --app-id and --app-secret-key (they are stored), or set appId and appSecretKey on the zalo channel first.',
+    );
+  }
+  let pair: Awaited<ReturnType<typeof requestZaloToken>>;
+  try {
+    pair = await requestZaloToken({
+      appId,
+      appSecretKey,
+      base: zaloOAuthBase(io.env),
+      grant: {
+        type: 'authorization_code',
+        code: args.code!,
+        ...(args.codeVerifier ? { codeVerifier: args.codeVerifier } : {}),
+      },
+    });
+  } catch (err) {
+    if (err instanceof ZaloGrantRefusedError) {
+      throw new UsageError(
+        `${err.message} Authorization codes are short-lived and single-use: have the OA admin grant the app again and pass the new code (with --code-verifier when the grant used PKCE).`,
+      );
+    }
+    if (err instanceof RetryableSendError) throw new AwsCallError(`${err.message} Try again.`);
+    throw err;
+  }
+  const draft = {
+    ...raw,
+    channels: {
+      ...channels,
+      zalo: {
+        ...zalo,
+        appId,
+        appSecretKey,
+        accessToken: pair.accessToken,
+        refreshToken: pair.refreshToken,
+        accessTokenExpiresAt: pair.expiresAt,
+      },
+    },
+  };
+  const doc = parseTenantDocument(draft);
+  try {
+    await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(doc) }));
+  } catch (err) {
+    throw describeAwsError(`Updating ${name}`, err);
+  }
+  io.out(
+    `Authorized Zalo for tenant "${tenantId}" (secret ${name}): access token valid until ${new Date(pair.expiresAt).toISOString()}; ` +
+      'the refresh token (single use, about 3 months) is stored and the relay refreshes the pair from now on.',
+  );
   return EXIT.ok;
 }

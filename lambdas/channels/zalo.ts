@@ -6,7 +6,9 @@
  *
  * `user_send_*` are customer messages, and so are `anonymous_send_*` (people who do not follow
  * the OA; conversation id `{oaId}:anonymous:{message.conversation_id}`, customer the anonymous
- * sender id); `user_send_group_*` (group chats) are ignored and counted; `user_received_message` /
+ * sender id); `user_send_group_*` (group chats) are answered in the group (conversation id
+ * `{oaId}:group:{groupId}`, the group id from `recipient.group_id`, `message.conversation_id` or
+ * `recipient.id`) when the tenant sets `groups`, otherwise ignored and counted; `user_received_message` /
  * `user_seen_message` receipts; `*_reacted_message` reactions. `oa_send_*` are messages sent from
  * the OA: with `sender.admin_id` a person sent them from the OA chat tool (human activity, the bot
  * pauses); without it they went through the API — ours or another app's — and are echoes.
@@ -37,6 +39,8 @@ export const ZALO_SIGNATURE_HEADER = 'x-zevent-signature';
 
 /** Prefix of the events of people who do not follow the OA (they carry `message.conversation_id`). */
 const ANONYMOUS_PREFIX = 'anonymous_send_';
+/** Prefix of the events of group chats that mention the OA. */
+const GROUP_PREFIX = 'user_send_group_';
 
 /** Kind of each `user_send_*` event (attachment kind and message kind). */
 const USER_SEND_KINDS: Readonly<Record<string, { kind: MessageKind; attachment?: AttachmentKind }>> = {
@@ -100,7 +104,12 @@ function zaloAttachments(message: Obj, fallback: AttachmentKind | undefined): At
 }
 
 /** Parses one Zalo event. */
-export function parseZaloEvent(ctx: BuildContext, oaId: string, event: Obj): ParsedEvent {
+export function parseZaloEvent(
+  ctx: BuildContext,
+  oaId: string,
+  event: Obj,
+  groups: boolean | undefined = false,
+): ParsedEvent {
   const name = str(event.event_name) ?? '';
   const senderId = idOf(obj(event.sender)?.id);
   const recipientId = idOf(obj(event.recipient)?.id);
@@ -126,29 +135,49 @@ export function parseZaloEvent(ctx: BuildContext, oaId: string, event: Obj): Par
     });
   }
 
-  // Group chats that mention the OA: not answered (the OA replies to people, not groups), counted.
-  if (name.startsWith('user_send_group_')) return ignored('non-message', 'group message');
+  // Group chats that mention the OA: answered in the group when the tenant enables groups,
+  // otherwise ignored (counted as EventsIgnored, reason non-message).
+  const group = name.startsWith(GROUP_PREFIX);
+  if (group && groups !== true) return ignored('non-message', 'group message (groups not enabled)');
 
   // `anonymous_send_*`: a person who does not follow the OA; the chat is `message.conversation_id`.
   const anonymous = name.startsWith(ANONYMOUS_PREFIX);
-  const spec = USER_SEND_KINDS[anonymous ? `user_send_${name.slice(ANONYMOUS_PREFIX.length)}` : name];
+  const base = anonymous
+    ? `user_send_${name.slice(ANONYMOUS_PREFIX.length)}`
+    : group
+      ? `user_send_${name.slice(GROUP_PREFIX.length)}`
+      : name;
+  const spec = USER_SEND_KINDS[base];
   if (!spec) {
     return name.startsWith('user_send_') || anonymous
       ? ignored('unsupported', name)
       : ignored('non-message', name || undefined);
   }
-  const eventOa = recipientId ?? idOf(event.oa_id);
+  // In a group event the recipient is the group, so only `oa_id` names the OA.
+  const eventOa = group ? idOf(event.oa_id) : (recipientId ?? idOf(event.oa_id));
   if (eventOa !== undefined && eventOa !== oaId) return ignored('not-subscribed-page', eventOa);
   if (!senderId) return ignored('unsupported', 'message without sender');
   const anonymousChat = anonymous ? idOf(message.conversation_id) : undefined;
   if (anonymous && !anonymousChat) return ignored('unsupported', 'anonymous message without conversation_id');
+  const groupId = group
+    ? (idOf(obj(event.recipient)?.group_id) ??
+      idOf(message.conversation_id) ??
+      (recipientId !== oaId ? recipientId : undefined))
+    : undefined;
+  if (group && !groupId) return ignored('unsupported', 'group message without a group id');
   const text = str(message.text);
   const attachments = zaloAttachments(message, spec.attachment);
   return messageEvent(ctx, {
-    conversationId: anonymousChat ? `${oaId}:anonymous:${anonymousChat}` : `${oaId}:${senderId}`,
+    conversationId: groupId
+      ? `${oaId}:group:${groupId}`
+      : anonymousChat
+        ? `${oaId}:anonymous:${anonymousChat}`
+        : `${oaId}:${senderId}`,
     messageId: idOf(message.msg_id) ?? '',
     pageId: oaId,
-    customer: { id: senderId },
+    // In a group the customer is the group (like Telegram): memory and rate limits go to the
+    // chat, never one member's private memory in front of the others.
+    customer: { id: groupId ?? senderId },
     timestamp,
     kind: spec.kind === 'text' && !text && attachments.length > 0 ? 'other' : spec.kind,
     text,
@@ -188,6 +217,6 @@ export const zaloAdapter: ChannelAdapter<'zalo'> = {
       channel: 'zalo',
       receivedAt: ctx.receivedAt,
     };
-    return safely(() => parseZaloEvent(build, ctx.config.oaId, event));
+    return safely(() => parseZaloEvent(build, ctx.config.oaId, event, ctx.config.groups));
   },
 };
