@@ -5,7 +5,7 @@
  */
 import { PermanentSendError, RetryableSendError, type SendError } from '../../shared/errors.js';
 import { channelConfig } from '../../shared/tenant.js';
-import type { ChannelSender, SendResult, SendTarget } from '../types.js';
+import type { ChannelSender, SendExtras, SendResult, SendTarget } from '../types.js';
 import {
   bestEffort,
   errorFromStatus,
@@ -16,6 +16,14 @@ import {
   resolveOptions,
   type SenderOptions,
 } from './http.js';
+import {
+  boundedPayloadBytes,
+  capItems,
+  choicesOf,
+  cutTitle,
+  hasExtras,
+  TELEGRAM_KEYBOARD_LIMITS,
+} from './rich.js';
 
 interface TelegramAnswer {
   ok?: unknown;
@@ -47,6 +55,24 @@ export function telegramError(what: string, answer: HttpAnswer): SendError | und
   }
   if (typeof body.error_code !== 'number') return errorFromStatus(what, answer);
   return new PermanentSendError(String(code), message, { status: answer.status, tokenInvalid: code === 401 });
+}
+
+/**
+ * `reply_markup.inline_keyboard` for quick replies and buttons (core.telegram.org/bots/api#inlinekeyboardmarkup),
+ * one button per row so long labels stay readable: URL buttons `{text, url}`, postback buttons and
+ * quick replies `{text, callback_data}` — `callback_data` is 1–64 bytes, so a longer payload is
+ * sent bounded (its prefix and a hash, ./rich.ts) and comes back in that form. Empty without extras.
+ */
+export function telegramMarkup(extras: SendExtras | undefined): Record<string, unknown> {
+  if (!hasExtras(extras)) return {};
+  const limits = TELEGRAM_KEYBOARD_LIMITS;
+  const rows = capItems(choicesOf(extras), limits.maxButtons).map((choice) => {
+    const text = cutTitle(choice.title, limits.titleLength) || '·';
+    return choice.url !== undefined
+      ? [{ text, url: choice.url }]
+      : [{ text, callback_data: boundedPayloadBytes(choice.payload || text, limits.payloadLength) }];
+  });
+  return { reply_markup: { inline_keyboard: rows } };
 }
 
 /** Creates the Telegram sender. */
@@ -98,7 +124,8 @@ export function createTelegramSender(options: SenderOptions = {}): ChannelSender
   };
   return {
     channel: 'telegram',
-    sendText: (target, text, signal) => send(target, 'sendMessage', { text }, signal),
+    sendText: (target, text, signal, extras) =>
+      send(target, 'sendMessage', { text, ...telegramMarkup(extras) }, signal),
     sendImage: (target, imageUrl, signal) => send(target, 'sendPhoto', { photo: imageUrl }, signal),
     typing: (target, signal) =>
       bestEffort(async () =>
