@@ -10,7 +10,8 @@
  * typing indicators, uploads and refused or failed attempts; `DELETE` on either clears both. Faults are injected with {@link SandboxHandler.fail} or `POST /sandbox/faults`.
  * Pancake's limit of 5 calls per page per second is enforced (HTTP 429 above it).
  * `GET /sandbox/files/<name>` serves a small PNG (`/sandbox/files/missing…` answers 404) so
- * image sends have something to download.
+ * image sends have something to download. `/sandbox/zalo-oauth/…` plays Zalo's OAuth endpoint
+ * (token exchange and refresh) and expires a token on demand (sandbox-zalo-oauth.ts).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -24,6 +25,7 @@ import {
 } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createZaloOAuthFake, ZALO_OAUTH_MOUNT, type ZaloOAuthFake } from './sandbox-zalo-oauth.js';
 
 /** The API families the sandbox fakes (Messenger, Instagram and WhatsApp share `graph`). */
 export const SANDBOX_CHANNELS = ['pancake', 'graph', 'telegram', 'zalo'] as const;
@@ -129,6 +131,8 @@ export interface SandboxHandler {
   readonly clear: () => void;
   /** Releases hanging requests (call before closing the server). */
   readonly close: () => void;
+  /** Zalo's OAuth endpoint and its token state (sandbox-zalo-oauth.ts). */
+  readonly zaloOAuth: ZaloOAuthFake;
 }
 
 /** A running sandbox server. */
@@ -148,6 +152,8 @@ export interface Sandbox {
   readonly fail: (rule: FaultRule) => void;
   readonly clear: () => void;
   readonly stop: () => Promise<void>;
+  /** Zalo's OAuth endpoint and its token state (sandbox-zalo-oauth.ts). */
+  readonly zaloOAuth: ZaloOAuthFake;
 }
 
 // A 1×1 transparent PNG.
@@ -305,6 +311,7 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
   let rules: { rule: FaultRule; left: number }[] = [];
   const pancakeCalls = new Map<string, number[]>();
   const hanging = new Set<ServerResponse>();
+  const zaloOAuth = createZaloOAuthFake();
   let seq = records.reduce((max, r) => Math.max(max, r.seq), 0);
   // Telegram message ids keep growing across restarts (the echo filter keys on them).
   let telegramMessageId = records.reduce(
@@ -572,16 +579,25 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
 
   const zalo = (path: string, req: IncomingMessage, raw: Buffer): ParsedCall => {
     const body = parseJson(raw) ?? {};
-    const recipient = str((body.recipient as { user_id?: unknown } | undefined)?.user_id);
+    const to = (body.recipient ?? {}) as { user_id?: unknown; anonymous_id?: unknown; group_id?: unknown };
+    const group = path === '/v3.0/oa/group/message';
+    // Followers by user_id; anonymous chats by anonymous_id + conversation_id; groups by group_id.
+    const recipient = group
+      ? str(to.group_id)
+      : (str(to.user_id) ??
+        (str((to as { conversation_id?: unknown }).conversation_id) ? str(to.anonymous_id) : undefined));
+    const token = typeof req.headers.access_token === 'string' ? req.headers.access_token : undefined;
     const message = body.message as
       | { text?: unknown; attachment?: { payload?: { elements?: { url?: unknown }[] } } }
       | undefined;
     const text = str(message?.text);
     const imageUrl = str(message?.attachment?.payload?.elements?.[0]?.url);
     let reject: Reply | undefined;
-    if (path !== '/v3.0/oa/message/cs') reject = { status: 404, body: { error: 404, message: 'Not found' } };
-    else if (!req.headers.access_token)
-      reject = { status: 200, body: { error: -216, message: 'Access token is invalid' } };
+    const refusal = zaloOAuth.refusal(token);
+    if (path !== '/v3.0/oa/message/cs' && !group)
+      reject = { status: 404, body: { error: 404, message: 'Not found' } };
+    else if (!token) reject = { status: 200, body: { error: -216, message: 'Access token is invalid' } };
+    else if (refusal) reject = { status: 200, body: refusal };
     else if (!recipient) reject = { status: 200, body: { error: -201, message: 'user_id is invalid' } };
     else if (!text && !imageUrl)
       reject = { status: 200, body: { error: -201, message: 'message is invalid' } };
@@ -657,6 +673,11 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': PNG.length });
         res.end(PNG);
       }
+      return true;
+    }
+
+    if (pathname === ZALO_OAUTH_MOUNT || pathname.startsWith(`${ZALO_OAUTH_MOUNT}/`)) {
+      zaloOAuth.handle(req, res, await readBody(req), pathname);
       return true;
     }
 
@@ -782,12 +803,14 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
       forget();
       rules = [];
       pancakeCalls.clear();
+      zaloOAuth.clear();
     },
     close: () => {
       for (const res of hanging) res.destroy();
       hanging.clear();
       if (journal !== undefined) closeSync(journal);
     },
+    zaloOAuth,
   };
 }
 
@@ -799,6 +822,7 @@ export function sandboxEnv(url: string): Record<string, string> {
     GRAPH_API_BASE: `${base}/sandbox/graph`,
     TELEGRAM_API_BASE: `${base}/sandbox/telegram`,
     ZALO_API_BASE: `${base}/sandbox/zalo`,
+    ZALO_OAUTH_BASE: `${base}${ZALO_OAUTH_MOUNT}`,
   };
 }
 
@@ -834,6 +858,7 @@ export async function startSandbox(options: SandboxOptions & { port?: number } =
     messages: handler.messages,
     fail: handler.fail,
     clear: handler.clear,
+    zaloOAuth: handler.zaloOAuth,
     stop: () =>
       new Promise<void>((resolve) => {
         handler.close();

@@ -11,6 +11,7 @@
  * marks it `done`, after which every further tick for that turn is stale.
  */
 import type { SendTarget } from '../channels/types.js';
+import { turnPostback } from '../responders/describe.js';
 import type { TurnContext, TurnMessage } from '../responders/types.js';
 import { ChatRelayError } from '../shared/errors.js';
 import { historySk, replyId } from '../shared/keys.js';
@@ -675,5 +676,6 @@ function toTurnMessage(m: Turn['messages'][number]): TurnMessage {
     ...(m.transcript !== undefined ? { transcript: m.transcript } : {}),
     ...(m.keyframes !== undefined ? { keyframes: m.keyframes } : {}),
     ...(m.mediaNote !== undefined ? { mediaNote: m.mediaNote } : {}),
+    ...(m.postback !== undefined ? { postback: turnPostback(m) } : {}),
   };
 }

@@ -40,6 +40,8 @@ export interface TurnMessageRecord {
   readonly surface: 'inbox' | 'comment';
   readonly commentId?: string;
   readonly postback?: string;
+  /** What sent the postback: a button, a quick reply or list row, a command (`/start`). */
+  readonly postbackSource?: 'postback' | 'quick-reply' | 'command';
   /** Telegram Business: the connection the reply goes through. */
   readonly businessConnectionId?: string;
   /** Transcripts of this message's media, by attachment index order. */
@@ -244,6 +246,7 @@ export function toRecord(message: NormalisedMessage, now: number): TurnMessageRe
     surface: message.surface,
     ...(commentId !== undefined ? { commentId } : {}),
     ...(message.postback !== undefined ? { postback: boundText(message.postback, BOUNDS.messageText) } : {}),
+    ...(message.postbackSource !== undefined ? { postbackSource: message.postbackSource } : {}),
     ...(message.businessConnectionId !== undefined
       ? { businessConnectionId: message.businessConnectionId }
       : {}),
