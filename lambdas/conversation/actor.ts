@@ -12,6 +12,7 @@
  */
 import type { SendTarget } from '../channels/types.js';
 import { turnPostback } from '../responders/describe.js';
+import { turnPostback } from '../responders/describe.js';
 import type { TurnContext, TurnMessage } from '../responders/types.js';
 import { ChatRelayError } from '../shared/errors.js';
 import { historySk, replyId } from '../shared/keys.js';
