@@ -12,7 +12,6 @@
  */
 import type { SendTarget } from '../channels/types.js';
 import { turnPostback } from '../responders/describe.js';
-import { turnPostback } from '../responders/describe.js';
 import type { TurnContext, TurnMessage } from '../responders/types.js';
 import { ChatRelayError } from '../shared/errors.js';
 import { historySk, replyId } from '../shared/keys.js';
@@ -677,6 +676,6 @@ function toTurnMessage(m: Turn['messages'][number]): TurnMessage {
     ...(m.transcript !== undefined ? { transcript: m.transcript } : {}),
     ...(m.keyframes !== undefined ? { keyframes: m.keyframes } : {}),
     ...(m.mediaNote !== undefined ? { mediaNote: m.mediaNote } : {}),
-    ...(m.postback !== undefined ? { postback: turnPostback(m) } : {}),
+    ...(m.postback !== undefined ? { postback: turnPostback(m.postback, m) } : {}),
   };
 }
