@@ -107,6 +107,31 @@ export const METRICS = {
     ['gate', 'outcome'],
     'Gate results per reply: outcome is pass, fail, regenerated or fallback.',
   ),
+  // Knowledge and tools (bedrock responder)
+  KnowledgeRetrievalLatency: m(
+    'KnowledgeRetrievalLatency',
+    'Milliseconds',
+    [],
+    'Time to retrieve the knowledge passages of one answer.',
+  ),
+  KnowledgeRetrievalFailed: m(
+    'KnowledgeRetrievalFailed',
+    'Count',
+    [],
+    'Retrievals that failed: the turn was answered without knowledge (never a failed turn).',
+  ),
+  ResponderTokens: m(
+    'ResponderTokens',
+    'Count',
+    ['kind'],
+    'Model tokens per answer, summed over its calls: kind is input, output, cacheRead or cacheWrite.',
+  ),
+  ToolCalls: m(
+    'ToolCalls',
+    'Count',
+    ['outcome'],
+    'Tenant tool calls made by the bedrock responder: outcome is ok or failed (after its retry).',
+  ),
   HumanTakeover: m(
     'HumanTakeover',
     'Count',

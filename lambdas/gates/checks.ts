@@ -7,7 +7,7 @@ import type { Reply } from '../responders/types.js';
 import { canonical, foldedWords, foldText, isBlank } from './normalise.js';
 
 /** The gates, in the order they run. Length splitting follows them and never fails. */
-export const GATE_NAMES = ['non-empty', 'no-leak', 'no-repeat', 'no-banned-phrase'] as const;
+export const GATE_NAMES = ['non-empty', 'no-leak', 'no-repeat', 'no-banned-phrase', 'grounded'] as const;
 export type GateName = (typeof GATE_NAMES)[number];
 
 export type GateResult = { readonly pass: true } | { readonly pass: false; readonly reason: string };

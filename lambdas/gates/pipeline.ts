@@ -2,7 +2,9 @@
  * The reply pipeline: responder → gates → one regeneration → fallback or handoff → length
  * split. Every reply goes through it before it is queued on outbound.fifo.
  */
-import type { Reply, ReplyMessage, Responder, TurnContext } from '../responders/types.js';
+import type { AuditGate } from '../contracts/audit.js';
+import type { ResponderDiagnostics } from '../contracts/responder.js';
+import type { Reply, ReplyMessage, Responder, ResponderReply, TurnContext } from '../responders/types.js';
 import { emitMetric, logger } from '../shared/powertools.js';
 import {
   checkNoBannedPhrase,
@@ -12,6 +14,7 @@ import {
   type GateName,
   type GateResult,
 } from './checks.js';
+import { checkGrounded } from './grounding.js';
 import { maxReplyLength } from './limits.js';
 import { isBlank } from './normalise.js';
 import { MAX_REPLY_PARTS, splitText, withMarker } from './split.js';
@@ -30,6 +33,14 @@ export interface ReplyPlan {
    * or both failed and no fallback reply is configured.
    */
   outcome: 'ok' | 'regenerated' | 'fallback' | 'handoff';
+  /**
+   * Every gate result, in order: each gate evaluated on each candidate (`pass`, or `fail` with
+   * its reason), then `regenerated` or `fallback` for the gate that caused a recovery. For the
+   * turn's audit record.
+   */
+  gates: AuditGate[];
+  /** What the responder reported (retrieval, tools, tokens), over both calls when it regenerated. */
+  diagnostics?: ResponderDiagnostics;
 }
 
 /** Options of {@link produceReply}. */
@@ -48,27 +59,62 @@ interface Failure {
 }
 
 function runGates(
-  reply: Reply,
+  reply: ResponderReply,
   context: TurnContext,
   systemPrompt: string | undefined,
   previousBotReply: string | undefined,
-  verbatim: boolean,
+  responder: Responder,
+  audit: AuditGate[],
 ): Failure | undefined {
   const wording: [GateName, () => GateResult][] = [
     ['no-leak', () => checkNoLeak(reply, systemPrompt)],
     ['no-repeat', () => checkNoRepeat(reply, previousBotReply)],
     ['no-banned-phrase', () => checkNoBannedPhrase(reply, context.settings.bannedPhrases)],
+    ...(responder.grounded === true
+      ? ([['grounded', () => checkGrounded(reply, context)]] as [GateName, () => GateResult][])
+      : []),
   ];
   const gates: [GateName, () => GateResult][] = [
     ['non-empty', () => checkNonEmpty(reply)],
-    ...(verbatim ? [] : wording),
+    ...(responder.verbatim === true ? [] : wording),
   ];
   for (const [gate, check] of gates) {
     const result = check();
     emitMetric('GateOutcome', 1, { gate, outcome: result.pass ? 'pass' : 'fail' });
+    audit.push(result.pass ? { gate, outcome: 'pass' } : { gate, outcome: 'fail', reason: result.reason });
     if (!result.pass) return { gate, reason: result.reason };
   }
   return undefined;
+}
+
+/** The diagnostics of two responder calls as one: tokens summed, tool calls in order, the last retrieval. */
+export function mergeDiagnostics(
+  first: ResponderDiagnostics | undefined,
+  second: ResponderDiagnostics | undefined,
+): ResponderDiagnostics | undefined {
+  if (!first || !second) return second ?? first;
+  const tools = [...(first.tools ?? []), ...(second.tools ?? [])];
+  const a = first.tokens;
+  const b = second.tokens;
+  const sum = (x: number | undefined, y: number | undefined): number | undefined =>
+    x === undefined && y === undefined ? undefined : (x ?? 0) + (y ?? 0);
+  const cacheRead = sum(a?.cacheRead, b?.cacheRead);
+  const cacheWrite = sum(a?.cacheWrite, b?.cacheWrite);
+  const retrieval = second.retrieval ?? first.retrieval;
+  return {
+    ...(retrieval ? { retrieval } : {}),
+    ...(tools.length > 0 ? { tools } : {}),
+    ...(a || b
+      ? {
+          tokens: {
+            input: (a?.input ?? 0) + (b?.input ?? 0),
+            output: (a?.output ?? 0) + (b?.output ?? 0),
+            ...(cacheRead !== undefined ? { cacheRead } : {}),
+            ...(cacheWrite !== undefined ? { cacheWrite } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 /** Longest image URL a reply part may carry (longer ones are dropped: a cut URL is useless). */
@@ -98,8 +144,18 @@ export function splitMessages(
     if (texts.length === 0 && imageUrl === undefined) continue;
     // The image is a part of its own, before the text: each part is sent, recorded and retried
     // on its own, so a failed text never re-sends an image that already went out.
-    if (imageUrl !== undefined) parts.push({ imageUrl });
-    for (const text of texts) parts.push({ text });
+    const own: ReplyMessage[] = [];
+    if (imageUrl !== undefined) own.push({ imageUrl });
+    for (const text of texts) own.push({ text });
+    // Quick replies and buttons belong under the message's last part (shown after all of it).
+    const extras = {
+      ...(message.quickReplies && message.quickReplies.length > 0
+        ? { quickReplies: message.quickReplies }
+        : {}),
+      ...(message.buttons && message.buttons.length > 0 ? { buttons: message.buttons } : {}),
+    };
+    if (Object.keys(extras).length > 0) own[own.length - 1] = { ...own[own.length - 1], ...extras };
+    parts.push(...own);
   }
   return parts;
 }
@@ -109,7 +165,7 @@ export function splitMessages(
  * messages, each text at most `limit × MAX_REPLY_PARTS` code units (cut with the marker). No
  * gate or split then works on more than that, whatever a responder returns.
  */
-export function boundReply(reply: Reply, limit: number): Reply {
+export function boundReply<R extends Reply>(reply: R, limit: number): R {
   const maxText = limit * MAX_REPLY_PARTS;
   const tooMany = reply.messages.length > MAX_REPLY_PARTS;
   const tooLong = reply.messages.some((m) => m.text !== undefined && m.text.length > maxText);
@@ -150,34 +206,44 @@ export async function produceReply(
   const systemPrompt = options.systemPrompt ?? responder.systemPrompt?.(context);
   const { previousBotReply, signal } = options;
   const log = { tenant: context.tenantId, channel: context.channel, conversation: context.conversationKey };
+  const gates: AuditGate[] = [];
 
   const first = boundReply(await responder.respond(context, signal), limit);
   if (first.handoff === true && first.messages.length === 0) {
-    return { parts: [], handoff: true, memory: first.memory, outcome: 'handoff' };
+    return withDiagnostics(
+      { parts: [], handoff: true, memory: first.memory, outcome: 'handoff', gates },
+      first.diagnostics,
+    );
   }
-  const firstFailure = runGates(first, context, systemPrompt, previousBotReply, responder.verbatim === true);
+  const firstFailure = runGates(first, context, systemPrompt, previousBotReply, responder, gates);
   if (firstFailure === undefined) {
-    return plan(first, limit, first.handoff === true ? 'handoff' : 'ok');
+    return withDiagnostics(
+      plan(first, limit, first.handoff === true ? 'handoff' : 'ok', gates),
+      first.diagnostics,
+    );
   }
   logger.info('Reply failed a gate; regenerating', { ...log, gate: firstFailure.gate, turn: context.turnId });
 
   const retryContext: TurnContext = { ...context, regenerationReason: firstFailure.reason };
   const second = boundReply(await responder.respond(retryContext, signal), limit);
+  const diagnostics = mergeDiagnostics(first.diagnostics, second.diagnostics);
   const secondSystemPrompt = options.systemPrompt ?? responder.systemPrompt?.(retryContext) ?? systemPrompt;
   if (second.handoff === true && second.messages.length === 0) {
     emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });
-    return { parts: [], handoff: true, memory: second.memory ?? first.memory, outcome: 'handoff' };
+    gates.push({ gate: firstFailure.gate, outcome: 'regenerated' });
+    return withDiagnostics(
+      { parts: [], handoff: true, memory: second.memory ?? first.memory, outcome: 'handoff', gates },
+      diagnostics,
+    );
   }
-  const secondFailure = runGates(
-    second,
-    context,
-    secondSystemPrompt,
-    previousBotReply,
-    responder.verbatim === true,
-  );
+  const secondFailure = runGates(second, context, secondSystemPrompt, previousBotReply, responder, gates);
   if (secondFailure === undefined) {
     emitMetric('GateOutcome', 1, { gate: firstFailure.gate, outcome: 'regenerated' });
-    return plan(second, limit, second.handoff === true ? 'handoff' : 'regenerated');
+    gates.push({ gate: firstFailure.gate, outcome: 'regenerated' });
+    return withDiagnostics(
+      plan(second, limit, second.handoff === true ? 'handoff' : 'regenerated', gates),
+      diagnostics,
+    );
   }
 
   const memory = second.memory ?? first.memory;
@@ -189,22 +255,32 @@ export async function produceReply(
     fallback: !isBlank(fallback),
   });
   emitMetric('GateOutcome', 1, { gate: secondFailure.gate, outcome: 'fallback' });
+  gates.push({ gate: secondFailure.gate, outcome: 'fallback' });
   if (isBlank(fallback)) {
-    return { parts: [], handoff: true, memory, outcome: 'handoff' };
+    return withDiagnostics({ parts: [], handoff: true, memory, outcome: 'handoff', gates }, diagnostics);
   }
-  return {
-    parts: splitMessages([{ text: fallback }], limit),
-    handoff: second.handoff === true,
-    memory,
-    outcome: 'fallback',
-  };
+  return withDiagnostics(
+    {
+      parts: splitMessages([{ text: fallback }], limit),
+      handoff: second.handoff === true,
+      memory,
+      outcome: 'fallback',
+      gates,
+    },
+    diagnostics,
+  );
 }
 
-function plan(reply: Reply, limit: number, outcome: ReplyPlan['outcome']): ReplyPlan {
+function withDiagnostics(plan: ReplyPlan, diagnostics: ResponderDiagnostics | undefined): ReplyPlan {
+  return diagnostics ? { ...plan, diagnostics } : plan;
+}
+
+function plan(reply: Reply, limit: number, outcome: ReplyPlan['outcome'], gates: AuditGate[]): ReplyPlan {
   return {
     parts: splitMessages(reply.messages, limit),
     handoff: reply.handoff === true,
     memory: reply.memory,
     outcome,
+    gates,
   };
 }

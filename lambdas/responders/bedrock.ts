@@ -7,12 +7,23 @@
  */
 import {
   BedrockRuntimeClient,
+  type ContentBlock,
   ConverseCommand,
   type ConverseCommandInput,
   type ConverseCommandOutput,
+  type Message,
+  type SystemContentBlock,
+  type TokenUsage,
+  type ToolChoice,
 } from '@aws-sdk/client-bedrock-runtime';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { ResponderDiagnostics } from '../contracts/responder.js';
+import { DEFAULT_TOP_K, type Passage, type Retriever, retrievalQuery } from '../knowledge/retriever.js';
+import { ENV } from '../shared/env.js';
 import { ConfigurationError, ResponderError } from '../shared/errors.js';
-import { logger } from '../shared/powertools.js';
+import { emitMetric, logger } from '../shared/powertools.js';
+import type { TenantDocument, ToolDeclaration } from '../shared/tenant.js';
+import { loadTenant as loadTenantFromStore } from '../shared/tenant-store.js';
 import { DEFAULT_BEDROCK_MODEL_ID, DEFAULT_BEDROCK_TIMEOUT_MS } from './defaults.js';
 import {
   describeRef,
@@ -25,6 +36,7 @@ import {
 } from './images.js';
 import {
   buildMessages,
+  buildSystemParts,
   buildSystemPrompt,
   hiddenInstructions,
   parseModelOutput,
@@ -41,7 +53,8 @@ import {
   type RetryPolicy,
   withRetry,
 } from './retry.js';
-import type { Reply, Responder, TurnContext } from './types.js';
+import { callTool, type ToolCallRecord, type ToolOutcome, toolSpecs, usableTools } from './tools.js';
+import type { Responder, ResponderReply, TurnContext } from './types.js';
 
 export { DEFAULT_BEDROCK_MODEL_ID, DEFAULT_BEDROCK_TIMEOUT_MS };
 
@@ -76,17 +89,90 @@ export interface BedrockResponderOptions {
   readonly temperature?: number;
   /** Image loading: size cap, media bucket, S3 client. */
   readonly images?: ImageLoaderOptions & { readonly maxImages?: number; readonly timeoutMs?: number };
+  /** Where knowledge passages come from; none: answers without knowledge. */
+  readonly retriever?: Retriever;
+  /** Passages put in the prompt. Default {@link DEFAULT_TOP_K}. */
+  readonly topK?: number;
+  /** Time allowed to retrieve, in ms (default a quarter of the deadline, at most 3 s). */
+  readonly retrievalTimeoutMs?: number;
+  /**
+   * Reads the tenant document (settings.tools, settings.knowledge, secrets). Default: the tenant
+   * store when `TENANT_SECRET_PREFIX` is set (its cache makes this free after the actor's read).
+   */
+  readonly loadTenant?: (tenantId: string) => Promise<TenantDocument>;
+  /** Most tool rounds per answer before the model must reply. Default `TOOL_MAX_ROUNDS` or 3. */
+  readonly maxToolRounds?: number;
+  /** Let tools call `http://` URLs (the local stack). Default `TOOL_ALLOW_HTTP`. */
+  readonly allowHttpTools?: boolean;
+  /** Tool calls: fetch, Lambda client, wait before the retry (tests). */
+  readonly toolRuntime?: {
+    readonly fetch?: typeof fetch;
+    readonly lambda?: LambdaClient;
+    readonly retryDelayMs?: number;
+  };
+  /**
+   * Mark the stable part of the prompt (tools, instructions, persona) as a Converse cache point.
+   * Default: on for models that support prompt caching (Claude 3.5 Haiku, 3.7 Sonnet and the
+   * Claude 4 family; Amazon Nova).
+   */
+  readonly promptCache?: boolean;
+}
+
+/** Default most tool rounds per answer. */
+export const DEFAULT_TOOL_MAX_ROUNDS = 3;
+
+/** True when Bedrock supports Converse `cachePoint` for `modelId` (by its model family). */
+export function supportsPromptCache(modelId: string): boolean {
+  return /anthropic\.claude-(3-7-sonnet|3-5-haiku|sonnet-4|opus-4|haiku-4)|amazon\.nova-(micro|lite|pro|premier)/.test(
+    modelId,
+  );
+}
+
+/** What one turn's extras put in the Converse request. */
+export interface RequestExtras {
+  readonly passages?: readonly Passage[];
+  readonly tools?: readonly ToolDeclaration[];
+  /** The conversation so far in this answer (tool rounds appended); default from the context. */
+  readonly messages?: Message[];
+  /** Force the `reply` tool (last round, or no tenant tools). Default: forced when no tools. */
+  readonly forceReply?: boolean;
+}
+
+/** A turn's retrieval: passages (with text, for the prompt), its time and any failure. */
+interface RetrievalOutcome {
+  readonly passages: readonly Passage[];
+  readonly latencyMs: number;
+  readonly error?: string;
+}
+
+interface Tokens {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+}
+
+function addUsage(total: Tokens, usage: TokenUsage | undefined): void {
+  total.input += usage?.inputTokens ?? 0;
+  total.output += usage?.outputTokens ?? 0;
+  total.cacheRead += usage?.cacheReadInputTokens ?? 0;
+  total.cacheWrite += usage?.cacheWriteInputTokens ?? 0;
 }
 
 /** Answers with a Claude model on Amazon Bedrock through the Converse API. */
 export class BedrockResponder implements Responder {
   readonly name = 'bedrock';
+  readonly grounded = true;
   readonly modelId: string;
   readonly timeoutMs: number;
   private readonly client: BedrockRuntimeClient;
   private readonly retry: RetryPolicy;
   private readonly structured: boolean;
   private readonly options: BedrockResponderOptions;
+  private readonly promptCache: boolean;
+  private readonly maxToolRounds: number;
+  /** The last retrieval, reused by the regeneration of the same turn. */
+  private lastRetrieval: { key: string; passages: readonly Passage[] } | undefined;
 
   constructor(options: BedrockResponderOptions = {}) {
     this.options = options;
@@ -99,6 +185,12 @@ export class BedrockResponder implements Responder {
     }
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.structured = options.structured ?? true;
+    this.promptCache = options.promptCache ?? supportsPromptCache(this.modelId);
+    const rounds = options.maxToolRounds ?? Number(process.env[ENV.toolMaxRounds] || DEFAULT_TOOL_MAX_ROUNDS);
+    if (!Number.isInteger(rounds) || rounds < 0) {
+      throw new ConfigurationError(`${ENV.toolMaxRounds} must be a non-negative integer, got ${rounds}.`);
+    }
+    this.maxToolRounds = rounds;
     // Retries are ours (backoff inside our deadline), so the SDK makes one attempt per call.
     this.client =
       options.client ??
@@ -108,47 +200,262 @@ export class BedrockResponder implements Responder {
       });
   }
 
-  /** The hidden instructions (for the leaked-internals gate). */
+  /** The hidden instructions (for the leaked-internals gate); the tool line included, whether used or not. */
   systemPrompt(context: TurnContext): string {
-    return hiddenInstructions(context, { structured: this.structured });
+    return hiddenInstructions(context, { structured: this.structured, tools: true });
   }
 
   /** The Converse request for a turn, images already loaded (exported for tests and debugging). */
-  buildRequest(context: TurnContext, images: readonly TurnImage[] = []): ConverseCommandInput {
+  buildRequest(
+    context: TurnContext,
+    images: readonly TurnImage[] = [],
+    extras: RequestExtras = {},
+  ): ConverseCommandInput {
+    const tools = this.structured ? (extras.tools ?? []) : [];
+    const promptOptions = {
+      structured: this.structured,
+      tools: tools.length > 0,
+      ...(extras.passages ? { passages: extras.passages } : {}),
+    };
+    let system: SystemContentBlock[];
+    if (this.promptCache) {
+      // Tools, then the stable system text, form the cached prefix; the customer, the reference
+      // material and any regeneration reason come after the cache point.
+      const { stable, dynamic } = buildSystemParts(context, promptOptions);
+      system = [
+        { text: stable },
+        { cachePoint: { type: 'default' } },
+        ...(dynamic ? [{ text: dynamic }] : []),
+      ];
+    } else {
+      system = [{ text: buildSystemPrompt(context, promptOptions) }];
+    }
+    const forceReply = extras.forceReply ?? tools.length === 0;
+    const toolChoice: ToolChoice = forceReply ? { tool: { name: REPLY_TOOL } } : { any: {} };
     return {
       modelId: this.modelId,
-      system: [{ text: buildSystemPrompt(context, { structured: this.structured }) }],
-      messages: buildMessages(context, images),
+      system,
+      messages: extras.messages ?? buildMessages(context, images),
       inferenceConfig: {
         maxTokens: this.options.maxTokens ?? 1024,
         temperature: this.options.temperature ?? 0.3,
       },
       ...(this.structured
-        ? { toolConfig: { tools: [REPLY_TOOL_SPEC], toolChoice: { tool: { name: REPLY_TOOL } } } }
+        ? { toolConfig: { tools: [REPLY_TOOL_SPEC, ...toolSpecs(tools)], toolChoice } }
         : {}),
     };
   }
 
-  async respond(context: TurnContext, signal?: AbortSignal): Promise<Reply> {
+  async respond(context: TurnContext, signal?: AbortSignal): Promise<ResponderReply> {
     const deadline = deadlineSignal(this.timeoutMs, signal);
     const log = { tenant: context.tenantId, channel: context.channel, conversation: context.conversationKey };
     try {
-      const images = await this.loadImages(context, deadline, log);
-      const input = this.buildRequest(context, images);
-      const output = await withRetry<ConverseCommandOutput>(
-        () => this.client.send(new ConverseCommand(input), { abortSignal: deadline }),
-        isBedrockThrottle,
-        this.retry,
-        deadline,
-        (err, attempt) =>
-          logger.warn('Bedrock throttled; retrying', { ...log, attempt, error: errorName(err) }),
-      );
-      if (output.stopReason === 'max_tokens') {
-        logger.warn('Bedrock stopped at maxTokens; the answer may be cut', log);
+      const tenant = await this.tenantFor(context.tenantId, log);
+      const knowledgeOn = this.options.retriever !== undefined && tenant?.settings.knowledge !== false;
+      const [images, retrieval] = await Promise.all([
+        this.loadImages(context, deadline, log),
+        knowledgeOn ? this.retrieve(context, deadline, log) : Promise.resolve(undefined),
+      ]);
+      const passages = retrieval?.passages ?? [];
+      const tools = this.structured ? this.offeredTools(tenant, log) : [];
+      const secrets = tenant?.secrets ?? {};
+      const messages = buildMessages(context, images);
+      const tokens: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+      const calls: ToolCallRecord[] = [];
+      const evidence = passages.map((p) => p.text);
+      let content: ContentBlock[] = [];
+      for (let round = 0; ; round += 1) {
+        const last = tools.length === 0 || round >= this.maxToolRounds;
+        const input = this.buildRequest(context, images, { passages, tools, messages, forceReply: last });
+        const output = await this.converse(input, deadline, log);
+        addUsage(tokens, output.usage);
+        if (output.stopReason === 'max_tokens') {
+          logger.warn('Bedrock stopped at maxTokens; the answer may be cut', log);
+        }
+        content = output.output?.message?.content ?? [];
+        const uses = content.filter((b) => b.toolUse !== undefined && b.toolUse.name !== REPLY_TOOL);
+        const replied = content.some((b) => b.toolUse?.name === REPLY_TOOL);
+        if (replied || uses.length === 0 || last) break;
+        const outcomes = await Promise.all(
+          uses.map((b) =>
+            this.runTool(tools, b.toolUse!.name ?? '', b.toolUse!.input, secrets, deadline, log),
+          ),
+        );
+        messages.push({ role: 'assistant', content });
+        messages.push({
+          role: 'user',
+          content: uses.map((b, i) => ({
+            toolResult: {
+              toolUseId: b.toolUse!.toolUseId,
+              content: [{ text: outcomes[i]!.text }],
+              status: outcomes[i]!.status,
+            },
+          })),
+        });
+        for (const outcome of outcomes) {
+          calls.push(outcome.record);
+          if (outcome.status === 'success') evidence.push(outcome.text);
+        }
       }
-      return parseModelOutput(output.output?.message?.content);
+      const reply = parseModelOutput(content);
+      for (const [kind, value] of Object.entries(tokens)) {
+        if (kind === 'input' || kind === 'output' || value > 0)
+          emitMetric('ResponderTokens', value, { kind });
+      }
+      const diagnostics: ResponderDiagnostics = {
+        ...(retrieval
+          ? {
+              retrieval: {
+                passages: retrieval.passages.map((p) => ({ id: p.id, score: p.score })),
+                latencyMs: retrieval.latencyMs,
+                ...(retrieval.error !== undefined ? { error: retrieval.error } : {}),
+              },
+            }
+          : {}),
+        ...(calls.length > 0 ? { tools: calls } : {}),
+        tokens: {
+          input: tokens.input,
+          output: tokens.output,
+          ...(tokens.cacheRead > 0 ? { cacheRead: tokens.cacheRead } : {}),
+          ...(tokens.cacheWrite > 0 ? { cacheWrite: tokens.cacheWrite } : {}),
+        },
+      };
+      return { ...reply, diagnostics, evidence };
     } catch (err) {
       throw this.translate(err, deadline, signal);
+    }
+  }
+
+  /** One Converse call, throttling retried inside the deadline. */
+  private converse(
+    input: ConverseCommandInput,
+    deadline: AbortSignal,
+    log: Record<string, string>,
+  ): Promise<ConverseCommandOutput> {
+    return withRetry<ConverseCommandOutput>(
+      () => this.client.send(new ConverseCommand(input), { abortSignal: deadline }),
+      isBedrockThrottle,
+      this.retry,
+      deadline,
+      (err, attempt) =>
+        logger.warn('Bedrock throttled; retrying', { ...log, attempt, error: errorName(err) }),
+    );
+  }
+
+  /** The tenant document, or undefined (no tools, knowledge on) when it cannot be read. */
+  private async tenantFor(
+    tenantId: string,
+    log: Record<string, string>,
+  ): Promise<TenantDocument | undefined> {
+    const load =
+      this.options.loadTenant ??
+      (process.env[ENV.tenantSecretPrefix] ? (id: string) => loadTenantFromStore(id) : undefined);
+    if (!load) return undefined;
+    try {
+      return await load(tenantId);
+    } catch (err) {
+      logger.warn('Tenant settings unreadable; answering without tools', { ...log, error: errorName(err) });
+      return undefined;
+    }
+  }
+
+  /** The tenant's tools that can be offered (https, or http when allowed). */
+  private offeredTools(tenant: TenantDocument | undefined, log: Record<string, string>): ToolDeclaration[] {
+    const declared = tenant?.settings.tools ?? [];
+    if (declared.length === 0) return [];
+    const allowHttp =
+      this.options.allowHttpTools ?? /^(true|1|yes)$/i.test(process.env[ENV.toolAllowHttp] ?? '');
+    const { usable, refused } = usableTools(declared, allowHttp);
+    for (const tool of refused)
+      logger.warn('Tool not offered', { ...log, tool: tool.name, reason: tool.reason });
+    return usable;
+  }
+
+  /** Runs one tool call of the model; logs and counts it (no secret, no body). */
+  private async runTool(
+    tools: readonly ToolDeclaration[],
+    name: string,
+    input: unknown,
+    secrets: Readonly<Record<string, string>>,
+    deadline: AbortSignal,
+    log: Record<string, string>,
+  ): Promise<ToolOutcome> {
+    const tool = tools.find((t) => t.name === name);
+    if (!tool) {
+      return {
+        record: { name: name.slice(0, 64), ok: false, attempts: 0, latencyMs: 0, error: 'unknown tool' },
+        status: 'error',
+        text: `There is no tool named "${name}". Answer with the ${REPLY_TOOL} tool.`,
+      };
+    }
+    const outcome = await callTool(tool, input, {
+      secrets,
+      allowHttp: this.options.allowHttpTools ?? /^(true|1|yes)$/i.test(process.env[ENV.toolAllowHttp] ?? ''),
+      signal: deadline,
+      ...(this.options.toolRuntime?.fetch ? { fetch: this.options.toolRuntime.fetch } : {}),
+      ...(this.options.toolRuntime?.lambda ? { lambda: this.options.toolRuntime.lambda } : {}),
+      ...(this.options.toolRuntime?.retryDelayMs !== undefined
+        ? { retryDelayMs: this.options.toolRuntime.retryDelayMs }
+        : {}),
+    });
+    emitMetric('ToolCalls', 1, { outcome: outcome.record.ok ? 'ok' : 'failed' });
+    const record = { ...log, ...outcome.record, tool: outcome.record.name };
+    if (outcome.record.ok) logger.info('Tool called', record);
+    else logger.warn('Tool failed', record);
+    return outcome;
+  }
+
+  /** Time allowed to retrieve: option, else a quarter of the deadline, at most 3 s. */
+  private retrievalTimeoutMs(): number {
+    return this.options.retrievalTimeoutMs ?? Math.max(1, Math.min(3000, Math.floor(this.timeoutMs / 4)));
+  }
+
+  /**
+   * The turn's passages. A failure (or a retrieval slower than its slice of the deadline) is
+   * logged and counted, and the turn goes on without knowledge; only the answer's own deadline
+   * or cancellation ends it. A regeneration of the same turn reuses the first retrieval.
+   */
+  private async retrieve(
+    context: TurnContext,
+    deadline: AbortSignal,
+    log: Record<string, string>,
+  ): Promise<RetrievalOutcome> {
+    const retriever = this.options.retriever!;
+    const query = retrievalQuery(context);
+    if (query === '') return { passages: [], latencyMs: 0 };
+    const key = `${context.tenantId}\u0000${context.turnId}\u0000${query}`;
+    if (this.lastRetrieval?.key === key) return { passages: this.lastRetrieval.passages, latencyMs: 0 };
+    const started = Date.now();
+    try {
+      const result = await retriever.retrieve({
+        tenantId: context.tenantId,
+        query,
+        topK: this.options.topK ?? DEFAULT_TOP_K,
+        signal: deadlineSignal(this.retrievalTimeoutMs(), deadline),
+      });
+      const latencyMs = Date.now() - started;
+      emitMetric('KnowledgeRetrievalLatency', latencyMs);
+      this.lastRetrieval = { key, passages: result.passages };
+      logger.info('Knowledge retrieved', {
+        ...log,
+        turn: context.turnId,
+        retriever: retriever.kind,
+        passages: result.passages.map((p) => ({ id: p.id, score: p.score })),
+        latencyMs,
+      });
+      return { passages: result.passages, latencyMs };
+    } catch (err) {
+      if (deadline.aborted) throw err;
+      const latencyMs = Date.now() - started;
+      emitMetric('KnowledgeRetrievalFailed', 1);
+      const error = `${errorName(err)}: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+      logger.warn('Knowledge retrieval failed; answering without knowledge', {
+        ...log,
+        turn: context.turnId,
+        retriever: retriever.kind,
+        error,
+      });
+      return { passages: [], latencyMs, error };
     }
   }
 

@@ -8,9 +8,16 @@
  * | `BEDROCK_TIMEOUT_MS` | deadline of one Bedrock answer, all retries included (default 20000) |
  * | `RESPONDER_FUNCTION_NAME` | the user's function for `lambda` (name, ARN or name:alias) |
  */
+
+import { retrieverFromEnv } from '../knowledge/index.js';
 import { ENV, intEnv, optionalEnv, requireEnv } from '../shared/env.js';
 import { ConfigurationError } from '../shared/errors.js';
-import { BedrockResponder, DEFAULT_BEDROCK_MODEL_ID, DEFAULT_BEDROCK_TIMEOUT_MS } from './bedrock.js';
+import {
+  BedrockResponder,
+  DEFAULT_BEDROCK_MODEL_ID,
+  DEFAULT_BEDROCK_TIMEOUT_MS,
+  DEFAULT_TOOL_MAX_ROUNDS,
+} from './bedrock.js';
 import { EchoResponder } from './echo.js';
 import { LambdaResponder } from './lambda.js';
 import type { Responder } from './types.js';
@@ -39,9 +46,13 @@ export function responderFromEnv(env: NodeJS.ProcessEnv = process.env): Responde
       if (timeoutMs === 0) {
         throw new ConfigurationError(`Environment variable ${ENV.bedrockTimeoutMs} must be greater than 0.`);
       }
+      const retriever = retrieverFromEnv(env);
       return new BedrockResponder({
         modelId: optionalEnv(ENV.bedrockModelId, DEFAULT_BEDROCK_MODEL_ID, env),
         timeoutMs,
+        maxToolRounds: intEnv(ENV.toolMaxRounds, DEFAULT_TOOL_MAX_ROUNDS, env),
+        allowHttpTools: /^(true|1|yes)$/i.test(env[ENV.toolAllowHttp] ?? ''),
+        ...(retriever ? { retriever } : {}),
       });
     }
     case 'lambda':

@@ -7,6 +7,7 @@ import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { produceReply } from '../../lambdas/gates/pipeline.js';
 import { BedrockResponder, DEFAULT_BEDROCK_MODEL_ID } from '../../lambdas/responders/bedrock.js';
 import { responderFromEnv } from '../../lambdas/responders/index.js';
+import type { Reply, ResponderReply } from '../../lambdas/responders/types.js';
 import { ResponderError } from '../../lambdas/shared/errors.js';
 import { parseTenantDocument } from '../../lambdas/shared/tenant.js';
 import {
@@ -42,8 +43,16 @@ function responder(
     endpoint: bedrock.url,
     retry: fastRetry,
     images: { s3, bucket: emulators.mediaBucket },
+    // One system block (the cache-point layout is tested in test/integration/knowledge*).
+    promptCache: false,
     ...options,
   });
+}
+
+/** A reply without what the responder reports beside it (diagnostics, grounding evidence). */
+function answer(reply: Reply): Reply {
+  const { diagnostics: _d, evidence: _e, ...rest } = reply as ResponderReply;
+  return rest;
 }
 
 beforeAll(async () => {
@@ -120,7 +129,7 @@ describe('bedrock responder against a local Converse API', () => {
       context,
     );
 
-    expect(reply).toEqual({ messages: [{ text: 'Dạ, size M còn ạ.' }] });
+    expect(answer(reply)).toEqual({ messages: [{ text: 'Dạ, size M còn ạ.' }] });
     expect(bedrock.requests).toHaveLength(1);
     const request = bedrock.requests[0]!;
     expect(request.modelId).toBe('us.anthropic.claude-haiku-4-5-20251001-v1:0');
@@ -281,7 +290,7 @@ describe('bedrock responder against a local Converse API', () => {
       }),
     );
     const reply = await responder().respond(turnContext({ wantSummary: true }));
-    expect(reply).toEqual({
+    expect(answer(reply)).toEqual({
       messages: [{ text: 'Mình chuyển cho nhân viên nhé.' }],
       handoff: true,
       memory: { facts: { name: 'Mai', age: '31' }, summary: 'Khách muốn gặp nhân viên.' },
@@ -291,11 +300,11 @@ describe('bedrock responder against a local Converse API', () => {
 
   it('falls back to the text when the model answers without the tool, and to JSON inside the text', async () => {
     bedrock.enqueue(textReply('Xin chào! Shop giúp gì được ạ?'));
-    expect(await responder().respond(turnContext())).toEqual({
+    expect(answer(await responder().respond(turnContext()))).toEqual({
       messages: [{ text: 'Xin chào! Shop giúp gì được ạ?' }],
     });
     bedrock.enqueue(textReply('```json\n{"messages":["Dạ có ạ"],"handoff":false}\n```'));
-    expect(await responder().respond(turnContext())).toEqual({ messages: [{ text: 'Dạ có ạ' }] });
+    expect(answer(await responder().respond(turnContext()))).toEqual({ messages: [{ text: 'Dạ có ạ' }] });
   });
 
   it('survives a malformed tool input by using the text blocks, or an empty reply', async () => {
@@ -303,8 +312,8 @@ describe('bedrock responder against a local Converse API', () => {
       status: 200,
       body: { output: { message: { role: 'assistant', content: [] } }, stopReason: 'end_turn' },
     });
-    expect(await responder().respond(turnContext())).toEqual({ messages: [] });
-    expect(await responder().respond(turnContext())).toEqual({ messages: [] });
+    expect(answer(await responder().respond(turnContext()))).toEqual({ messages: [] });
+    expect(answer(await responder().respond(turnContext()))).toEqual({ messages: [] });
   });
 
   it('retries throttling (429 ThrottlingException twice, then 200)', async () => {

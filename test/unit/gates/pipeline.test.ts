@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_IMAGE_URL_LENGTH, produceReply, splitMessages } from '../../../lambdas/gates/pipeline.js';
 import { MAX_REPLY_PARTS, TRUNCATION_MARKER } from '../../../lambdas/gates/split.js';
 import { EchoResponder } from '../../../lambdas/responders/echo.js';
-import type { Reply, Responder, TurnContext } from '../../../lambdas/responders/types.js';
+import type { Reply, Responder, ResponderReply, TurnContext } from '../../../lambdas/responders/types.js';
 import { ResponderError } from '../../../lambdas/shared/errors.js';
 import { turnContext, turnMessage } from '../responders/context.js';
 
@@ -18,7 +18,7 @@ vi.mock('../../../lambdas/shared/powertools.js', async (importOriginal) => {
 });
 
 /** A responder answering from a script, recording the contexts it was given. */
-function scripted(...replies: (Reply | Error)[]): Responder & { calls: TurnContext[] } {
+function scripted(...replies: (ResponderReply | Error)[]): Responder & { calls: TurnContext[] } {
   const calls: TurnContext[] = [];
   return {
     name: 'scripted',
@@ -49,6 +49,12 @@ describe('produceReply', () => {
       handoff: false,
       memory: { facts: { size: 'M' } },
       outcome: 'ok',
+      gates: [
+        { gate: 'non-empty', outcome: 'pass' },
+        { gate: 'no-leak', outcome: 'pass' },
+        { gate: 'no-repeat', outcome: 'pass' },
+        { gate: 'no-banned-phrase', outcome: 'pass' },
+      ],
     });
     expect(responder.calls).toHaveLength(1);
     expect(outcomes()).toEqual([
@@ -94,7 +100,7 @@ describe('produceReply', () => {
     const context = turnContext({ settings: { bannedPhrases: [], fallbackReply: '  ' } });
     const responder = scripted({ messages: [] }, text(''));
     const plan = await produceReply(responder, context);
-    expect(plan).toEqual({ parts: [], handoff: true, memory: undefined, outcome: 'handoff' });
+    expect(plan).toMatchObject({ parts: [], handoff: true, memory: undefined, outcome: 'handoff' });
     expect(outcomes()).toContainEqual({ gate: 'non-empty', outcome: 'fallback' });
   });
 
@@ -148,8 +154,9 @@ describe('produceReply', () => {
   it('honours a silent handoff without running the gates', async () => {
     const responder = scripted({ messages: [], handoff: true });
     const plan = await produceReply(responder, turnContext());
-    expect(plan).toEqual({ parts: [], handoff: true, memory: undefined, outcome: 'handoff' });
+    expect(plan).toMatchObject({ parts: [], handoff: true, memory: undefined, outcome: 'handoff' });
     expect(outcomes()).toEqual([]);
+    expect(plan.gates).toEqual([]);
   });
 
   it('sends the echo reply verbatim even when it repeats the last reply or looks like a placeholder', async () => {
@@ -265,5 +272,127 @@ describe('splitMessages', () => {
       100,
     );
     expect(parts).toEqual([{ text: 'hi' }]);
+  });
+});
+
+describe('produceReply: audit gates, diagnostics, rich parts and grounding', () => {
+  it('lists every gate result of both candidates, then the recovery, on the plan', async () => {
+    const context = turnContext({ settings: { bannedPhrases: ['miễn phí'], fallbackReply: 'Fallback.' } });
+    const plan = await produceReply(scripted(text('Ship miễn phí'), text('Vẫn miễn phí')), context);
+    expect(plan.outcome).toBe('fallback');
+    const reason = plan.gates[3]?.reason ?? '';
+    expect(reason).toContain('miễn phí');
+    expect(plan.gates).toEqual([
+      { gate: 'non-empty', outcome: 'pass' },
+      { gate: 'no-leak', outcome: 'pass' },
+      { gate: 'no-repeat', outcome: 'pass' },
+      { gate: 'no-banned-phrase', outcome: 'fail', reason },
+      { gate: 'non-empty', outcome: 'pass' },
+      { gate: 'no-leak', outcome: 'pass' },
+      { gate: 'no-repeat', outcome: 'pass' },
+      { gate: 'no-banned-phrase', outcome: 'fail', reason },
+      { gate: 'no-banned-phrase', outcome: 'fallback' },
+    ]);
+  });
+
+  it('records the regeneration that fixed a failure after the second candidate passed', async () => {
+    const plan = await produceReply(scripted(text(''), text('Dạ có ạ')), turnContext());
+    expect(plan.outcome).toBe('regenerated');
+    expect(plan.gates.map((g) => `${g.gate}:${g.outcome}`)).toEqual([
+      'non-empty:fail',
+      'non-empty:pass',
+      'no-leak:pass',
+      'no-repeat:pass',
+      'no-banned-phrase:pass',
+      'non-empty:regenerated',
+    ]);
+  });
+
+  it('carries the diagnostics of both calls: tokens summed, tool calls in order, the last retrieval', async () => {
+    const first: ResponderReply = {
+      messages: [],
+      diagnostics: {
+        retrieval: { passages: [{ id: 'a#1', score: 2 }], latencyMs: 3 },
+        tools: [{ name: 'order_status', ok: true, attempts: 1, latencyMs: 4 }],
+        tokens: { input: 100, output: 10, cacheWrite: 50 },
+      },
+    };
+    const second: ResponderReply = {
+      messages: [{ text: 'Dạ có ạ' }],
+      diagnostics: {
+        retrieval: { passages: [{ id: 'b#2', score: 1 }], latencyMs: 0 },
+        tools: [{ name: 'order_status', ok: false, attempts: 2, latencyMs: 9, error: 'HTTP 500' }],
+        tokens: { input: 120, output: 12, cacheRead: 50 },
+      },
+    };
+    const plan = await produceReply(scripted(first, second), turnContext());
+    expect(plan.diagnostics).toEqual({
+      retrieval: { passages: [{ id: 'b#2', score: 1 }], latencyMs: 0 },
+      tools: [
+        { name: 'order_status', ok: true, attempts: 1, latencyMs: 4 },
+        { name: 'order_status', ok: false, attempts: 2, latencyMs: 9, error: 'HTTP 500' },
+      ],
+      tokens: { input: 220, output: 22, cacheRead: 50, cacheWrite: 50 },
+    });
+  });
+
+  it('keeps quick replies and buttons on the last part cut from their message', async () => {
+    const quickReplies = [{ title: 'Size M' }, { title: 'Size L', payload: 'SIZE_L' }];
+    const buttons = [{ type: 'url' as const, title: 'Xem', url: 'https://shop.example/ao' }];
+    const long = `${'Áo thun cotton mềm mại. '.repeat(60)}Chị chọn size nào ạ?`;
+    const parts = splitMessages(
+      [
+        { text: long, quickReplies },
+        { imageUrl: 'https://cdn.example/a.jpg', buttons },
+        { text: 'Cảm ơn chị' },
+      ],
+      1000,
+    );
+    const texts = parts.filter((p) => p.text !== undefined && p.text !== 'Cảm ơn chị');
+    expect(texts.length).toBeGreaterThan(1);
+    expect(texts.slice(0, -1).every((p) => p.quickReplies === undefined)).toBe(true);
+    expect(texts.at(-1)).toMatchObject({ quickReplies });
+    expect(texts.at(-1)?.text).toContain('Chị chọn size nào ạ?');
+    expect(parts.find((p) => p.imageUrl !== undefined)).toEqual({
+      imageUrl: 'https://cdn.example/a.jpg',
+      buttons,
+    });
+    expect(parts.at(-1)).toEqual({ text: 'Cảm ơn chị' });
+  });
+
+  it('checks grounding only for responders that declare it, and falls back when a made-up price comes twice', async () => {
+    const context = turnContext({
+      settings: { bannedPhrases: [], fallbackReply: 'Shop sẽ báo giá chị sau ạ.' },
+    });
+    const evidence = ['Áo thun basic: giá 199.000đ, size S M L'];
+    const grounded = {
+      ...scripted(
+        { ...text('Áo thun giá 250k ạ'), evidence },
+        { ...text('Dạ áo thun 259.000đ ạ'), evidence },
+      ),
+      grounded: true,
+    };
+    const plan = await produceReply(grounded, context);
+    expect(plan.outcome).toBe('fallback');
+    expect(plan.parts).toEqual([{ text: 'Shop sẽ báo giá chị sau ạ.' }]);
+    expect(grounded.calls[1]?.regenerationReason).toContain('250k');
+    expect(plan.gates.filter((g) => g.gate === 'grounded').map((g) => g.outcome)).toEqual([
+      'fail',
+      'fail',
+      'fallback',
+    ]);
+
+    const trusting = scripted({ ...text('Áo thun giá 250k ạ'), evidence });
+    expect((await produceReply(trusting, context)).outcome).toBe('ok');
+  });
+
+  it('passes a grounded price written another way (199k for 199.000đ)', async () => {
+    const responder = {
+      ...scripted({ ...text('Dạ áo thun 199k ạ'), evidence: ['giá 199.000đ'] }),
+      grounded: true,
+    };
+    const plan = await produceReply(responder, turnContext());
+    expect(plan.outcome).toBe('ok');
+    expect(plan.gates.at(-1)).toEqual({ gate: 'grounded', outcome: 'pass' });
   });
 });
