@@ -5,9 +5,11 @@
  * source mappings for the conversation, timer and delivery handlers; the media worker
  * in-process; and the sandbox platform that records every send.
  */
+
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
@@ -114,6 +116,11 @@ export function handlerEnvironment(
   // The sandbox answers any version; a real Graph base may need the one the app is on.
   env[ENV.graphApiVersion] = userEnv[ENV.graphApiVersion] || DEFAULTS.graphApiVersion;
   if (config.maxReceiveCount !== undefined) env[ENV.maxReceiveCount] = String(config.maxReceiveCount);
+  // Each tenant's knowledge/<tenantId>/ folder next to the tenants file is indexed in process
+  // (docs/knowledge.md); tenant tools may call local http:// servers.
+  const knowledgeDir = config.tenantsFile ? join(dirname(config.tenantsFile), 'knowledge') : undefined;
+  if (knowledgeDir && existsSync(knowledgeDir)) env[ENV.knowledgeDir] = knowledgeDir;
+  env[ENV.toolAllowHttp] = 'true';
   // The emulators share the machine with everything else: under a burst an SQS send can take
   // seconds, which the webhook's 1.5 s answer deadline (tuned for AWS) turns into 503s and retry
   // storms. 9 s stays under the deployed webhook timeout; ENQUEUE_BUDGET_MS set by the user wins.
