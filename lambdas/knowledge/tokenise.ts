@@ -8,13 +8,13 @@
  */
 
 const MARKS = /\p{M}+/gu;
-const D_STROKE = /đ/g;
+const D_STROKE = /[đĐ]/g;
 /** Words: letters/digits, a number may carry `.`/`,` group separators. */
 const WORD = /[\p{L}\p{M}\p{N}]+(?:[.,]\p{N}+)*/gu;
 
 /** `word` without diacritics (`đ` → `d`). */
 export function stripDiacritics(word: string): string {
-  return word.normalize('NFD').replace(MARKS, '').replace(D_STROKE, 'd').normalize('NFC');
+  return word.normalize('NFD').replace(MARKS, '').replace(D_STROKE, (c) => (c === 'đ' ? 'd' : 'D')).normalize('NFC');
 }
 
 /** The words of `text`: NFC, lower case, numbers reduced to their digits. */

@@ -1,9 +1,22 @@
 /**
  * A local HTTP server speaking the Bedrock Runtime Converse API
- * (`POST /model/{modelId}/converse`, JSON, restJson1 errors with `x-amzn-ErrorType`), so the
- * real `@aws-sdk/client-bedrock-runtime` can be pointed at it with an endpoint. It speaks
- * HTTP/2 without TLS (h2c), because that client's default handler is HTTP/2 only. It records
- * every request and answers from a script (then from a default handler).
+ * (`POST /model/{modelId}/converse`, JSON, restJson1 errors with `x-amzn-ErrorType`) and the
+ * Bedrock Agent Runtime Retrieve API (`POST /knowledgebases/{id}/retrieve`), so the real
+ * `@aws-sdk/client-bedrock-runtime` and `@aws-sdk/client-bedrock-agent-runtime` can be pointed
+ * at it with an endpoint. It speaks HTTP/2 without TLS (h2c), because both clients' default
+ * handler is HTTP/2 only. It records every request and answers from a script (then from a
+ * default handler).
+ *
+ * Retrieve answers from documents given with `setKnowledge`, honouring the request's
+ * `vectorSearchConfiguration.filter` (`equals`, `andAll`, `orAll` on metadata) the way the
+ * knowledge base does: without a filter every tenant's documents can come back, which is what
+ * the tenant-isolation tests prove the retriever never allows. Scores are word overlap (0–1).
+ *
+ * With `tokens: true` the Converse usage is computed from the request (about 4 bytes of JSON
+ * per token) and prompt caching is emulated as Bedrock documents it: the prefix up to a
+ * `cachePoint` (tools, then system blocks) is written to the cache the first time
+ * (`cacheWriteInputTokens`) and read from it while unchanged (`cacheReadInputTokens`), when it
+ * holds at least `cacheMinTokens`; `inputTokens` counts the rest.
  */
 import {
   createServer,
@@ -30,6 +43,26 @@ export interface FakeResponse {
   readonly delayMs?: number;
 }
 
+/** One recorded Retrieve request. */
+export interface RetrieveRequestRecord {
+  readonly knowledgeBaseId: string;
+  // biome-ignore lint/suspicious/noExplicitAny: raw JSON as the client sent it, inspected by tests
+  readonly body: any;
+}
+
+/** A document of the fake knowledge base (one chunk). */
+export interface FakeKnowledgeDocument {
+  readonly id: string;
+  readonly text: string;
+  readonly uri: string;
+  readonly metadata: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** A 200 Converse response whose assistant message calls tenant tool `name` with `input`. */
+export function toolUse(name: string, input: unknown, toolUseId = `tooluse_${name}`): FakeResponse {
+  return converseOutput([{ toolUse: { toolUseId, name, input } }], 'tool_use');
+}
+
 /** A 200 Converse response whose assistant message calls the `reply` tool with `input`. */
 export function toolReply(input: unknown): FakeResponse {
   return converseOutput([{ toolUse: { toolUseId: 'tooluse_1', name: 'reply', input } }], 'tool_use');
@@ -41,13 +74,17 @@ export function textReply(text: string): FakeResponse {
 }
 
 /** A 200 Converse response with the given content blocks. */
-export function converseOutput(content: unknown[], stopReason = 'end_turn'): FakeResponse {
+export function converseOutput(
+  content: unknown[],
+  stopReason = 'end_turn',
+  usage: Record<string, number> = { inputTokens: 100, outputTokens: 20, totalTokens: 120 },
+): FakeResponse {
   return {
     status: 200,
     body: {
       output: { message: { role: 'assistant', content } },
       stopReason,
-      usage: { inputTokens: 100, outputTokens: 20, totalTokens: 120 },
+      usage,
       metrics: { latencyMs: 5 },
     },
   };
@@ -66,25 +103,137 @@ export interface FakeBedrock {
   /** Base URL to use as the client endpoint. */
   readonly url: string;
   readonly requests: ConverseRequest[];
+  /** Every Retrieve request, in order. */
+  readonly retrievals: RetrieveRequestRecord[];
   /** Queue answers for the next requests, in order. */
   enqueue(...responses: FakeResponse[]): void;
-  /** Forgets recorded requests and unused scripted answers (tests stay independent). */
+  /** Queue answers for the next Retrieve requests (errors, delays), before the documents. */
+  enqueueRetrieve(...responses: FakeResponse[]): void;
+  /** The knowledge base's documents (replacing earlier ones). */
+  setKnowledge(documents: readonly FakeKnowledgeDocument[]): void;
+  /** Forgets recorded requests, unused scripted answers and the prompt cache (tests stay independent). */
   reset(): void;
   close(): Promise<void>;
+}
+
+/** Options of {@link startFakeBedrock}. */
+export interface FakeBedrockOptions {
+  /** Compute usage from the request and emulate prompt caching (see the module comment). */
+  readonly tokens?: boolean;
+  /** Smallest cacheable prefix, in tokens (1024 for Claude Sonnet 4.x, 4096 for Claude Haiku 4.5). @default 1024 */
+  readonly cacheMinTokens?: number;
+}
+
+/** The fake's token estimate of a JSON value: its UTF-8 bytes / 4, rounded up. */
+export function estimateTokens(value: unknown): number {
+  return Math.ceil(Buffer.byteLength(JSON.stringify(value ?? ''), 'utf8') / 4);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: raw request JSON
+function usageOf(body: any, output: unknown, cache: Set<string>, minTokens: number): Record<string, number> {
+  const tools: unknown[] = body.toolConfig?.tools ?? [];
+  const system: unknown[] = body.system ?? [];
+  const total = estimateTokens(tools) + estimateTokens(system) + estimateTokens(body.messages);
+  const outputTokens = estimateTokens(output);
+  const at = system.findIndex((b) => typeof b === 'object' && b !== null && 'cachePoint' in b);
+  if (at < 0) return { inputTokens: total, outputTokens, totalTokens: total + outputTokens };
+  const prefix = JSON.stringify([tools, system.slice(0, at)]);
+  const prefixTokens = estimateTokens(tools) + estimateTokens(system.slice(0, at));
+  if (prefixTokens < minTokens)
+    return { inputTokens: total, outputTokens, totalTokens: total + outputTokens };
+  const hit = cache.has(prefix);
+  cache.add(prefix);
+  const input = total - prefixTokens;
+  return {
+    inputTokens: input,
+    outputTokens,
+    totalTokens: total + outputTokens,
+    ...(hit ? { cacheReadInputTokens: prefixTokens } : { cacheWriteInputTokens: prefixTokens }),
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a RetrievalFilter as JSON
+function matches(filter: any, metadata: Readonly<Record<string, unknown>>): boolean {
+  if (!filter) return true;
+  if (filter.equals) return metadata[filter.equals.key] === filter.equals.value;
+  if (filter.notEquals) return metadata[filter.notEquals.key] !== filter.notEquals.value;
+  if (filter.andAll) return (filter.andAll as unknown[]).every((f) => matches(f, metadata));
+  if (filter.orAll) return (filter.orAll as unknown[]).some((f) => matches(f, metadata));
+  throw new Error(`fake-bedrock: unsupported filter ${JSON.stringify(filter)}`);
+}
+
+const wordsOf = (text: string): string[] =>
+  text
+    .normalize('NFC')
+    .toLowerCase()
+    .match(/[\p{L}\p{N}]+/gu) ?? [];
+
+/** The Retrieve answer for a request body over `documents`. */
+// biome-ignore lint/suspicious/noExplicitAny: raw request JSON
+function retrieveAnswer(body: any, documents: readonly FakeKnowledgeDocument[]): FakeResponse {
+  const query = new Set(wordsOf(String(body?.retrievalQuery?.text ?? '')));
+  const config = body?.retrievalConfiguration?.vectorSearchConfiguration ?? {};
+  const limit = Number(config.numberOfResults ?? 5);
+  const results = documents
+    .filter((d) => matches(config.filter, d.metadata))
+    .map((d) => {
+      const words = new Set(wordsOf(d.text));
+      const overlap = [...query].filter((w) => words.has(w)).length;
+      return { d, score: query.size === 0 ? 0 : overlap / query.size };
+    })
+    .filter((r) => r.score > 0)
+    .sort((a, b) => b.score - a.score)
+    .slice(0, limit)
+    .map(({ d, score }) => ({
+      content: { type: 'TEXT', text: d.text },
+      location: { type: 'S3', s3Location: { uri: d.uri } },
+      score,
+      metadata: {
+        ...d.metadata,
+        'x-amz-bedrock-kb-source-uri': d.uri,
+        'x-amz-bedrock-kb-chunk-id': d.id,
+        'x-amz-bedrock-kb-data-source-id': 'FAKEDS0001',
+      },
+    }));
+  return { status: 200, body: { retrievalResults: results } };
 }
 
 /** Starts the fake on 127.0.0.1 (ephemeral port). Unscripted requests get `fallback` (default: a reply tool call). */
 export async function startFakeBedrock(
   fallback: (request: ConverseRequest) => FakeResponse = () => toolReply({ messages: ['ok'] }),
+  options: FakeBedrockOptions = {},
 ): Promise<FakeBedrock> {
   const requests: ConverseRequest[] = [];
+  const retrievals: RetrieveRequestRecord[] = [];
   const script: FakeResponse[] = [];
+  const retrieveScript: FakeResponse[] = [];
+  let documents: readonly FakeKnowledgeDocument[] = [];
+  const cache = new Set<string>();
   const sessions = new Set<Http2Session>();
   const server = createServer((req: Http2ServerRequest, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const match = /^\/model\/([^/]+)\/converse$/.exec(req.url ?? '');
+      const retrieve = /^\/knowledgebases\/([^/]+)\/retrieve$/.exec(req.url ?? '');
+      if (req.method === 'POST' && retrieve) {
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        retrievals.push({ knowledgeBaseId: decodeURIComponent(retrieve[1]!), body });
+        const response = retrieveScript.shift() ?? retrieveAnswer(body, documents);
+        const send = (): void => {
+          if (res.stream.destroyed) return;
+          res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
+          res.end(JSON.stringify(response.body));
+        };
+        if (response.delayMs) setTimeout(send, response.delayMs).unref();
+        else send();
+        return;
+      }
       if (req.method !== 'POST' || !match) {
         res.writeHead(404, {
           'content-type': 'application/json',
@@ -103,7 +252,13 @@ export async function startFakeBedrock(
       }
       const request: ConverseRequest = { modelId: decodeURIComponent(match[1]!), headers: req.headers, body };
       requests.push(request);
-      const response = script.shift() ?? fallback(request);
+      let response = script.shift() ?? fallback(request);
+      if (options.tokens && response.status === 200) {
+        // biome-ignore lint/suspicious/noExplicitAny: the scripted body
+        const answer = response.body as any;
+        const usage = usageOf(body, answer?.output, cache, options.cacheMinTokens ?? 1024);
+        response = { ...response, body: { ...answer, usage } };
+      }
       const send = (): void => {
         if (res.stream.destroyed) return;
         res.writeHead(response.status, { 'content-type': 'application/json', ...response.headers });
@@ -122,10 +277,18 @@ export async function startFakeBedrock(
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    retrievals,
     enqueue: (...responses) => script.push(...responses),
+    enqueueRetrieve: (...responses) => retrieveScript.push(...responses),
+    setKnowledge: (docs) => {
+      documents = [...docs];
+    },
     reset: () => {
       requests.length = 0;
+      retrievals.length = 0;
       script.length = 0;
+      retrieveScript.length = 0;
+      cache.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {
