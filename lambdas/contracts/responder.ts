@@ -78,6 +78,8 @@ export interface TurnContext {
     readonly language?: string;
     readonly bannedPhrases: readonly string[];
     readonly fallbackReply: string;
+    /** The tenant's answer to Get Started (`GET_STARTED`, Telegram `/start`), sent as written. */
+    readonly welcomeReply?: string;
   };
   /** Layer 1: who the customer is. */
   readonly customer: {

@@ -396,6 +396,9 @@ export class ConversationActor {
           language: tenant.settings.language ?? DEFAULT_SETTINGS.language,
           bannedPhrases: tenant.settings.bannedPhrases ?? DEFAULT_SETTINGS.bannedPhrases,
           fallbackReply: tenant.settings.fallbackReply ?? DEFAULT_SETTINGS.fallbackReply,
+          ...(tenant.settings.welcomeReply !== undefined
+            ? { welcomeReply: tenant.settings.welcomeReply }
+            : {}),
         },
         customer: {
           id: state.customer?.id ?? memory.profile.id ?? '',

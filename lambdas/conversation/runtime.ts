@@ -23,6 +23,7 @@ import { produceReply } from '../gates/pipeline.js';
 import { DynamoMemoryStore, DynamoStateStore } from '../memory/store.js';
 import { responderFromEnv } from '../responders/index.js';
 import type { Responder } from '../responders/types.js';
+import { welcomePlan } from '../responders/welcome.js';
 import { documentClient, dynamoClient } from '../shared/clients.js';
 import { ENV, intEnv, optionalEnv, requireEnv } from '../shared/env.js';
 import { DependencyError } from '../shared/errors.js';
@@ -87,7 +88,9 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
       }),
     reply: options.deps?.reply ?? {
       responderName: responder!.name,
-      produce: (context, produceOptions) => produceReply(responder!, context, produceOptions),
+      // A Get Started turn of a tenant with a welcome reply is answered with it, responder not called.
+      produce: (context, produceOptions) =>
+        welcomePlan(context) ?? produceReply(responder!, context, produceOptions),
       maxReplyLength,
     },
     loadTenant: options.deps?.loadTenant ?? loadTenant,

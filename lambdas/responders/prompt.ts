@@ -6,6 +6,7 @@
 import type { ContentBlock, Message, Tool } from '@aws-sdk/client-bedrock-runtime';
 import * as z from 'zod';
 import type { Passage } from '../knowledge/retriever.js';
+import { describeTurnMessage } from './describe.js';
 import type { LoadedImage } from './images.js';
 import type { Reply, TurnContext, TurnMessage } from './types.js';
 
@@ -160,13 +161,8 @@ export function hiddenInstructions(context: TurnContext, options: SystemPromptOp
 
 /** What a turn message says, as text for the model (empty when it says nothing). */
 export function describeMessage(message: TurnMessage): string {
-  const lines: string[] = [];
-  if (message.text?.trim()) lines.push(message.text);
-  if (message.transcript?.trim()) lines.push(`[voice/video transcript] ${message.transcript}`);
-  if (message.mediaNote?.trim()) lines.push(message.mediaNote);
-  const kinds = message.attachments.map((a) => (a.voice ? 'voice note' : a.kind));
-  if (kinds.length > 0 && !message.text?.trim()) lines.push(`[the customer sent: ${kinds.join(', ')}]`);
-  return lines.join('\n');
+  // Postbacks, places, file names and sizes in words (describe.ts).
+  return describeTurnMessage(message);
 }
 
 /** An image of the turn to show the model, with the text to put before it. */
