@@ -2,11 +2,24 @@
  * Pancake (pages.fm). No handshake. Pancake documents no signature, so the webhook URL carries a
  * random secret: `?token=` must equal the tenant's `webhookToken`. When the tenant sets
  * `signingSecret`, `X-Pancake-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>` and
- * `X-Pancake-Timestamp` (unix seconds or ms, within {@link PANCAKE_MAX_SKEW_MS}) are required too
- * (described by third parties only: unconfirmed, hence optional).
+ * `X-Pancake-Timestamp` (unix seconds or ms, within {@link PANCAKE_MAX_SKEW_MS}) are required,
+ * and `?token=` may then be left out (a token given must still match). The signing scheme is
+ * described by third parties only (unconfirmed, hence optional). The timestamp is not covered
+ * by the HMAC: the window limits how old a captured request can be, and a replay within it is a
+ * duplicate message id, dropped downstream.
  *
- * Only `messaging` events with `data.message` are messages (INBOX → inbox, COMMENT → comment);
- * every other event type is ignored as `non-message`. Staff messages — from the page itself, with
+ * Three body shapes are accepted:
+ * - the documented `messaging` event (developer.pancake.biz/webhook): `{page_id, event_type:
+ *   "messaging", data: {conversation, message, post}}`;
+ * - the illustrative shape of the integration guides: `{event_type: "new_message", page_id,
+ *   conversation_id, customer: {id, name}, message: {id, text, created_time}}`, the page's own
+ *   messages marked by `is_page_sender: true` or `from.id == page_id`;
+ * - the guides' flat signed shape: `{message_id, conversation_id, customer, content, type,
+ *   timestamp}` (no page id: taken from `page_id` when present, else the `{pageId}_…` prefix of
+ *   the conversation id, else the tenant's only page).
+ *
+ * Only `messaging` events with `data.message` are messages (INBOX → inbox, COMMENT → comment),
+ * besides the two guide shapes; every other event type is ignored as `non-message`. Staff messages — from the page itself, with
  * staff metadata (`from.admin_id`, or `from.admin_name` / `from.uid` without it), or from one of
  * `conversation.assignee_ids` — are human activity unless marked AI-generated/automated; other
  * page messages are echoes. A comment without `from` belongs to `conversation.from`.
@@ -185,16 +198,99 @@ export function parsePancakeMessaging(ctx: BuildContext, pageIds: readonly strin
   });
 }
 
+/** A customer given as an object `{id, name, phone}` or as a bare id. */
+function guideCustomer(value: unknown): { id?: string; name?: string; phone?: string } {
+  const customer = obj(value);
+  if (!customer) return { id: idOf(value) };
+  return {
+    id: idOf(customer.id) ?? idOf(customer.psid) ?? idOf(customer.fb_id),
+    name: str(customer.name),
+    phone: str(customer.phone) ?? str(customer.phone_number),
+  };
+}
+
+/** Timestamps of the guide shapes: unix seconds or ms, or an ISO/Pancake date string. */
+function guideTime(value: unknown): number | undefined {
+  if (typeof value === 'string' && /^\d+$/.test(value.trim())) return epochMs(value.trim());
+  return pancakeTime(value) ?? (typeof value === 'string' ? epochMs(Date.parse(value)) : undefined);
+}
+
+/** The page of a guide-shaped body (see the module comment). */
+function guidePage(
+  body: Obj,
+  conversationId: string | undefined,
+  pageIds: readonly string[],
+): string | undefined {
+  const explicit = idOf(body.page_id);
+  if (explicit) return explicit;
+  const prefix = conversationId?.includes('_')
+    ? conversationId.slice(0, conversationId.indexOf('_'))
+    : undefined;
+  if (prefix && pageIds.includes(prefix)) return prefix;
+  return pageIds.length === 1 ? pageIds[0] : undefined;
+}
+
+/**
+ * Parses the guides' shapes: `new_message` (`message: {id, text, created_time}`) and the flat
+ * one (`message_id`, `content`, `type`, `timestamp`).
+ */
+export function parsePancakeGuideMessage(
+  ctx: BuildContext,
+  pageIds: readonly string[],
+  body: Obj,
+): ParsedEvent {
+  const message = obj(body.message);
+  const conversationId = idOf(body.conversation_id) ?? idOf(message?.conversation_id);
+  const pageId = guidePage(body, conversationId, pageIds);
+  if (!pageId) return ignored('unsupported', 'message without page_id');
+  if (!pageIds.includes(pageId)) return ignored('not-subscribed-page', pageId);
+  const messageId = idOf(message?.id) ?? idOf(body.message_id);
+  const from = obj(body.from) ?? obj(message?.from);
+  const fromId = idOf(from?.id);
+  if (
+    body.is_page_sender === true ||
+    message?.is_page_sender === true ||
+    (fromId !== undefined && fromId === pageId)
+  ) {
+    return ignored('echo', 'page message');
+  }
+  const customer = guideCustomer(body.customer ?? from);
+  if (!customer.id || !conversationId || !messageId) return ignored('unsupported', 'message without ids');
+  const text =
+    (message ? pancakeText({ message: message.text ?? message.message ?? message.content }) : undefined) ??
+    pancakeText({ message: body.content ?? body.text });
+  const attachments = pancakeAttachments(message ?? body);
+  if (!text && attachments.length === 0) return ignored('unsupported', 'message without content');
+  const type = (str(body.type) ?? str(message?.type) ?? '').toUpperCase();
+  const isComment = type === 'COMMENT';
+  return messageEvent(ctx, {
+    conversationId,
+    messageId,
+    pageId,
+    customer: { id: customer.id, name: customer.name, phone: customer.phone },
+    timestamp: guideTime(
+      message?.created_time ?? message?.inserted_at ?? body.timestamp ?? body.created_time,
+    ),
+    kind: kindOf(attachments, text),
+    text,
+    attachments,
+    surface: isComment ? 'comment' : 'inbox',
+    commentId: isComment ? messageId : undefined,
+    postId: isComment ? idOf(body.post_id) : undefined,
+  });
+}
+
 /** The Pancake adapter. */
 export const pancakeAdapter: ChannelAdapter<'pancake'> = {
   channel: 'pancake',
   authenticate: (request, ctx) => {
     const token = request.query.token;
-    if (token === undefined || token === '')
-      throw new InvalidSignatureError('The token query parameter is missing.');
-    if (!safeEqual(token, ctx.config.webhookToken))
-      throw new InvalidSignatureError('The token does not match.');
     const secret = ctx.config.signingSecret;
+    // With a signing secret the signature authenticates the request and the URL token is optional.
+    if ((token === undefined || token === '') && secret === undefined)
+      throw new InvalidSignatureError('The token query parameter is missing.');
+    if (token !== undefined && token !== '' && !safeEqual(token, ctx.config.webhookToken))
+      throw new InvalidSignatureError('The token does not match.');
     if (secret === undefined) return;
     const signature = header(request.headers, PANCAKE_SIGNATURE_HEADER);
     const stamp = header(request.headers, PANCAKE_TIMESTAMP_HEADER);
@@ -217,16 +313,25 @@ export const pancakeAdapter: ChannelAdapter<'pancake'> = {
     const body = parseJsonObject(rawBody);
     const eventType = str(body.event_type);
     const hasMessage = obj(obj(body.data)?.message) !== undefined;
-    if (eventType === undefined && !hasMessage && body.data === undefined) {
+    // The guides' flat shape: no event_type, no data, a message_id and a conversation_id.
+    const flat =
+      eventType === undefined &&
+      body.data === undefined &&
+      idOf(body.message_id) !== undefined &&
+      idOf(body.conversation_id) !== undefined;
+    if (eventType === undefined && !hasMessage && body.data === undefined && !flat) {
       throw new InvalidPayloadError('The body has neither event_type nor data.');
     }
-    // Some Pancake payloads omit event_type on message events: a data.message is a message.
-    if (eventType !== undefined && eventType !== 'messaging') return [ignored('non-message', eventType)];
     const build: BuildContext = {
       tenantId: ctx.tenant.tenantId,
       channel: 'pancake',
       receivedAt: ctx.receivedAt,
     };
+    if (flat || (eventType === 'new_message' && body.data === undefined)) {
+      return safely(() => parsePancakeGuideMessage(build, ctx.config.pageIds, body));
+    }
+    // Some Pancake payloads omit event_type on message events: a data.message is a message.
+    if (eventType !== undefined && eventType !== 'messaging') return [ignored('non-message', eventType)];
     return safely(() => parsePancakeMessaging(build, ctx.config.pageIds, body));
   },
 };

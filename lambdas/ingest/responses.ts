@@ -36,9 +36,18 @@ export function errorResponse(statusCode: number, code: string, message: string)
   return jsonResponse(statusCode, { error: { code, message } });
 }
 
-/** 200 for a POST whose messages are all on the queue. */
-export function queuedResponse(accepted: number, ignored: number): WebhookResponse {
-  return jsonResponse(200, { success: true, status: 'queued', accepted, ignored });
+/**
+ * 200 for a POST whose messages are all on the queue. With one message accepted its platform id
+ * is echoed as `messageId` (the Pancake integration guide's answer shape).
+ */
+export function queuedResponse(accepted: number, ignored: number, messageId?: string): WebhookResponse {
+  return jsonResponse(200, {
+    success: true,
+    status: 'queued',
+    accepted,
+    ignored,
+    ...(messageId !== undefined ? { messageId } : {}),
+  });
 }
 
 /** 200 with the handshake challenge, as plain text (never interpreted as HTML). */

@@ -283,7 +283,12 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         accepted: entries.length,
         ignored: prepared.ignoredCount,
       });
-      return queuedResponse(entries.length, prepared.ignoredCount);
+      return queuedResponse(
+        entries.length,
+        prepared.ignoredCount,
+        // Pancake's integration guide answers with the message id.
+        channel === 'pancake' && entries.length === 1 ? first?.messageId : undefined,
+      );
     } catch (err) {
       const outcome = errorOutcome(err);
       if (outcome.metric) {

@@ -4,9 +4,20 @@
  * `content_ids` (never together with `message`: Pancake answers 500 to both). The page access
  * token rides in the query string, so URLs are never logged or put into errors.
  * HTTP 200 with `success != true` is a failure.
+ *
+ * `reply_comment` names the comment answered with **`message_id`**: Pancake's public API
+ * reference (developer.pancake.biz, `POST /pages/{page_id}/conversations/{conversation_id}/messages`,
+ * request schema `ReplyComment`: `required: [action, message_id, message]`, "message_id: ID of
+ * the comment you want to reply to"; snapshot in the public repo netfull95/pancake-api-mcp,
+ * spec/openapi.yaml). The `parent_id` of the send-message guide this project started from is a
+ * field of the comment objects Pancake returns ("ID of the parent comment, for replies"), not of
+ * the send request, so it is not sent.
+ *
+ * Pancake's API has no quick replies or buttons: they are sent as numbered text (rich.ts).
  */
 import { PermanentSendError, RetryableSendError, type SendError } from '../../shared/errors.js';
 import { channelConfig, type PancakeConfig } from '../../shared/tenant.js';
+import { textLimit } from '../limits.js';
 import type { ChannelSender, SendResult, SendTarget } from '../types.js';
 import {
   downloadImage,
@@ -20,6 +31,7 @@ import {
   resolveOptions,
   type SenderOptions,
 } from './http.js';
+import { numberedText } from './rich.js';
 
 interface PancakeBody {
   success?: unknown;
@@ -133,7 +145,8 @@ export function createPancakeSender(options: SenderOptions = {}): ChannelSender 
 
   return {
     channel: 'pancake',
-    async sendText(target, text, signal) {
+    async sendText(target, plain, signal, extras) {
+      const text = numberedText(plain, extras, { maxLength: textLimit('pancake', target.surface) });
       if (target.surface === 'comment') {
         if (!target.replyToMessageId) {
           throw new PermanentSendError(
@@ -141,6 +154,7 @@ export function createPancakeSender(options: SenderOptions = {}): ChannelSender 
             'pancake send: a comment reply needs the comment id.',
           );
         }
+        // `message_id` is the comment answered (Pancake's ReplyComment schema; see the module comment).
         return sendBody(
           target,
           { action: 'reply_comment', message_id: target.replyToMessageId, message: text },
