@@ -56,6 +56,9 @@ Commands:
                  Exchange a Zalo OA authorization code for the first access and refresh tokens
                  and store them (the relay refreshes them from then on; docs/tenants.md).
 
+  knowledge <add|list|remove|sync> ...
+                 A tenant's knowledge documents (npm run tenant -- knowledge --help).
+
 Options:
   --channel <name>     ${CHANNELS.join(' | ')}; following --set apply to it
   --set key=value      a field of that channel (dotted paths, e.g. pages.PAGE_ID.accessToken=…;

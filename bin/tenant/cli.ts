@@ -25,6 +25,7 @@ import {
 } from '../../lambdas/shared/tenant.js';
 import { type ParsedArgs, parseArgs, USAGE, UsageError } from './args.js';
 import { applySets, type DraftDocument, generateMissingTokens, maskDocument } from './document.js';
+import { runKnowledgeCli } from './knowledge.js';
 import { BASE_URL_PLACEHOLDER, channelSetups, formatSetups } from './setup.js';
 
 /** Where the CLI writes and which environment it reads. */
@@ -89,6 +90,8 @@ function readDocumentFile(path: string, io: CliIo): DraftDocument {
 
 /** Runs the CLI; resolves to the exit code. Never throws. */
 export async function runTenantCli(argv: readonly string[], io: CliIo): Promise<number> {
+  // Knowledge documents have their own verbs and options (bin/tenant/knowledge.ts).
+  if (argv[0] === 'knowledge') return runKnowledgeCli(argv.slice(1), io);
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
