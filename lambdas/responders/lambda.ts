@@ -36,10 +36,34 @@ export function isLambdaThrottle(err: unknown): boolean {
   return THROTTLE_NAMES.has(errorName(err)) || status === 429 || status === 502 || status === 503;
 }
 
+const quickReplySchema = z
+  .object({ title: z.string().min(1).max(1000), payload: z.string().min(1).max(1000).optional() })
+  .strict();
+const buttonSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('url'),
+      title: z.string().min(1).max(1000),
+      url: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('postback'),
+      title: z.string().min(1).max(1000),
+      payload: z.string().min(1).max(1000),
+    })
+    .strict(),
+]);
+
 const replyMessageSchema = z
   .object({
     text: z.string().optional(),
     imageUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+    /** At most 13 (ReplyMessage contract); each channel renders what it can (docs/channels.md). */
+    quickReplies: z.array(quickReplySchema).max(13).optional(),
+    /** At most 3 (ReplyMessage contract). */
+    buttons: z.array(buttonSchema).max(3).optional(),
   })
   .strict()
   .refine((m) => m.text !== undefined || m.imageUrl !== undefined, {

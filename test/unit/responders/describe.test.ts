@@ -8,6 +8,7 @@ import {
   quoted,
   turnPostback,
 } from '../../../lambdas/responders/describe.js';
+import { parseReply } from '../../../lambdas/responders/lambda.js';
 import { buildMessages } from '../../../lambdas/responders/prompt.js';
 import { isGetStartedTurn, welcomePlan, welcomeReply } from '../../../lambdas/responders/welcome.js';
 import { turnContext, turnMessage } from './context.js';
@@ -148,5 +149,43 @@ describe('welcome reply', () => {
     ).toBeUndefined();
     expect(welcomePlan(turnContext({ settings, messages: [turnMessage({ text: 'hi' })] }))).toBeUndefined();
     expect(welcomePlan(turnContext({ settings, messages: [] }))).toBeUndefined();
+  });
+});
+
+describe('a lambda responder’s Reply with quick replies and buttons', () => {
+  it('is accepted with URL and postback buttons and quick replies', () => {
+    const reply = parseReply(
+      {
+        messages: [
+          {
+            text: 'Chọn',
+            quickReplies: [{ title: 'Hỏi giá' }, { title: 'Size M', payload: 'SIZE_M' }],
+            buttons: [
+              { type: 'postback', title: 'Đặt hàng', payload: 'ORDER' },
+              { type: 'url', title: 'Web', url: 'https://shop.example' },
+            ],
+          },
+        ],
+      },
+      'test',
+    );
+    expect(reply.messages[0]?.buttons).toHaveLength(2);
+    expect(reply.messages[0]?.quickReplies?.[1]).toEqual({ title: 'Size M', payload: 'SIZE_M' });
+  });
+
+  it('is refused, naming the field, with a fourth button, a non-http URL or an unknown button type', () => {
+    const button = { type: 'postback', title: 'B', payload: 'P' };
+    expect(() =>
+      parseReply({ messages: [{ text: 'x', buttons: [button, button, button, button] }] }, 'fn'),
+    ).toThrow(/messages\.0\.buttons/);
+    expect(() =>
+      parseReply(
+        { messages: [{ text: 'x', buttons: [{ type: 'url', title: 'B', url: 'javascript:alert(1)' }] }] },
+        'fn',
+      ),
+    ).toThrow(/http\(s\) URL/);
+    expect(() =>
+      parseReply({ messages: [{ text: 'x', buttons: [{ type: 'call', title: 'B' }] }] }, 'fn'),
+    ).toThrow(/buttons/);
   });
 });
