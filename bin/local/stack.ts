@@ -29,6 +29,7 @@ import {
   writeJson,
 } from './api-gateway.js';
 import type { LocalConfig } from './config.js';
+import { mountConsole } from './console/mount.js';
 import { keptDemoTenant, releaseInterruptedWork, SANDBOX_JOURNAL, takeDataDir } from './data-dir.js';
 import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
@@ -211,6 +212,8 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     let webhook: WebhookHandler | undefined;
     const sandbox = mountSandbox(join(config.stateDir, SANDBOX_JOURNAL));
     stoppers.push(() => sandbox.stop());
+    const operatorConsole = await mountConsole({ emulators, tenants, sandbox: sandbox.sandbox, log });
+    stoppers.push(async () => operatorConsole.stop());
     const srv = createServer((req, res) => {
       void route(req, res).catch((err: unknown) => {
         log.warn(`request ${req.method} ${req.url?.split('?')[0]} failed: ${String(err)}`);
@@ -246,9 +249,11 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
           writeJson(res, BAD_REQUEST.statusCode, BAD_REQUEST.body);
           return;
         }
+        operatorConsole.touch();
         await invokeWebhook(webhook, req, res, channel, tenantId);
         return;
       }
+      if (await operatorConsole.handle(req, res)) return;
       // Drain the body so keep-alive connections stay usable.
       req.resume();
       writeJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${path}.` } });
@@ -371,6 +376,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
       useQueueUrlAsEndpoint: false,
     });
     stoppers.push(async () => sqs.destroy());
+    operatorConsole.attach(wildcard ? `http://127.0.0.1:${port}` : url, sqs);
     const common = { sqs, region: emulators.region, log: pollerLog };
     const pollers = {
       conversation: startSqsPoller({

@@ -5,11 +5,11 @@
  */
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type OpsArgs, parseOpsArgs, USAGE } from './args.js';
-import { formatConversations, formatRedriven, formatTrail } from './format.js';
+import { formatConversations, formatRedriven, formatTrail, utc } from './format.js';
 import { redrive } from './redrive.js';
 import { OpsAwsError, type OpsResources, OpsUsageError, resolveResources } from './resources.js';
 import type { ConversationAddress, TrailApi, TrailStoreOptions } from './trail.js';
-import { openTrail, TrailUnavailableError } from './trail.js';
+import { openTrail } from './trail.js';
 
 /** Where the CLI writes, which environment it reads, and (tests) what it opens. */
 export interface OpsIo {
@@ -59,7 +59,7 @@ export async function runOpsCli(argv: readonly string[], io: OpsIo): Promise<num
     if (args.verb === 'redrive') return await runRedrive(args, resources, io);
     return await runTrailCommand(args, resources, io);
   } catch (err) {
-    if (err instanceof OpsUsageError || err instanceof TrailUnavailableError) {
+    if (err instanceof OpsUsageError) {
       io.err(err.message);
       return EXIT.usage;
     }
@@ -202,15 +202,22 @@ async function runTrailCommand(
       case 'show':
         io.out(args.json ? JSON.stringify(current, null, 2) : formatTrail(current));
         return EXIT.ok;
-      case 'pause':
-        await trail.pause(address);
+      case 'pause': {
+        const { pausedUntil } = await trail.pause(address);
         io.out(
-          `Paused the bot in ${label}: it stays quiet until npm run ops -- resume ${label.split('/').join(' ')}.`,
+          `Paused the bot in ${label} until ${utc(pausedUntil)} (the takeover window), or until npm run ops -- resume ${label.split('/').join(' ')}.`,
         );
         return EXIT.ok;
+      }
       case 'resume':
-        await trail.resume(address);
-        io.out(`Resumed the bot in ${label}: it answers the next customer message.`);
+        {
+          const { wasPaused } = await trail.resume(address);
+          io.out(
+            wasPaused
+              ? `Resumed the bot in ${label}: it answers the next customer message.`
+              : `The bot was not paused in ${label}; nothing changed.`,
+          );
+        }
         return EXIT.ok;
     }
   } finally {

@@ -127,7 +127,9 @@ describe('npm start with the demo tenant', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
     for (const [method, path] of [
-      ['GET', '/'],
+      // GET / is the operator console (test/e2e/console.test.ts).
+      ['GET', '/nowhere'],
+      ['GET', '/api/nowhere'],
       ['POST', '/webhooks/telegram'],
       ['PUT', '/webhooks/telegram/demo'],
       ['POST', '/webhooks/telegram/demo/extra'],

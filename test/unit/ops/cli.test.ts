@@ -75,9 +75,11 @@ function recordingTrail(): TrailApi & { calls: string[] } {
     read: async (a) => (a.conversationId === 'u1' ? trailOf(false) : undefined),
     pause: async (a) => {
       calls.push(`pause ${key(a)}`);
+      return { pausedUntil: NOW + 1_800_000 };
     },
     resume: async (a) => {
       calls.push(`resume ${key(a)}`);
+      return { wasPaused: true };
     },
     close: () => {
       calls.push('close');
@@ -126,7 +128,7 @@ describe('npm run ops trail commands', () => {
     expect((await run(['conversations', '--tenant', 'shop', '--since', '15m'], trail)).code).toBe(0);
     const paused = await run(['pause', 'shop', 'zalo', 'u1'], trail);
     expect(paused.code).toBe(0);
-    expect(paused.out).toMatch(/Paused the bot in shop\/zalo\/u1/);
+    expect(paused.out).toMatch(/Paused the bot in shop\/zalo\/u1 until 2026-12-02 09:30:00Z/);
     expect((await run(['resume', 'shop', 'zalo', 'u1'], trail)).code).toBe(0);
     expect(trail.calls).toEqual([
       `list shop ${NOW - 900_000}`,
