@@ -62,6 +62,16 @@ export const PRICES = {
     perPut: 0.005 / 1000,
     /** Same page: $0.0004 per 1,000 GET and other requests. */
     perGet: 0.0004 / 1000,
+    /** Same page, S3 Standard storage: $0.023 per GB-month (first 50 TB). */
+    standardPerGbMonth: 0.023,
+  },
+  s3Vectors: {
+    /** "Amazon S3 pricing", S3 Vectors: $0.06 per logical GB-month stored (vectors, keys, metadata). */
+    storagePerGbMonth: 0.06,
+    /** Same page: $0.20 per logical GB written by PutVectors. */
+    putPerGb: 0.2,
+    /** Same page: $2.50 per 1M QueryVectors requests (plus a per-TB processing charge, negligible here). */
+    perQuery: 2.5 / 1e6,
   },
 } as const;
 

@@ -143,6 +143,8 @@ export interface DeploymentShape {
   readonly dashboards: number;
   readonly kmsKeys: number;
   readonly eventSourceMappings: number;
+  /** Bedrock knowledge bases (S3 Vectors: no cluster, storage and queries billed by use). */
+  readonly knowledgeBases: number;
   readonly source: string;
 }
 
@@ -155,6 +157,7 @@ export function deploymentShape(templateText: string, source: string): Deploymen
     dashboards: count('AWS::CloudWatch::Dashboard'),
     kmsKeys: count('AWS::KMS::Key'),
     eventSourceMappings: count('AWS::Lambda::EventSourceMapping'),
+    knowledgeBases: count('AWS::Bedrock::KnowledgeBase'),
     source,
   };
 }
@@ -169,6 +172,27 @@ export function readDeploymentShape(path: string): DeploymentShape {
  * (20 s) on a standard queue; a FIFO queue's pollers behave the same when it is empty.
  */
 export const IDLE_ESM_RECEIVES_PER_MONTH = 5 * (SECONDS_PER_MONTH / 20);
+
+/**
+ * The knowledge base's per-tenant storage model: one vector per catalogue row (a row is one
+ * document of one chunk, bin/tenant/knowledge.ts), float32 at the default model's 1024
+ * dimensions, plus the chunk text and Bedrock's metadata stored beside it (about 1.5 KB); the row
+ * document and its sidecar in S3 Standard.
+ */
+export const KNOWLEDGE_EXAMPLE = {
+  rows: 1000,
+  dimensions: 1024,
+  metadataBytes: 1536,
+  documentBytes: 400,
+} as const;
+
+/** Monthly storage of `rows` catalogue rows in the knowledge base (S3 Vectors + S3 Standard). */
+export function knowledgeAtRestMonthly(rows: number): number {
+  const e = KNOWLEDGE_EXAMPLE;
+  const vectorGb = (rows * (e.dimensions * 4 + e.metadataBytes)) / 1024 ** 3;
+  const documentGb = (rows * e.documentBytes) / 1024 ** 3;
+  return vectorGb * PRICES.s3Vectors.storagePerGbMonth + documentGb * PRICES.s3.standardPerGbMonth;
+}
 
 /** One line of the idle bill. */
 export interface IdleLine {
@@ -203,6 +227,15 @@ export function idleCost(
       item: 'media worker at zero tasks (scales from the queue depth alarm)',
       monthly: 0,
     },
+    // The knowledge base itself has no charge; an empty vector index and bucket store nothing.
+    ...(shape.knowledgeBases > 0
+      ? [
+          {
+            item: `${shape.knowledgeBases} knowledge base on S3 Vectors, no documents (no cluster; storage and queries billed by use)`,
+            monthly: 0,
+          },
+        ]
+      : []),
   ];
   const perTenant: IdleLine[] = [
     { item: 'tenant secret', monthly: PRICES.secretsManager.perSecretMonth },
@@ -212,6 +245,14 @@ export function idleCost(
       item: 'secret re-reads while traffic flows (4 warm containers, 300 s cache)',
       monthly: 4 * (SECONDS_PER_MONTH / 300) * PRICES.secretsManager.perCall,
     },
+    ...(shape.knowledgeBases > 0
+      ? [
+          {
+            item: `knowledge at rest: a ${KNOWLEDGE_EXAMPLE.rows}-product catalogue (S3 documents + ${KNOWLEDGE_EXAMPLE.dimensions}-dimension vectors)`,
+            monthly: knowledgeAtRestMonthly(KNOWLEDGE_EXAMPLE.rows),
+          },
+        ]
+      : []),
   ];
   return { lines, monthly: lines.reduce((a, l) => a + l.monthly, 0), perTenant };
 }
