@@ -62,7 +62,11 @@ import {
 import { RelayQueues } from './queues.js';
 import { Responder, ResponderType } from './responder.js';
 import { RelayStorage } from './storage.js';
-import { grantTenantSecretsRead, tenantSecretsArnPattern } from './tenant-secrets.js';
+import {
+  grantTenantSecretsRead,
+  grantTenantSecretsWrite,
+  tenantSecretsArnPattern,
+} from './tenant-secrets.js';
 
 export type { ChatRelayProps } from './props.js';
 
@@ -318,6 +322,8 @@ export class ChatRelay extends Construct {
       for (const fn of [this.webhookFunction, this.conversationFunction, this.deliveryFunction]) {
         this.grantTenantSecretsRead(fn);
       }
+      // Only delivery writes: it stores the Zalo token pair it refreshed.
+      grantTenantSecretsWrite(this, this.deliveryFunction, this.secretPrefix);
 
       acknowledgeRelayFindings({
         allFunctions: [

@@ -1,7 +1,8 @@
 /**
  * Tenant secrets live at `{secretPrefix}/tenants/{tenantId}` (DESIGN §3). Functions may read
  * exactly those secrets: `secretsmanager:GetSecretValue` on the ARN pattern
- * `arn:{partition}:secretsmanager:{region}:{account}:secret:{prefix}/tenants/*` and nothing else.
+ * `arn:{partition}:secretsmanager:{region}:{account}:secret:{prefix}/tenants/*` and nothing else;
+ * the delivery function may also `PutSecretValue` them (a refreshed Zalo token pair).
  */
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
@@ -25,6 +26,18 @@ export function tenantSecretsArnPattern(scope: IConstruct, prefix: string): stri
     resource: 'secret',
     resourceName: `${prefix}/tenants/*`,
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/**
+ * Grants `grantee` `secretsmanager:PutSecretValue` on the tenant secrets under `prefix`: the
+ * delivery function writes a refreshed Zalo token pair back (lambdas/channels/zalo-token.ts).
+ */
+export function grantTenantSecretsWrite(scope: IConstruct, grantee: IGrantable, prefix: string): Grant {
+  return Grant.addToPrincipal({
+    grantee,
+    actions: ['secretsmanager:PutSecretValue'],
+    resourceArns: [tenantSecretsArnPattern(scope, prefix)],
   });
 }
 

@@ -158,6 +158,13 @@ export function createAlarmSet(
     t.tokenInvalid,
     'A platform refused a send because the access token is invalid or expired: replies to that page are lost until the tenant secret holds a fresh token.',
   );
+  // Any refused refresh matters: Zalo replies stop within a day (the access token lives ~25 h).
+  addAlarm(
+    'zaloTokenRefreshFailed',
+    m.metricTotal('ZaloTokenRefreshFailed', { label: 'Zalo token refresh failed' }),
+    1,
+    'Zalo refused to refresh an OA access token (the refresh token expired after 3 months unused, was revoked, or was already spent), or the new pair could not be written to the tenant secret. Zalo replies stop when the current access token expires (about 25 h). Fix: have the OA admin grant the app again, then run `npm run tenant -- zalo-authorize <tenant> --code <authorization code>` (docs/tenants.md); the tenant is in the delivery function\'s error log ("Zalo refused the refresh token").',
+  );
   for (const channel of m.channels) {
     const ok = m.metric('SendSucceeded', { dimensions: { channel } });
     const failed = m.metric('SendFailedByChannel', { dimensions: { channel } });

@@ -424,10 +424,21 @@ describe('IAM', () => {
   it('gives the conversation, delivery and webhook functions the same tenant-secret grant and the timer none', () => {
     for (const id of [ids.conversation, ids.delivery]) {
       const secrets = secretStatements(id);
-      expect(secrets.flatMap(actionsOf)).toEqual(['secretsmanager:GetSecretValue']);
-      expect(secrets.flatMap(resourcesOfStatement)).toEqual([SECRET_ARN]);
+      expect(secrets.flatMap(actionsOf).filter((a) => a !== 'secretsmanager:PutSecretValue')).toEqual([
+        'secretsmanager:GetSecretValue',
+      ]);
+      expect([...new Set(secrets.flatMap(resourcesOfStatement))]).toEqual([SECRET_ARN]);
     }
     expect(secretStatements(ids.timer)).toHaveLength(0);
+  });
+
+  it('lets only delivery write the tenant secrets (a refreshed Zalo token pair), on the tenant secrets alone', () => {
+    const actions = (id: string) => secretStatements(id).flatMap(actionsOf).sort();
+    expect(actions(ids.delivery)).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+    expect([...new Set(secretStatements(ids.delivery).flatMap(resourcesOfStatement))]).toEqual([SECRET_ARN]);
+    for (const id of [ids.conversation, ids.webhook, ids.timer]) {
+      expect(actions(id), id).not.toContain('secretsmanager:PutSecretValue');
+    }
   });
 
   it('scopes the Bedrock permission to the default inference profile and the model it routes to', () => {

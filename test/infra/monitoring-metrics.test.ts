@@ -132,6 +132,7 @@ describe('ChatRelayMonitoring with the media worker', () => {
         'mediaJobsOldestMessageAge',
         'signatureRejects',
         'tokenInvalid',
+        'zaloTokenRefreshFailed',
         'webhook4xxRate',
         'webhook5xxRate',
         ...['Pancake', 'Messenger', 'Instagram', 'Whatsapp', 'Telegram', 'Zalo'].map(

@@ -171,6 +171,7 @@ describe('alarms with default thresholds', () => {
       'webhook4xxRate',
       'signatureRejects',
       'tokenInvalid',
+      'zaloTokenRefreshFailed',
       ...CHANNELS.map((c) => `sendFailureRate${c[0]?.toUpperCase()}${c.slice(1)}`),
       ...['webhook', 'conversation', 'timer', 'delivery'].flatMap((fn) => [`${fn}Errors`, `${fn}Throttles`]),
       'mediaFailures',
@@ -284,6 +285,11 @@ describe('alarms with default thresholds', () => {
         'mediaFailures',
         5,
         `SELECT SUM(MediaFailed) FROM SCHEMA("ChatRelay", code, kind, service) WHERE service = 'chat-relay-media'`,
+      ],
+      [
+        'zaloTokenRefreshFailed',
+        1,
+        `SELECT SUM(ZaloTokenRefreshFailed) FROM SCHEMA("ChatRelay", reason, service) WHERE service = 'chat-relay'`,
       ],
     ] as const;
     for (const [key, threshold, expression] of cases) {
