@@ -216,6 +216,24 @@ export function parseTelegramUpdate(ctx: BuildContext, botId: string, update: Ob
   });
 }
 
+/**
+ * The Bot API call made with the webhook's answer for a button press: `answerCallbackQuery`
+ * stops the spinner the customer's app shows on the button until it is called
+ * (core.telegram.org/bots/api#answercallbackquery; a method may be called in the answer to a
+ * webhook: core.telegram.org/bots/api#making-requests-when-getting-updates). Undefined for
+ * every other update.
+ */
+export function telegramAnswerFields(rawBody: Buffer): Readonly<Record<string, unknown>> | undefined {
+  let update: Obj;
+  try {
+    update = parseJsonObject(rawBody);
+  } catch {
+    return undefined;
+  }
+  const id = str(obj(update.callback_query)?.id);
+  return id ? { method: 'answerCallbackQuery', callback_query_id: id } : undefined;
+}
+
 /** The Telegram adapter. */
 export const telegramAdapter: ChannelAdapter<'telegram'> = {
   channel: 'telegram',
@@ -239,4 +257,5 @@ export const telegramAdapter: ChannelAdapter<'telegram'> = {
     const botId = telegramBotId(ctx.config.botToken);
     return safely(() => parseTelegramUpdate(build, botId, update));
   },
+  answerFields: telegramAnswerFields,
 };

@@ -46,6 +46,12 @@ export interface ChannelAdapter<C extends ChannelName = ChannelName> {
    * Never throws anything but InvalidPayloadError.
    */
   readonly parse: (rawBody: Buffer, ctx: AdapterContext<C>) => ParsedEvent[];
+  /**
+   * Fields added to the 200 answer of a POST whose events were queued, or undefined for none.
+   * Telegram executes a Bot API method given in a webhook's answer: its adapter answers a
+   * button press there (`answerCallbackQuery`), at no extra call.
+   */
+  readonly answerFields?: (rawBody: Buffer) => Readonly<Record<string, unknown>> | undefined;
 }
 
 /** Where a reply goes. */

@@ -33,7 +33,13 @@ import type { QueueEntry, SendOutcome } from '../shared/queue.js';
 import { channelConfig, type TenantDocument } from '../shared/tenant.js';
 import { prepareEntries } from './entries.js';
 import { decodeBody, decodedBodyLength, fromApiGatewayEvent } from './request.js';
-import { errorOutcome, handshakeResponse, queuedResponse, type WebhookResponse } from './responses.js';
+import {
+  errorOutcome,
+  handshakeResponse,
+  jsonResponse,
+  queuedResponse,
+  type WebhookResponse,
+} from './responses.js';
 
 /** How many (conversation, messageId) pairs a multi-event request logs at INFO. */
 const LOGGED_EVENTS = 100;
@@ -283,12 +289,15 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         accepted: entries.length,
         ignored: prepared.ignoredCount,
       });
-      return queuedResponse(
+      const queued = queuedResponse(
         entries.length,
         prepared.ignoredCount,
         // Pancake's integration guide answers with the message id.
         channel === 'pancake' && entries.length === 1 ? first?.messageId : undefined,
       );
+      // A call the platform makes with our answer (Telegram: answerCallbackQuery for a button press).
+      const fields = entries.length > 0 ? adapter.answerFields?.(rawBody) : undefined;
+      return fields ? jsonResponse(200, { ...(JSON.parse(queued.body) as object), ...fields }) : queued;
     } catch (err) {
       const outcome = errorOutcome(err);
       if (outcome.metric) {

@@ -2,9 +2,11 @@
  * Richer inbound turns: postback sources and titles, locations with place names and addresses,
  * file names and sizes, Messenger Page comments, `settings.comments: ignore`, Telegram `/start`.
  */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 
 import { adapterFor } from '../../../lambdas/channels/index.js';
+import { createWebhookHandler } from '../../../lambdas/ingest/webhook.js';
 import { parseTenantDocument } from '../../../lambdas/shared/tenant.js';
 import { messages, outcomes, parse, RECEIVED_AT, TENANT } from './helpers.js';
 
@@ -330,5 +332,59 @@ describe('Telegram postbacks, /start and venues', () => {
         address: 'Hàng Trống, Hoàn Kiếm, Hà Nội',
       },
     ]);
+  });
+});
+
+describe('Telegram button presses are answered with the webhook’s answer', () => {
+  const handler = () =>
+    createWebhookHandler({
+      loadTenant: async () => TENANT,
+      adapterFor,
+      send: async (entries) => ({ sent: entries.map((e) => e.id), failed: [] }),
+      metric: () => {},
+      logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+      now: () => RECEIVED_AT,
+    });
+  const event = (update: unknown): APIGatewayProxyEventV2 => ({
+    version: '2.0',
+    routeKey: 'POST /webhooks/{channel}/{tenantId}',
+    rawPath: '/webhooks/telegram/acme',
+    rawQueryString: '',
+    headers: { 'x-telegram-bot-api-secret-token': 'tg_Secret-123', 'content-type': 'application/json' },
+    pathParameters: { channel: 'telegram', tenantId: 'acme' },
+    requestContext: { http: { method: 'POST' } } as APIGatewayProxyEventV2['requestContext'],
+    body: JSON.stringify(update),
+    isBase64Encoded: false,
+  });
+  const chat = { id: 5551234, type: 'private' };
+  const from = { id: 5551234, is_bot: false, first_name: 'Minh' };
+
+  it('calls answerCallbackQuery in the 200 answer to a callback query it queued', async () => {
+    const res = await handler()(
+      event({
+        update_id: 9101,
+        callback_query: {
+          id: '4382bfdwdsb323b2d9',
+          from,
+          data: 'ORDER',
+          message: { message_id: 1, chat, date: 1 },
+        },
+      }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({
+      success: true,
+      accepted: 1,
+      method: 'answerCallbackQuery',
+      callback_query_id: '4382bfdwdsb323b2d9',
+    });
+  });
+
+  it('adds no method to the answer of an ordinary message', async () => {
+    const res = await handler()(
+      event({ update_id: 9102, message: { message_id: 2, from, chat, date: 1, text: 'hi' } }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body).method).toBeUndefined();
   });
 });
