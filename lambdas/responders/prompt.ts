@@ -5,6 +5,7 @@
  */
 import type { ContentBlock, Message, Tool } from '@aws-sdk/client-bedrock-runtime';
 import * as z from 'zod';
+import type { ReplyButton, ReplyMessage } from '../contracts/responder.js';
 import type { Passage } from '../knowledge/retriever.js';
 import { describeTurnMessage } from './describe.js';
 import type { LoadedImage } from './images.js';
@@ -36,6 +37,31 @@ export const REPLY_TOOL_SCHEMA = {
     summary: {
       type: 'string',
       description: 'A short summary of the conversation so far, only when the instructions ask for one.',
+    },
+    quickReplies: {
+      type: 'array',
+      description:
+        "Optional tappable answers shown under the last message (at most 13, labels of at most 20 characters), when the customer is choosing among a few options. A tap comes back as the customer's next message.",
+      items: {
+        type: 'object',
+        properties: { title: { type: 'string' }, payload: { type: 'string' } },
+        required: ['title'],
+      },
+    },
+    buttons: {
+      type: 'array',
+      description:
+        'Optional buttons under the last message (at most 3, labels of at most 20 characters): a link {type:"url", title, url} with a URL from the reference material or the conversation only, or an action {type:"postback", title, payload}.',
+      items: {
+        type: 'object',
+        properties: {
+          type: { type: 'string', enum: ['url', 'postback'] },
+          title: { type: 'string' },
+          url: { type: 'string' },
+          payload: { type: 'string' },
+        },
+        required: ['type', 'title'],
+      },
     },
   },
   required: ['messages'],
@@ -221,7 +247,53 @@ const toolInputSchema = z.object({
   handoff: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
   facts: z.record(z.string(), stringish.nullable()).optional().catch(undefined),
   summary: z.string().optional().catch(undefined),
+  // Rich parts are optional extras: a malformed one is dropped, never the reply (rich.ts bounds them).
+  quickReplies: z
+    .array(z.object({ title: z.string(), payload: stringish.optional() }).nullable().catch(null))
+    .optional()
+    .catch(undefined),
+  buttons: z
+    .array(
+      z
+        .object({
+          type: z.string(),
+          title: z.string(),
+          url: z.string().optional(),
+          payload: stringish.optional(),
+        })
+        .nullable()
+        .catch(null),
+    )
+    .optional()
+    .catch(undefined),
 });
+
+/** The model's quick replies and buttons kept: labelled, http(s) links, non-empty payloads, capped. */
+function richFromToolInput(
+  data: z.infer<typeof toolInputSchema>,
+): Pick<ReplyMessage, 'quickReplies' | 'buttons'> {
+  const quickReplies = (data.quickReplies ?? [])
+    .flatMap((q) =>
+      q && q.title.trim() !== ''
+        ? [{ title: q.title.trim(), ...(q.payload?.trim() ? { payload: q.payload.trim() } : {}) }]
+        : [],
+    )
+    .slice(0, 13);
+  const buttons: ReplyButton[] = [];
+  for (const b of data.buttons ?? []) {
+    const title = b?.title.trim();
+    if (!b || !title) continue;
+    if (b.type === 'url' && b.url !== undefined && /^https?:\/\/\S+$/i.test(b.url.trim())) {
+      buttons.push({ type: 'url', title, url: b.url.trim() });
+    } else if (b.type === 'postback' && (b.payload ?? title).trim() !== '') {
+      buttons.push({ type: 'postback', title, payload: (b.payload ?? title).trim() });
+    }
+  }
+  return {
+    ...(quickReplies.length > 0 ? { quickReplies } : {}),
+    ...(buttons.length > 0 ? { buttons: buttons.slice(0, 3) } : {}),
+  };
+}
 
 function replyFromToolInput(input: unknown): Reply | undefined {
   let value = input;
@@ -248,8 +320,10 @@ function replyFromToolInput(input: unknown): Reply | undefined {
     Object.keys(facts).length > 0 || summary !== undefined
       ? { ...(Object.keys(facts).length > 0 ? { facts } : {}), ...(summary !== undefined ? { summary } : {}) }
       : undefined;
+  // Quick replies and buttons go under the last message.
+  const rich = richFromToolInput(parsed.data);
   return {
-    messages: texts.map((text) => ({ text })),
+    messages: texts.map((text, i) => (i === texts.length - 1 ? { text, ...rich } : { text })),
     ...(parsed.data.handoff === true ? { handoff: true } : {}),
     ...(memory ? { memory } : {}),
   };
