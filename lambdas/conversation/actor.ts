@@ -11,6 +11,10 @@
  * marks it `done`, after which every further tick for that turn is stale.
  */
 import type { SendTarget } from '../channels/types.js';
+import type { AuditMedia, FlushReason } from '../contracts/audit.js';
+import type { ReplyMessage } from '../contracts/responder.js';
+import type { StoredReplyPart, TurnItem } from '../memory/turn-item.js';
+import { storedTurnMessages } from '../memory/turn-item.js';
 import { turnPostback } from '../responders/describe.js';
 import type { TurnContext, TurnMessage } from '../responders/types.js';
 import { ChatRelayError } from '../shared/errors.js';
@@ -25,12 +29,13 @@ import type {
 } from '../shared/model.js';
 import { logger } from '../shared/powertools.js';
 import { DEFAULT_SETTINGS, type TenantDocument } from '../shared/tenant.js';
-import { BOUNDS, boundText, epochMs, keptOrDropped, storedMessageId } from './bounds.js';
+import { BOUNDS, boundText, epochMs, keptOrDropped, storedMessageId, utf8Bytes } from './bounds.js';
 import type { ActorConfig } from './config.js';
 import { timingFor } from './config.js';
 import { delaySecondsFor, evaluateFlush, type TurnTiming } from './debounce.js';
 import type { ActorDeps, HistoryItem, ReplyPlanLike } from './ports.js';
 import {
+  answerTrigger,
   appendMessage,
   attachMedia,
   type ConversationState,
@@ -42,9 +47,23 @@ import {
   isTurnFull,
   openTurn,
   orderedTurnMessages,
+  type ReplyTarget,
   type StoredReply,
   type Turn,
 } from './turn.js';
+
+/** The actor's flush reasons, as the audit trail names them. */
+const FLUSH_REASONS: Record<string, FlushReason> = {
+  debounce: 'quiet',
+  'max-wait': 'cap',
+  size: 'size',
+  'media-timeout': 'media-timeout',
+  immediate: 'immediate',
+  'media-ready': 'media-ready',
+};
+
+/** Why a turn is answered: a flush reason of a tick, or one of the actor's own. */
+type AnswerReason = FlushEvent['reason'] | 'size' | 'immediate' | 'media-ready';
 
 /** Delivery attempt information of the SQS record being handled. */
 export interface Attempt {
@@ -105,16 +124,20 @@ export class ConversationActor {
     }
 
     if (hasSeen(state, message.messageId)) {
-      // A retry of a message whose state write succeeded before the invocation died: redo the
-      // effects that follow the write (they are idempotent), never the append.
-      const mine = holdsMessage(state.turn, message.messageId);
-      if (mine && state.turn?.status === 'answered') {
-        // Inline flush (debounce 0) died after deciding the reply: queue it now.
+      // A retry of a message whose state write succeeded before the invocation died (or a copy
+      // the platform sent again): redo the effects that follow the write (they are idempotent),
+      // never the append. The state's `seen` digests and its conditional write are this event's
+      // idempotency (docs/conversation.md).
+      this.deps.metric('DuplicateMessages', 1, { channel: event.channel });
+      const trigger = answerTrigger({ type: 'message', messageId: message.messageId });
+      if (state.turn?.status === 'answered' && state.turn.reply?.trigger === trigger) {
+        // This message answered its turn (debounce 0, or a full turn) and the invocation died
+        // before every part was queued: queue them now.
         await this.queueReply(state);
         return 'duplicate';
       }
       const turn = openTurn(state);
-      if (!mine || !turn) return 'duplicate';
+      if (!turn || !holdsMessage(turn, message.messageId)) return 'duplicate';
       if (!isTurnFull(turn)) {
         await this.sendMediaJobs(event, tenant, turn, message.messageId, now);
         const id = storedMessageId(message.messageId);
@@ -122,21 +145,13 @@ export class ConversationActor {
           await this.arm(state, 'media-timeout', now, this.config.mediaTimeoutMs);
         }
       }
-      await this.afterChange(state, tenant, timing, now, attempt);
+      await this.afterChange(state, tenant, timing, now, attempt, trigger);
       return 'duplicate';
     }
 
-    let current = state;
-    if (state.turn?.status === 'answered') {
-      // The previous turn's flush died after deciding its reply (and its record is gone, or
-      // this would not run before it): queue that reply first, then start the new turn.
-      logger.warn('Queuing a decided reply left behind by a failed flush', {
-        ...this.logKeys(event),
-        turn: state.turn.turnId,
-      });
-      current = await this.queueReply(state);
-    }
-    const appended = appendMessage(current, message, now, { mediaWorker: this.mediaWorker });
+    // An `answered` turn before this message had its reply queued by the event that answered it
+    // (that event's record stays in the queue until it has, and FIFO holds this one behind it).
+    const appended = appendMessage(state, message, now, { mediaWorker: this.mediaWorker });
     const saved = await this.deps.state.save(appended.state);
     // A full turn is answered at once (afterChange): its media would only come back too late.
     if (!isTurnFull(appended.turn)) {
@@ -145,7 +160,8 @@ export class ConversationActor {
         await this.arm(saved, 'media-timeout', now, this.config.mediaTimeoutMs);
       }
     }
-    const outcome = await this.afterChange(saved, tenant, timing, now, attempt);
+    const trigger = answerTrigger({ type: 'message', messageId: message.messageId });
+    const outcome = await this.afterChange(saved, tenant, timing, now, attempt, trigger);
     return outcome ?? 'appended';
   }
 
@@ -159,7 +175,17 @@ export class ConversationActor {
     const state = await this.deps.state.load(event);
     const tenant = await this.deps.loadTenant(event.tenantId);
     const timing = timingFor(this.config, tenant.settings);
+    const trigger = answerTrigger(event);
     const decision = evaluateFlush(state, event, now, timing);
+    if (
+      decision.action === 'resume' &&
+      state.turn?.reply?.trigger !== undefined &&
+      state.turn.reply.trigger !== trigger
+    ) {
+      // Answered by another event (a later tick, a message): this tick is simply late.
+      this.deps.metric('StaleTicks', 1, { channel: event.channel });
+      return 'stale';
+    }
     switch (decision.action) {
       case 'stale':
         this.deps.metric('StaleTicks', 1, { channel: event.channel });
@@ -177,7 +203,7 @@ export class ConversationActor {
           current = expirePendingMedia(state, 'MEDIA_TIMEOUT', now);
           this.deps.metric('MediaTimeouts', 1, { channel: event.channel });
         }
-        return this.answer(current, tenant, decision.reason, attempt);
+        return this.answer(current, tenant, decision.reason, attempt, trigger);
       }
     }
   }
@@ -206,8 +232,18 @@ export class ConversationActor {
       },
       now,
     );
+    const trigger = answerTrigger({
+      type: 'media-ready',
+      messageId: event.messageId,
+      attachmentIndex: event.attachmentIndex,
+    });
+    if (!next && state.turn?.status === 'answered' && state.turn.reply?.trigger === trigger) {
+      // This result answered the turn (debounce 0) and the invocation died before queuing it.
+      await this.queueReply(state);
+      return 'resumed';
+    }
     if (!next) {
-      logger.info('Late or unknown media result ignored', {
+      logger.debug('Late or unknown media result ignored', {
         ...this.logKeys(event),
         turn: event.turnId,
         messageId: event.messageId,
@@ -217,7 +253,10 @@ export class ConversationActor {
     const tenant = await this.deps.loadTenant(event.tenantId);
     const timing = timingFor(this.config, tenant.settings);
     const saved = await this.deps.state.save(next);
-    return (await this.afterChange(saved, tenant, timing, now, attempt)) ?? 'media-attached';
+    return (
+      (await this.afterChange(saved, tenant, timing, now, attempt, trigger, 'media-ready')) ??
+      'media-attached'
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -235,7 +274,16 @@ export class ConversationActor {
     if (activity.action === 'resume') {
       // The thread was handed back to the bot (Meta handover): lift the pause now.
       const state = await this.deps.state.load(event);
-      if (isPaused(state, now)) await this.deps.state.save({ ...state, pausedUntil: now, updatedAt: now });
+      if (isPaused(state, now)) {
+        await this.deps.memory.putTakeover({
+          conversationKey: event.conversationKey,
+          kind: 'end',
+          by: 'handover',
+          at: now,
+          expiresAt: this.historyExpiry(now),
+        });
+        await this.deps.state.save({ ...state, pausedUntil: now, updatedAt: now });
+      }
       logger.info('Thread handed back: bot resumed', {
         ...this.logKeys(event),
         messageId: activity.messageId,
@@ -248,7 +296,10 @@ export class ConversationActor {
     const expiresAt = this.historyExpiry(now);
     const items: HistoryItem[] = [];
     const dropped = openTurn(state);
-    if (dropped) items.push(...this.turnHistory(event.conversationKey, dropped, expiresAt));
+    if (dropped) {
+      // Kept in history unanswered, with its audit (outcome `paused`).
+      await this.deps.memory.putTurn(this.unansweredTurn(state, dropped, now, 'paused', expiresAt));
+    }
     const at = activity.timestamp > 0 ? epochMs(activity.timestamp, now) : now;
     items.push({
       conversationKey: event.conversationKey,
@@ -291,20 +342,22 @@ export class ConversationActor {
     timing: TurnTiming,
     now: number,
     attempt: Attempt,
+    trigger: string,
+    inline: AnswerReason = 'immediate',
   ): Promise<Outcome | undefined> {
     const turn = openTurn(state);
     if (!turn) return undefined;
     if (isTurnFull(turn)) {
-      logger.info('Turn full: answered now', {
+      logger.debug('Turn full: answered now', {
         ...this.logKeys(state),
         turn: turn.turnId,
         messages: turn.messages.length,
         pendingMedia: turn.pendingMedia.length,
       });
-      return this.answer(expirePendingMedia(state, 'TURN_FULL', now), tenant, 'size', attempt);
+      return this.answer(expirePendingMedia(state, 'TURN_FULL', now), tenant, 'size', attempt, trigger);
     }
     if (turn.pendingMedia.length > 0) return 'waiting-media';
-    if (timing.debounceMs === 0) return this.answer(state, tenant, 'debounce', attempt);
+    if (timing.debounceMs === 0) return this.answer(state, tenant, inline, attempt, trigger);
     await this.arm(state, 'debounce', now, timing.debounceMs);
     return undefined;
   }
@@ -362,12 +415,20 @@ export class ConversationActor {
     await enqueue(jobs);
   }
 
-  /** Decides, stores and queues the reply of the open turn of `state`. */
+  /**
+   * Decides, stores and queues the reply of the open turn of `state`. Writes, in this order:
+   * the turn's history item (customer messages, reply parts, audit; with the profile, facts and
+   * summary the turn changed) in one batch, then the state (`open → answered`, conditional on
+   * `rev`), then the parts on outbound.fifo. The state write is the commit point (an outbox):
+   * before it a retry redoes everything and rewrites the same history item; after it only a
+   * redelivery of `trigger`, the event answering the turn, queues the stored parts again.
+   */
   private async answer(
     state: ConversationState,
     tenant: TenantDocument,
-    reason: FlushEvent['reason'] | 'size',
+    reason: AnswerReason,
     attempt: Attempt,
+    trigger: string,
   ): Promise<Outcome> {
     const turn = openTurn(state);
     if (!turn) return 'stale';
@@ -416,21 +477,28 @@ export class ConversationActor {
         maxReplyLength: this.deps.reply.maxReplyLength(state.channel),
         ...(wantSummary ? { wantSummary: true } : {}),
       };
+      // The repeat gate compares with the bot's previous reply: the last bot entry of the history
+      // just loaded (state items of earlier versions kept a copy in `lastBotReply`).
+      const previousBotReply =
+        [...memory.history].reverse().find((h) => h.role === 'bot')?.text ?? state.lastBotReply;
 
       let plan: ReplyPlanLike;
       let fellBack = false;
       const started = this.deps.now();
+      let latencyMs = 0;
       try {
         plan = await this.deps.reply.produce(context, {
-          ...(state.lastBotReply !== undefined ? { previousBotReply: state.lastBotReply } : {}),
+          ...(previousBotReply !== undefined
+            ? { previousBotReply: boundText(previousBotReply, BOUNDS.lastBotReply) }
+            : {}),
           ...(attempt.deadline !== undefined
             ? { signal: AbortSignal.timeout(Math.max(1, attempt.deadline - this.deps.now())) }
             : {}),
         });
-        this.deps.metric('ResponderLatency', this.deps.now() - started, {
-          responder: this.deps.reply.responderName,
-        });
+        latencyMs = this.deps.now() - started;
+        this.deps.metric('ResponderLatency', latencyMs, { responder: this.deps.reply.responderName });
       } catch (err) {
+        latencyMs = this.deps.now() - started;
         this.deps.metric('ResponderFailed', 1, { responder: this.deps.reply.responderName });
         const last = attempt.receiveCount >= this.config.maxReceiveCount;
         logger.error('Responder failed', {
@@ -444,10 +512,15 @@ export class ConversationActor {
         const fallback = tenant.settings.fallbackReply ?? DEFAULT_SETTINGS.fallbackReply;
         const wanted = tenant.settings.sendFallbackOnFailure ?? this.config.sendFallbackOnFailure;
         if (!wanted || fallback.trim() === '') {
-          await this.failTurn(state, turn);
+          await this.failTurn(state, turn, reason, latencyMs);
           throw new TurnFailedError(err);
         }
-        plan = { parts: [{ text: fallback }], handoff: false, outcome: 'fallback' };
+        plan = {
+          parts: [{ text: fallback }],
+          handoff: false,
+          outcome: 'fallback',
+          gates: [{ gate: 'responder', outcome: 'fallback', reason: 'RESPONDER_FAILED' }],
+        };
         fellBack = true;
       }
 
@@ -455,37 +528,64 @@ export class ConversationActor {
       const expiresAt = this.historyExpiry(answeredAt);
       // Bounded whatever the reply port returns (the length gate already keeps within these).
       const parts = plan.parts
-        .map((p) => {
-          const imageUrl = keptOrDropped(p.imageUrl, BOUNDS.replyImageUrl);
-          return {
-            ...(p.text !== undefined && p.text !== '' ? { text: boundText(p.text, BOUNDS.replyText) } : {}),
-            ...(imageUrl !== undefined && imageUrl !== '' ? { imageUrl } : {}),
-          };
-        })
+        .map(boundReplyPart)
         .filter((p) => p.text !== undefined || p.imageUrl !== undefined)
         .slice(0, BOUNDS.replyParts);
+      const sk = historySk(turn.firstReceivedAt, turn.turnId);
+      const last = turn.messages[turn.messages.length - 1];
+      const target: ReplyTarget = {
+        surface: last?.surface ?? 'inbox',
+        ...(last?.surface === 'comment' ? { replyToMessageId: last.commentId ?? last.messageId } : {}),
+        ...(last?.businessConnectionId ? { businessConnectionId: last.businessConnectionId } : {}),
+      };
       const reply: StoredReply = {
-        parts,
-        historySks: parts.map((_, i) => historySk(answeredAt + i, replyId(turn.turnId, i))),
+        partCount: parts.length,
+        historySk: sk,
         answeredAt,
         handoff: plan.handoff,
         outcome: plan.outcome,
         reason,
+        trigger,
+        target,
       };
 
-      // Memory first (idempotent puts keyed by the turn): a crash before the state write below
-      // re-runs this flush and overwrites the same items.
-      await this.deps.memory.putHistory(this.turnHistory(state.conversationKey, turn, expiresAt));
+      // The history item first (idempotent: keyed by the turn): a crash before the state write
+      // below re-runs this flush and overwrites it. The profile is written only when it changed
+      // (or its retention is running out), not on every turn.
       const summaryText = wantSummary ? plan.memory?.summary : undefined;
       const customerId = state.customer?.id;
-      await this.deps.memory.putMemory({
+      const profile =
+        customerId !== undefined && state.customer
+          ? { ...memory.profile, ...state.customer, id: customerId }
+          : undefined;
+      // A profile with nothing but the id (the key already holds it) is not worth a write.
+      const profileChanged =
+        profile !== undefined &&
+        (profile.name !== undefined || profile.phone !== undefined) &&
+        (profile.id !== memory.profile.id ||
+          profile.name !== memory.profile.name ||
+          profile.phone !== memory.profile.phone ||
+          memory.profileExpiresAt === undefined ||
+          memory.profileExpiresAt - answeredAt / 1000 < PROFILE_REFRESH_SECONDS);
+      const item: TurnItem = {
+        ...this.turnAudit(state, turn, answeredAt, reason, expiresAt),
+        reply: { at: answeredAt, parts },
+        responder: {
+          name: this.deps.reply.responderName,
+          latencyMs,
+          ...(plan.diagnostics !== undefined ? { diagnostics: plan.diagnostics } : {}),
+        },
+        gates: plan.gates ?? [],
+        outcome: plan.outcome,
+      };
+      await this.deps.memory.putTurn({
+        conversationKey: state.conversationKey,
+        sk,
+        item,
         tenantId: state.tenantId,
         channel: state.channel,
         customerId,
-        conversationKey: state.conversationKey,
-        ...(customerId !== undefined && state.customer
-          ? { profile: { ...memory.profile, ...state.customer, id: customerId } }
-          : {}),
+        ...(profile !== undefined && profileChanged ? { profile } : {}),
         ...(plan.memory?.facts !== undefined ? { facts: plan.memory.facts } : {}),
         ...(summaryText !== undefined && summaryText.trim() !== ''
           ? { summary: { at: turn.openedAt, text: summaryText, expiresAt } }
@@ -493,15 +593,12 @@ export class ConversationActor {
         now: answeredAt,
       });
 
-      const replyText = reply.parts
-        .map((p) => p.text)
-        .filter((t) => t !== undefined)
-        .join('\n');
       const takeover = tenant.settings.humanTakeoverMinutes ?? this.config.humanTakeoverMinutes;
+      const { lastBotReply: _previous, ...rest } = state;
+      // The state keeps no text of the turn: its messages and reply are in the history item.
       const answered = await this.deps.state.save({
-        ...state,
-        turn: { ...turn, status: 'answered', reply },
-        ...(replyText !== '' ? { lastBotReply: boundText(replyText, BOUNDS.lastBotReply) } : {}),
+        ...rest,
+        turn: { ...turn, status: 'answered', messages: [], pendingMedia: [], reply },
         turnCount: state.turnCount + 1,
         turnsSinceSummary: summaryText !== undefined ? 0 : state.turnsSinceSummary + 1,
         ...(plan.handoff
@@ -512,77 +609,155 @@ export class ConversationActor {
       this.deps.metric('TurnsFlushed', 1, { channel: state.channel });
       this.deps.metric('MessagesPerTurn', turn.messages.length, { channel: state.channel });
       if (plan.handoff) this.deps.metric('HumanTakeover', 1, { channel: state.channel });
+      // The one INFO line of a turn.
       logger.info('Turn answered', {
         ...keys,
         reason,
         messages: turn.messages.length,
         parts: parts.length,
         outcome: plan.outcome,
-        handoff: plan.handoff,
+        ...(plan.handoff ? { handoff: true } : {}),
+        ms: latencyMs,
       });
-      await this.queueReply(answered);
+      await this.enqueue(answered, parts);
       return fellBack ? 'fallback-sent' : 'answered';
     } finally {
       await typing;
     }
   }
 
-  /** Queues the stored reply of an `answered` turn and marks it `done`. Idempotent. */
+  /**
+   * Re-queues the stored reply of an `answered` turn (a redelivery of the event that answered
+   * it): the parts are read back from the turn's history item and queued with the same reply ids.
+   */
   private async queueReply(state: ConversationState): Promise<ConversationState> {
     const turn = state.turn;
     if (turn?.status !== 'answered' || !turn.reply) return state;
     const reply = turn.reply;
-    const expiresAt = this.historyExpiry(reply.answeredAt);
-    const last = [...turn.messages].reverse()[0];
-    const parts: OutboundPart[] = [];
-    for (const [i, part] of reply.parts.entries()) {
-      const id = replyId(turn.turnId, i);
-      const sk = reply.historySks[i]!;
-      await this.deps.memory.putHistoryIfAbsent({
-        conversationKey: state.conversationKey,
-        sk,
-        role: 'bot',
-        text: part.text ?? part.imageUrl ?? '',
-        at: reply.answeredAt + i,
-        replyId: id,
-        status: 'pending',
-        expiresAt,
-      });
-      parts.push({
-        v: 1,
-        replyId: id,
-        turnId: turn.turnId,
-        partIndex: i,
-        partCount: reply.parts.length,
-        tenantId: state.tenantId,
-        channel: state.channel,
-        conversationId: state.conversationId,
-        conversationKey: state.conversationKey,
-        pageId: state.pageId ?? '',
-        recipientId: state.customer?.id ?? '',
-        surface: last?.surface ?? 'inbox',
-        ...(last?.surface === 'comment' ? { replyToMessageId: last.commentId ?? last.messageId } : {}),
-        ...(last?.businessConnectionId ? { businessConnectionId: last.businessConnectionId } : {}),
-        ...(part.text !== undefined ? { text: part.text } : {}),
-        ...(part.imageUrl !== undefined ? { imageUrl: part.imageUrl } : {}),
-        customerLastMessageAt: state.customerLastMessageAt ?? turn.lastMessageAt,
-        receivedAt: turn.firstReceivedAt,
-        createdAt: reply.answeredAt,
-        historySk: sk,
-      });
+    let parts: readonly StoredReplyPart[] | undefined = reply.parts;
+    if (parts === undefined) {
+      const item = await this.deps.memory.getTurn(state.conversationKey, reply.historySk);
+      parts = item?.reply?.parts;
     }
-    if (parts.length > 0) await this.deps.queues.enqueueOutbound(parts);
-    return this.deps.state.save({ ...state, turn: { ...turn, status: 'done' }, updatedAt: this.deps.now() });
+    if (parts === undefined) {
+      logger.warn('Answered turn without its history item: reply not re-queued', {
+        ...this.logKeys(state),
+        turn: turn.turnId,
+      });
+      return state;
+    }
+    logger.info('Re-queuing the reply of an answered turn', { ...this.logKeys(state), turn: turn.turnId });
+    await this.enqueue(state, parts);
+    return state;
+  }
+
+  /** Queues the parts of the answered turn of `state` on outbound.fifo (dedup id = reply id). */
+  private async enqueue(state: ConversationState, parts: readonly StoredReplyPart[]): Promise<void> {
+    const turn = state.turn;
+    const reply = turn?.reply;
+    if (!turn || !reply || parts.length === 0) return;
+    const target: ReplyTarget = reply.target ?? { surface: 'inbox' };
+    const outbound: OutboundPart[] = parts.map((part, i) => ({
+      v: 1,
+      replyId: replyId(turn.turnId, i),
+      turnId: turn.turnId,
+      partIndex: i,
+      partCount: parts.length,
+      tenantId: state.tenantId,
+      channel: state.channel,
+      conversationId: state.conversationId,
+      conversationKey: state.conversationKey,
+      pageId: state.pageId ?? '',
+      recipientId: state.customer?.id ?? '',
+      surface: target.surface,
+      ...(target.replyToMessageId !== undefined ? { replyToMessageId: target.replyToMessageId } : {}),
+      ...(target.businessConnectionId !== undefined
+        ? { businessConnectionId: target.businessConnectionId }
+        : {}),
+      ...(part.text !== undefined ? { text: part.text } : {}),
+      ...(part.imageUrl !== undefined ? { imageUrl: part.imageUrl } : {}),
+      ...(part.quickReplies !== undefined ? { quickReplies: [...part.quickReplies] } : {}),
+      ...(part.buttons !== undefined ? { buttons: [...part.buttons] } : {}),
+      customerLastMessageAt: state.customerLastMessageAt ?? turn.lastMessageAt,
+      receivedAt: turn.firstReceivedAt,
+      createdAt: reply.answeredAt,
+      historySk: reply.historySks?.[i] ?? reply.historySk,
+    }));
+    await this.deps.queues.enqueueOutbound(outbound);
+  }
+
+  /** The audit fields of a turn's history item (messages, flush, media). */
+  private turnAudit(
+    state: ConversationState,
+    turn: Turn,
+    flushedAt: number,
+    reason: AnswerReason,
+    expiresAt: number,
+  ): Omit<TurnItem, 'gates' | 'outcome'> {
+    const media: AuditMedia[] = [];
+    for (const m of turn.messages) {
+      for (const r of m.mediaResults ?? []) {
+        media.push({
+          messageId: m.messageId,
+          result: r.result,
+          ...(r.code !== undefined ? { note: r.code } : {}),
+          ...(r.latencyMs !== undefined ? { latencyMs: r.latencyMs } : {}),
+        });
+      }
+    }
+    void state;
+    return {
+      turnId: turn.turnId,
+      at: turn.firstReceivedAt,
+      messages: storedTurnMessages(turn.messages, (t) => boundText(t, BOUNDS.historyText)),
+      flushedAt,
+      flushReason: FLUSH_REASONS[reason] ?? 'quiet',
+      ...(media.length > 0 ? { media } : {}),
+      expiresAt,
+    };
+  }
+
+  /** A turn closed without an answer (`paused`: a human took over; `failed`), as its history item. */
+  private unansweredTurn(
+    state: ConversationState,
+    turn: Turn,
+    now: number,
+    outcome: 'paused' | 'failed',
+    expiresAt: number,
+    extra: Partial<TurnItem> = {},
+  ): Parameters<ActorDeps['memory']['putTurn']>[0] {
+    const sk = historySk(turn.firstReceivedAt, turn.turnId);
+    return {
+      conversationKey: state.conversationKey,
+      sk,
+      item: { ...this.turnAudit(state, turn, now, 'debounce', expiresAt), gates: [], outcome, ...extra },
+      tenantId: state.tenantId,
+      channel: state.channel,
+      customerId: state.customer?.id,
+      now,
+    };
   }
 
   /** The last attempt failed without a fallback: close the turn, keep its messages in history. */
-  private async failTurn(state: ConversationState, turn: Turn): Promise<void> {
+  private async failTurn(
+    state: ConversationState,
+    turn: Turn,
+    reason: AnswerReason,
+    latencyMs: number,
+  ): Promise<void> {
     const now = this.deps.now();
     try {
-      await this.deps.memory.putHistory(
-        this.turnHistory(state.conversationKey, turn, this.historyExpiry(now)),
-      );
-      await this.deps.state.save({ ...state, turn: { ...turn, status: 'failed' }, updatedAt: now });
+      const expiresAt = this.historyExpiry(now);
+      const input = this.unansweredTurn(state, turn, now, 'failed', expiresAt, {
+        flushReason: FLUSH_REASONS[reason] ?? 'quiet',
+        responder: { name: this.deps.reply.responderName, latencyMs },
+      });
+      await this.deps.memory.putTurn(input);
+      await this.deps.state.save({
+        ...state,
+        turn: { ...turn, status: 'failed', messages: [], pendingMedia: [] },
+        updatedAt: now,
+      });
     } catch (err) {
       logger.error('Could not mark the failed turn', { ...this.logKeys(state), error: err as Error });
     }
@@ -637,22 +812,6 @@ export class ConversationActor {
     };
   }
 
-  /** History entries of a turn's customer messages (transcripts and markers stand in for media). */
-  private turnHistory(conversationKey: string, turn: Turn, expiresAt: number): HistoryItem[] {
-    return turn.messages.map((m) => ({
-      conversationKey,
-      sk: historySk(m.receivedAt, m.messageId),
-      role: 'customer' as const,
-      text: boundText(
-        [m.text, m.transcript, m.mediaNote].filter((t) => t !== undefined && t !== '').join(' '),
-        BOUNDS.historyText,
-      ),
-      at: m.receivedAt,
-      messageId: m.messageId,
-      expiresAt,
-    }));
-  }
-
   private historyExpiry(now: number): number {
     return Math.floor(now / 1000) + this.config.historyTtlDays * 86_400;
   }
@@ -660,6 +819,36 @@ export class ConversationActor {
   private logKeys(ref: { tenantId: string; channel: string; conversationKey: string }) {
     return { tenant: ref.tenantId, channel: ref.channel, conversation: ref.conversationKey };
   }
+}
+
+/** A stored profile is rewritten when less than this is left of its retention (at most monthly). */
+const PROFILE_REFRESH_SECONDS = 30 * 86_400;
+
+const QUICK_REPLIES_MAX = 13;
+const BUTTONS_MAX = 3;
+const RICH_TITLE_BYTES = 256;
+const RICH_VALUE_BYTES = 2048;
+
+/** A reply message within the stored bounds: text, image URL, quick replies and buttons. */
+function boundReplyPart(p: ReplyMessage): StoredReplyPart {
+  const imageUrl = keptOrDropped(p.imageUrl, BOUNDS.replyImageUrl);
+  const quickReplies = (p.quickReplies ?? [])
+    .filter((q) => q.payload === undefined || utf8Bytes(q.payload) <= RICH_VALUE_BYTES)
+    .slice(0, QUICK_REPLIES_MAX)
+    .map((q) => ({
+      title: boundText(q.title, RICH_TITLE_BYTES),
+      ...(q.payload !== undefined ? { payload: q.payload } : {}),
+    }));
+  const buttons = (p.buttons ?? [])
+    .filter((b) => utf8Bytes(b.type === 'url' ? b.url : b.payload) <= RICH_VALUE_BYTES)
+    .slice(0, BUTTONS_MAX)
+    .map((b) => ({ ...b, title: boundText(b.title, RICH_TITLE_BYTES) }));
+  return {
+    ...(p.text !== undefined && p.text !== '' ? { text: boundText(p.text, BOUNDS.replyText) } : {}),
+    ...(imageUrl !== undefined && imageUrl !== '' ? { imageUrl } : {}),
+    ...(quickReplies.length > 0 ? { quickReplies } : {}),
+    ...(buttons.length > 0 ? { buttons } : {}),
+  };
 }
 
 /** The last attempt of a turn failed and no fallback was sent: the record goes to the DLQ (already counted). */

@@ -4,6 +4,9 @@
  * unit tests implement them in memory, so the actor's logic runs without emulators.
  */
 import type { ChannelSender } from '../channels/types.js';
+import type { AuditGate } from '../contracts/audit.js';
+import type { ResponderDiagnostics } from '../contracts/responder.js';
+import type { TurnItem } from '../memory/turn-item.js';
 import type { Reply, ReplyMessage, TurnContext } from '../responders/types.js';
 import { ChatRelayError, type ChatRelayErrorOptions } from '../shared/errors.js';
 import type { MetricName } from '../shared/metrics-catalogue.js';
@@ -55,6 +58,8 @@ export interface HistoryItem {
 /** What a flush loads from memory. */
 export interface LoadedMemory {
   readonly profile: { readonly id?: string; readonly name?: string; readonly phone?: string };
+  /** The stored profile's expiry (epoch seconds), when there is one: it is rewritten before it lapses. */
+  readonly profileExpiresAt?: number;
   readonly facts: Readonly<Record<string, string>>;
   /** Oldest first, expired entries already removed. */
   readonly history: readonly {
@@ -78,18 +83,32 @@ export interface MemoryStore {
   }): Promise<LoadedMemory>;
   /** Puts history entries (idempotent: the same entry has the same key). */
   putHistory(items: readonly HistoryItem[]): Promise<void>;
-  /** Puts a history entry only when none exists under its key (never clobbers a delivered status). */
-  putHistoryIfAbsent(item: HistoryItem): Promise<void>;
-  /** Writes profile (layer 1), facts (layer 4) and an episode summary (layer 3); each optional. */
-  putMemory(input: {
+  /**
+   * Puts a turn's history item (its customer messages, reply and audit) together with the
+   * profile, facts and summary the turn changed, in one batch. Idempotent: the same turn has the
+   * same key, and a retried flush rewrites it.
+   */
+  putTurn(input: {
+    readonly conversationKey: string;
+    readonly sk: string;
+    readonly item: TurnItem;
     readonly tenantId: string;
     readonly channel: ChannelName;
     readonly customerId: string | undefined;
-    readonly conversationKey: string;
     readonly profile?: { readonly id: string; readonly name?: string; readonly phone?: string };
     readonly facts?: Readonly<Record<string, string>>;
     readonly summary?: { readonly at: number; readonly text: string; readonly expiresAt: number };
     readonly now: number;
+  }): Promise<void>;
+  /** A turn's history item (a resume re-queues its reply parts from it); undefined when gone. */
+  getTurn(conversationKey: string, sk: string): Promise<TurnItem | undefined>;
+  /** Records a takeover event (a human or operator took over, or handed the conversation back). */
+  putTakeover(input: {
+    readonly conversationKey: string;
+    readonly kind: 'start' | 'end';
+    readonly by: 'human' | 'operator' | 'handover' | 'expired';
+    readonly at: number;
+    readonly expiresAt: number;
   }): Promise<void>;
   /** True when `platformMessageId` is one of our own sends (an echo, not a human). */
   isOurSend(tenantId: string, channel: ChannelName, platformMessageId: string, now: number): Promise<boolean>;
@@ -111,6 +130,10 @@ export interface ReplyPlanLike {
   readonly handoff: boolean;
   readonly memory?: Reply['memory'];
   readonly outcome: string;
+  /** Every gate's outcome on the candidate replies, in order (audit trail), when the pipeline reports them. */
+  readonly gates?: readonly AuditGate[];
+  /** The responder's diagnostics of the reply that was used (retrieval, tools, tokens). */
+  readonly diagnostics?: ResponderDiagnostics;
 }
 
 /** The responder behind the gates. */

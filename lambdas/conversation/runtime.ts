@@ -5,9 +5,11 @@
  *
  * Record handling (inbound.fifo): parse and validate the event (an invalid one is logged,
  * counted as `InvalidEvents` and acknowledged: it can never succeed, and retrying it would
- * hold its conversation's group until it reached the DLQ); `message` and `human-active` run
- * under Powertools idempotency keyed on the platform message id; `flush` and `media-ready`
- * are idempotent by the state machine itself.
+ * hold its conversation's group until it reached the DLQ). Every event is idempotent by the
+ * actor's state machine itself: a message by the state's `seen` digests and the conditional
+ * (versioned) state write, a human takeover by its keyed history entry, ticks and media results
+ * by the turn's version and status (docs/conversation.md, "Idempotency without an idempotency
+ * table").
  */
 import {
   BatchProcessor,
@@ -15,8 +17,6 @@ import {
   processPartialResponse,
   SqsFifoPartialProcessorAsync,
 } from '@aws-lambda-powertools/batch';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { maxReplyLength } from '../gates/limits.js';
 import { produceReply } from '../gates/pipeline.js';
@@ -24,22 +24,16 @@ import { DynamoMemoryStore, DynamoStateStore } from '../memory/store.js';
 import { responderFromEnv } from '../responders/index.js';
 import type { Responder } from '../responders/types.js';
 import { welcomePlan } from '../responders/welcome.js';
-import { documentClient, dynamoClient } from '../shared/clients.js';
-import { ENV, intEnv, optionalEnv, requireEnv } from '../shared/env.js';
+import { documentClient } from '../shared/clients.js';
+import { ENV, optionalEnv, requireEnv } from '../shared/env.js';
 import { DependencyError } from '../shared/errors.js';
-import { messageIdempotencyKey } from '../shared/keys.js';
-import {
-  type ConversationEvent,
-  conversationEventSchema,
-  type HumanActiveEvent,
-  type MessageEvent,
-} from '../shared/model.js';
+import { type ConversationEvent, conversationEventSchema } from '../shared/model.js';
 import { emitMetric, logger } from '../shared/powertools.js';
 import { sendToQueue } from '../shared/queue.js';
 import { loadTenant } from '../shared/tenant-store.js';
 import { type Attempt, ConversationActor, type Outcome, TurnFailedError } from './actor.js';
 import { sqsQueues } from './aws.js';
-import { type ActorConfig, actorConfigFromEnv, DEFAULT_DEDUP_TTL_SECONDS } from './config.js';
+import { type ActorConfig, actorConfigFromEnv } from './config.js';
 import type { ActorDeps, MetricSink } from './ports.js';
 import { handleTimerRecord } from './timer.js';
 
@@ -55,17 +49,11 @@ export interface ConversationHandlerOptions {
   readonly config?: Partial<ActorConfig>;
 }
 
-/** The processing of one inbound.fifo record, with its idempotency wrapper. */
+/** The processing of one inbound.fifo record. */
 export interface RecordProcessor {
   (record: SQSRecord): Promise<Outcome | 'invalid' | 'dead-lettered'>;
-  /** Registers the Lambda context (idempotency in-progress expiry follows the remaining time). */
+  /** Registers the Lambda context (the responder's deadline follows the remaining time). */
   registerContext(context: Context): void;
-}
-
-interface IdempotentInput<E> {
-  readonly idempotencyKey: string;
-  readonly event: E;
-  readonly attempt: Attempt;
 }
 
 /** Builds the actor and the per-record function from the environment. */
@@ -77,7 +65,7 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
   const responder = options.responder ?? (options.deps?.reply ? undefined : responderFromEnv(env));
   const mediaJobs = optionalEnv(ENV.mediaJobsQueueUrl, '', env);
   const deps: ActorDeps = {
-    state: options.deps?.state ?? new DynamoStateStore(documentClient(), table),
+    state: options.deps?.state ?? new DynamoStateStore(documentClient(), table, config.historyTtlDays),
     memory: options.deps?.memory ?? new DynamoMemoryStore(documentClient(), table),
     queues:
       options.deps?.queues ??
@@ -110,38 +98,6 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
   };
   const actor = new ConversationActor(deps, config);
 
-  const idempotencyTable = options.deps?.state
-    ? optionalEnv(ENV.idempotencyTable, '', env)
-    : requireEnv(ENV.idempotencyTable, env);
-  const expiresAfterSeconds = intEnv(ENV.dedupTtlSeconds, DEFAULT_DEDUP_TTL_SECONDS, env);
-  const persistenceStore =
-    idempotencyTable === ''
-      ? undefined
-      : new DynamoDBPersistenceLayer({ tableName: idempotencyTable, awsSdkV3Client: dynamoClient() });
-  const messageConfig = new IdempotencyConfig({
-    eventKeyJmesPath: 'idempotencyKey',
-    expiresAfterSeconds,
-    responseHook: (response, record) => {
-      const [, channel] = String(record.idempotencyKey).split('#');
-      metric('DuplicateMessages', 1, { channel: channel ?? 'unknown' });
-      return response;
-    },
-  });
-  const humanConfig = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', expiresAfterSeconds });
-
-  const onMessage = async (input: IdempotentInput<MessageEvent>) => ({
-    outcome: await actor.onMessage(input.event, input.attempt),
-  });
-  const onHuman = async (input: IdempotentInput<HumanActiveEvent>) => ({
-    outcome: await actor.onHumanActive(input.event),
-  });
-  const idempotentMessage = persistenceStore
-    ? makeIdempotent(onMessage, { persistenceStore, config: messageConfig, keyPrefix: 'chat-relay-message' })
-    : onMessage;
-  const idempotentHuman = persistenceStore
-    ? makeIdempotent(onHuman, { persistenceStore, config: humanConfig, keyPrefix: 'chat-relay-human' })
-    : onHuman;
-
   let lambdaContext: Context | undefined;
   const deadLetterUrl = optionalEnv(ENV.inboundDlqUrl, '', env);
   const handleRecord = async (record: SQSRecord): Promise<Outcome | 'invalid' | 'dead-lettered'> => {
@@ -157,29 +113,12 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
     try {
       let outcome: Outcome;
       switch (event.type) {
-        case 'message': {
-          const idempotencyKey = messageIdempotencyKey(
-            event.tenantId,
-            event.channel,
-            event.message.messageId,
-          );
-          const result = (await idempotentMessage({ idempotencyKey, event, attempt })) as {
-            outcome: Outcome;
-          };
-          // A completed record returns its stored result: this invocation did nothing.
-          outcome = result.outcome;
+        case 'message':
+          outcome = await actor.onMessage(event, attempt);
           break;
-        }
-        case 'human-active': {
-          const idempotencyKey = messageIdempotencyKey(
-            event.tenantId,
-            event.channel,
-            event.activity.messageId,
-          );
-          outcome = ((await idempotentHuman({ idempotencyKey, event, attempt })) as { outcome: Outcome })
-            .outcome;
+        case 'human-active':
+          outcome = await actor.onHumanActive(event);
           break;
-        }
         case 'flush':
           outcome = await actor.onFlush(event, attempt);
           break;
@@ -218,8 +157,6 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
   return Object.assign(handleRecord, {
     registerContext: (context: Context) => {
       lambdaContext = context;
-      messageConfig.registerLambdaContext(context);
-      humanConfig.registerLambdaContext(context);
     },
   });
 }

@@ -48,17 +48,64 @@ export interface TurnMessageRecord {
   readonly transcript?: string;
   readonly keyframes?: readonly string[];
   readonly mediaNote?: string;
+  /** What became of each media item (the audit trail): result, error code, time waited. */
+  readonly mediaResults?: readonly MediaResult[];
 }
 
-/** The decided reply of a turn, stored before anything is queued so a retry resends the same parts. */
+/** One media item's result as the turn keeps it for the audit trail. */
+export interface MediaResult {
+  readonly attachmentIndex: number;
+  /** `transcribed`, `keyframes`, `failed`, `timeout`, `skipped`. */
+  readonly result: string;
+  readonly code?: string;
+  readonly latencyMs?: number;
+}
+
+/** Where the reply of a turn goes: taken from the turn's last message when it was answered. */
+export interface ReplyTarget {
+  readonly surface: 'inbox' | 'comment';
+  readonly replyToMessageId?: string;
+  readonly businessConnectionId?: string;
+}
+
+/**
+ * The decided reply of an answered turn, as the state keeps it: where its parts are (the turn's
+ * history item holds their text, written before this state), how many, and the event that
+ * answered it. A redelivery of that event re-queues the parts from the history item (same reply
+ * ids: FIFO deduplication and delivery's own records drop the copies); nothing else does.
+ */
 export interface StoredReply {
-  readonly parts: readonly { readonly text?: string; readonly imageUrl?: string }[];
-  readonly historySks: readonly string[];
+  readonly partCount: number;
+  /** Sort key of the turn's history item (customer messages, reply parts, audit). */
+  readonly historySk: string;
   readonly answeredAt: number;
   readonly handoff: boolean;
   readonly outcome: string;
-  /** Why the turn was flushed: `debounce`, `max-wait`, `media-timeout` or `size` (turn full). */
+  /** Why the turn was flushed: `debounce`, `max-wait`, `media-timeout`, `size` (turn full), `immediate`, `media-ready`. */
   readonly reason: string;
+  /** The event that answered the turn ({@link answerTrigger}): only its redelivery re-queues the reply. */
+  readonly trigger: string;
+  readonly target: ReplyTarget;
+  /** Parts as stored by an earlier version (text in the state); read on a resume when present. */
+  readonly parts?: readonly { readonly text?: string; readonly imageUrl?: string }[];
+  readonly historySks?: readonly string[];
+}
+
+/** Identifies the event that answered a turn (a tick, a message, a media result). */
+export function answerTrigger(
+  event:
+    | { readonly type: 'flush'; readonly version: number; readonly reason: string; readonly armedAt: number }
+    | { readonly type: 'message'; readonly messageId: string }
+    | { readonly type: 'media-ready'; readonly messageId: string; readonly attachmentIndex: number },
+): string {
+  switch (event.type) {
+    case 'flush':
+      return `f:${event.version}:${event.reason}:${event.armedAt}`;
+    case 'message':
+      return `m:${seenDigest(event.messageId)}`;
+    case 'media-ready':
+      return `r:${seenDigest(event.messageId)}:${event.attachmentIndex}`;
+  }
 }
 
 export interface Turn {
@@ -111,7 +158,18 @@ export function emptyState(ids: {
   conversationId: string;
   conversationKey: string;
 }): ConversationState {
-  return { ...ids, rev: 0, turnCount: 0, turnsSinceSummary: 0, seen: [], updatedAt: 0 };
+  // Only the ids: callers pass whole events, whose message must not become part of the state.
+  return {
+    tenantId: ids.tenantId,
+    channel: ids.channel,
+    conversationId: ids.conversationId,
+    conversationKey: ids.conversationKey,
+    rev: 0,
+    turnCount: 0,
+    turnsSinceSummary: 0,
+    seen: [],
+    updatedAt: 0,
+  };
 }
 
 /** Deterministic turn id: the conversation and the message that opened the turn. */
@@ -126,7 +184,9 @@ export function isPaused(state: ConversationState, now: number): boolean {
 
 /** True when `messageId` was already taken in. */
 export function hasSeen(state: ConversationState, messageId: string): boolean {
-  return state.seen.includes(seenDigest(messageId)) || state.seen.includes(messageId);
+  const digest = seenDigest(messageId);
+  // Older items kept longer digests of the same hash (a prefix matches) or raw ids.
+  return state.seen.some((id) => id === messageId || id.startsWith(digest));
 }
 
 /** True when the turn holds the message `messageId` (compared in its stored form). */
@@ -142,7 +202,7 @@ export function openTurn(state: ConversationState): Turn | undefined {
 
 function remember(seen: readonly string[], messageId: string): string[] {
   const digest = seenDigest(messageId);
-  const next = seen.filter((id) => id !== digest && id !== messageId);
+  const next = seen.filter((id) => !id.startsWith(digest) && id !== messageId);
   next.push(digest);
   return next.slice(-SEEN_LIMIT);
 }
@@ -407,11 +467,28 @@ export function attachMedia(
             .join(' ')
         : m.mediaNote;
     const notes = joined === undefined ? undefined : boundText(joined, BOUNDS.mediaNote);
+    const code = input.errorCode?.slice(0, 64);
+    const result: MediaResult = {
+      attachmentIndex: input.attachmentIndex,
+      result:
+        input.transcript !== undefined
+          ? 'transcribed'
+          : input.keyframes !== undefined && input.keyframes.length > 0
+            ? 'keyframes'
+            : code === 'MEDIA_TIMEOUT'
+              ? 'timeout'
+              : code === 'TURN_FULL'
+                ? 'skipped'
+                : 'failed',
+      ...(code !== undefined ? { code } : {}),
+      ...(pending.since !== undefined ? { latencyMs: Math.max(0, now - pending.since) } : {}),
+    };
     return {
       ...m,
       ...(transcript !== '' ? { transcript } : {}),
       ...(keyframes.length > 0 ? { keyframes } : {}),
       ...(notes !== undefined && notes !== '' ? { mediaNote: notes } : {}),
+      mediaResults: [...(m.mediaResults ?? []), result].slice(0, MEDIA_PER_MESSAGE),
     };
   });
   return {
@@ -454,13 +531,36 @@ export function dropTurn(state: ConversationState, now: number): ConversationSta
   return { ...state, turn: { ...turn, status: 'dropped' }, updatedAt: now };
 }
 
+/** The attributes a state item is written with. */
+const STATE_ATTRIBUTES = [
+  'rev',
+  'tenantId',
+  'channel',
+  'conversationId',
+  'pageId',
+  'customer',
+  'customerLastMessageAt',
+  'pausedUntil',
+  'lastBotReply',
+  'turnCount',
+  'turnsSinceSummary',
+  'turn',
+  'seen',
+  'updatedAt',
+] as const satisfies readonly (keyof ConversationState)[];
+
 /**
  * The attributes of the state item as written: reference ids longer than {@link BOUNDS.refId}
  * are left out (loading restores them from the event; the keys built from them are hashed).
  */
 export function stateItem(state: ConversationState): Record<string, unknown> {
-  const item: Record<string, unknown> = { ...state };
-  for (const key of ['tenantId', 'conversationId', 'conversationKey'] as const) {
+  // The key is the partition key already; `load` restores it from the event. Only the state's
+  // own attributes are written (older items also held the first event that created them).
+  const item: Record<string, unknown> = {};
+  for (const key of STATE_ATTRIBUTES) {
+    if (state[key] !== undefined) item[key] = state[key];
+  }
+  for (const key of ['tenantId', 'conversationId'] as const) {
     if (keptOrDropped(state[key], BOUNDS.refId) === undefined) delete item[key];
   }
   return item;

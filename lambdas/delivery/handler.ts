@@ -2,8 +2,11 @@
  * The delivery Lambda's logic: consumes `outbound.fifo` (one reply part per message), sends
  * each part through its channel's sender, and records the outcome.
  *
- * - Idempotent on the reply id (Powertools idempotency, key `reply#{replyId}`): a part that
- *   was delivered, refused or expired is never sent again, even when SQS delivers it twice.
+ * - Idempotent on the reply id: the part's delivery record (`attempts#{replyId}`, records.ts)
+ *   stores its outcome once, and the conditional sending mark refuses a part whose outcome is
+ *   stored, so a part that was delivered, refused or expired is never sent again, even when SQS
+ *   delivers it twice. (Powertools idempotency would add a second item and 2 write units per
+ *   part for the same guarantee: docs/delivery.md.)
  * - Batches go through `SqsFifoPartialProcessorAsync` with `skipGroupOnError`: a failure holds
  *   back only its own conversation, whose later parts wait (FIFO order).
  * - Retryable failures return the message with an exponential, jittered visibility timeout
@@ -26,8 +29,6 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
@@ -38,7 +39,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { createSender } from '../channels/send/index.js';
 import type { ChannelSender, SendTarget } from '../channels/types.js';
 import { DEFAULTS } from '../contracts/defaults.js';
-import { dynamoClient, sqsClient } from '../shared/clients.js';
+import { sqsClient } from '../shared/clients.js';
 import { boolEnv, ENV, intEnv, optionalEnv, requireEnv } from '../shared/env.js';
 import {
   AmbiguousSendError,
@@ -64,13 +65,20 @@ import {
 import { RateLimiter, type RateLimitSettings, rateLimitsFromEnv, rateRules } from './rate-limit.js';
 import {
   AMBIGUOUS_AFTER_CRASH,
-  clearFailures,
   clearSending,
   countFailure,
   type DeliveryOutcome,
   markSending,
   recordOutcome,
 } from './records.js';
+
+/** The part's delivery record already holds an outcome: a replay, nothing is sent. */
+class AlreadyHandled extends Error {
+  constructor(readonly outcome: DeliveryOutcome) {
+    super('The reply part was handled already.');
+    this.name = 'AlreadyHandled';
+  }
+}
 
 /**
  * A part handed back to the queue without being tried: not a failure, never counted towards
@@ -117,10 +125,6 @@ export interface DeliveryOptions {
   readonly rateMarginMs?: number;
   /** Typing-delay shape (used when `TYPING_DELAY=true`). */
   readonly typing?: TypingDelayOptions;
-  /** How long a part's idempotency record lives. @default 86400 */
-  readonly idempotencyTtlSeconds?: number;
-  /** Visibility timeout for a part another instance is sending right now. @default 10 */
-  readonly inProgressRetrySeconds?: number;
   /** Replaces the tenant store (tests). */
   readonly loadTenant?: (tenantId: string) => Promise<TenantDocument>;
   /** Replaces `fetch` in the senders (tests). */
@@ -145,17 +149,13 @@ interface RunState {
   readonly deadline: number;
   readonly controller: AbortController;
   timer: NodeJS.Timeout | undefined;
-  /** The outcome produced by this invocation (not a replay from the idempotency store). */
+  /** The outcome produced by this invocation (not a replay of a stored one). */
   outcome: DeliveryOutcome | undefined;
   /** This attempt wrote the part's sending mark (its first platform call was about to start). */
   marked: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-function isConditional(err: unknown, name: string): boolean {
-  return err instanceof Error && err.name === name;
-}
 
 /**
  * The queue URL of a record: `OUTBOUND_QUEUE_URL` when it names the record's queue, else the
@@ -184,8 +184,7 @@ export function createDeliveryHandler(
         typingDelay: boolean;
         limiter: RateLimiter;
         senders: Record<ChannelName, ChannelSender>;
-        config: IdempotencyConfig;
-        deliver: (key: { replyKey: string }, part: OutboundPart, run: RunState) => Promise<DeliveryOutcome>;
+        deliver: (part: OutboundPart, run: RunState) => Promise<DeliveryOutcome>;
       }
     | undefined;
 
@@ -196,7 +195,6 @@ export function createDeliveryHandler(
 
   const init = () => {
     const memoryTable = requireEnv(ENV.memoryTable);
-    const idempotencyTable = requireEnv(ENV.idempotencyTable);
     const sendTimeoutMs = options.sendTimeoutMs ?? intEnv(ENV.sendTimeoutMs, DEFAULTS.sendTimeoutMs);
     const maxSendAttempts = Math.max(
       1,
@@ -224,7 +222,8 @@ export function createDeliveryHandler(
       if (acquired.delayed) emitMetric('RateLimited', 1, { channel: target.channel });
       // Last step before the request leaves, once per part (an image with a caption calls twice).
       if (run && !run.marked) {
-        if (!(await markSending(memoryTable, run.part, now()))) throw new SendCutOffError();
+        const mark = await markSending(memoryTable, run.part, now());
+        if (!mark.marked) throw mark.outcome ? new AlreadyHandled(mark.outcome) : new SendCutOffError();
         run.marked = true;
       }
       // The send timeout covers the platform call, not the wait for a rate-limit slot.
@@ -236,18 +235,9 @@ export function createDeliveryHandler(
         createSender(channel, { beforeCall, ...(options.fetch ? { fetch: options.fetch } : {}) }),
       ]),
     ) as Record<ChannelName, ChannelSender>;
-    const config = new IdempotencyConfig({
-      eventKeyJmesPath: 'replyKey',
-      expiresAfterSeconds: options.idempotencyTtlSeconds ?? 86_400,
-      throwOnNoIdempotencyKey: true,
-    });
     const typingDelay = boolEnv(ENV.typingDelay, false);
 
-    const deliverOnce = async (
-      _key: { replyKey: string },
-      part: OutboundPart,
-      run: RunState,
-    ): Promise<DeliveryOutcome> => {
+    const deliver = async (part: OutboundPart, run: RunState): Promise<DeliveryOutcome> => {
       const at = now();
       if (windowClosed(part.channel, part.customerLastMessageAt, at)) {
         run.outcome = { status: 'expired', customerLastMessageAt: part.customerLastMessageAt, at };
@@ -293,16 +283,24 @@ export function createDeliveryHandler(
           await pause(typingDelayMs(part.text, options.typing));
         }
         arm(run, sendTimeoutMs);
+        // Quick replies and buttons ride on the text of a reply message's last part.
+        const extras =
+          part.quickReplies !== undefined || part.buttons !== undefined
+            ? {
+                ...(part.quickReplies !== undefined ? { quickReplies: part.quickReplies } : {}),
+                ...(part.buttons !== undefined ? { buttons: part.buttons } : {}),
+              }
+            : undefined;
         let platformMessageId: string;
         if (part.imageUrl !== undefined) {
           platformMessageId = (await sender.sendImage(target, part.imageUrl, run.controller.signal))
             .platformMessageId;
           if (part.text) {
-            platformMessageId = (await sender.sendText(target, part.text, run.controller.signal))
+            platformMessageId = (await sender.sendText(target, part.text, run.controller.signal, extras))
               .platformMessageId;
           }
         } else {
-          platformMessageId = (await sender.sendText(target, part.text ?? '', run.controller.signal))
+          platformMessageId = (await sender.sendText(target, part.text ?? '', run.controller.signal, extras))
             .platformMessageId;
         }
         run.outcome = { status: 'delivered', platformMessageId, at: now() };
@@ -322,8 +320,8 @@ export function createDeliveryHandler(
           run.outcome = {
             status: 'failed',
             code: err.platformCode,
-            // Platforms quote the token in some errors; this outcome is stored (idempotency record,
-            // failure item), not only logged.
+            // Platforms quote the token in some errors; this outcome is stored (failure item), not
+            // only logged.
             message: redactSecrets(err.message),
             tokenInvalid: err.tokenInvalid,
             at: now(),
@@ -336,16 +334,7 @@ export function createDeliveryHandler(
       }
     };
 
-    const deliver = makeIdempotent(deliverOnce, {
-      persistenceStore: new DynamoDBPersistenceLayer({
-        tableName: idempotencyTable,
-        awsSdkV3Client: dynamoClient(),
-      }),
-      config,
-      keyPrefix: 'delivery',
-      dataIndexArgument: 0,
-    });
-    state = { memoryTable, sendTimeoutMs, maxSendAttempts, typingDelay, limiter, senders, config, deliver };
+    state = { memoryTable, sendTimeoutMs, maxSendAttempts, typingDelay, limiter, senders, deliver };
     return state;
   };
 
@@ -446,7 +435,7 @@ export function createDeliveryHandler(
       }
       const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
       if (err instanceof RateLimitDeferred) emitMetric('RateLimited', 1, { channel: part.channel });
-      logger.info({
+      logger.debug({
         message: 'Send deferred, not counted as a failure',
         ...keys,
         reason: err.platformCode,
@@ -455,17 +444,12 @@ export function createDeliveryHandler(
       await changeVisibility(record, seconds, keys);
       throw err;
     }
-    if (isConditional(err, 'IdempotencyAlreadyInProgressError')) {
-      const seconds = options.inProgressRetrySeconds ?? 10;
-      logger.info({ message: 'Part is being sent by another invocation', ...keys, delaySeconds: seconds });
-      await changeVisibility(record, seconds, keys);
-      throw err instanceof Error ? err : new Error(String(err));
-    }
     let attempt: number;
     try {
       // The attempt's result is known: clear its sending mark, unless the part was sent and only
       // the recording failed (then it must never be sent again).
-      attempt = await countFailure(s.memoryTable, part, now(), run.outcome !== undefined);
+      const code = err instanceof RetryableSendError ? err.platformCode : ((err as Error)?.name ?? 'ERROR');
+      attempt = await countFailure(s.memoryTable, part, now(), run.outcome !== undefined, code);
     } catch (countErr) {
       // Without the count nothing is given up; SQS's backstop still applies.
       attempt = 1;
@@ -486,8 +470,8 @@ export function createDeliveryHandler(
           at: now(),
         };
         try {
-          await recordOutcome(s.memoryTable, part, outcome);
-          await clearFailures(s.memoryTable, part);
+          // Also forgets the failed attempts: a part redriven from the DLQ starts afresh.
+          await recordOutcome(s.memoryTable, part, outcome, { dead: true });
         } catch (recordErr) {
           logger.warn({
             message: 'Dead-lettered part not recorded',
@@ -589,70 +573,68 @@ export function createDeliveryHandler(
     };
     let outcome: DeliveryOutcome;
     try {
-      outcome = await store.run(run, () => s.deliver({ replyKey: `reply#${part.replyId}` }, part, run));
+      outcome = await store.run(run, () => s.deliver(part, run));
     } catch (err) {
-      if (run.outcome) {
-        // The platform answered but the idempotency store could not save it: never resend.
+      if (err instanceof AlreadyHandled) {
+        logger.debug({ message: 'Reply part already handled (replay)', ...keys, status: err.outcome.status });
+        return;
+      }
+      return retryLater(s, record, part, err, keys, run);
+    }
+    let fresh: boolean;
+    try {
+      fresh = await recordOutcome(s.memoryTable, part, outcome);
+    } catch (err) {
+      if (outcome.status === 'delivered') {
+        // Sent, but the outcome is not stored: the sending mark stays, so it is never sent again.
         logger.warn({
-          message: 'Idempotency record not saved after the send',
+          message: 'Delivery record not saved after the send',
           ...keys,
           error: (err as Error).name,
         });
-        outcome = run.outcome;
-      } else {
-        return retryLater(s, record, part, err, keys, run);
       }
-    }
-    const fresh = run.outcome !== undefined;
-    if (fresh) {
-      if (outcome.status === 'delivered') {
-        emitMetric('SendSucceeded', 1, { channel: part.channel });
-        if (part.partIndex === 0)
-          emitMetric('ReplyLatency', Math.max(0, outcome.at - part.receivedAt), { channel: part.channel });
-        logger.info({
-          message: 'Reply part delivered',
-          ...keys,
-          platformMessageId: outcome.platformMessageId,
-          partIndex: part.partIndex,
-        });
-      } else if (outcome.status === 'failed' && outcome.code === AMBIGUOUS_AFTER_CRASH) {
-        // Counted and logged as SendAmbiguous where it was found: most likely delivered, not refused.
-      } else if (outcome.status === 'failed') {
-        emitMetric('SendFailed', 1, { channel: part.channel, code: outcome.code });
-        // Per-channel total without the code dimension: the failure-rate alarm divides by it.
-        emitMetric('SendFailedByChannel', 1, { channel: part.channel });
-        if (outcome.tokenInvalid) emitMetric('TokenInvalid', 1, { channel: part.channel });
-        logger.error({
-          message: 'Reply part refused by the platform, not retried',
-          ...keys,
-          code: outcome.code,
-          error: outcome.message,
-        });
-      } else {
-        emitMetric('ReplyExpired', 1, { channel: part.channel });
-        logger.warn({
-          message: 'Reply part not sent: messaging window closed',
-          ...keys,
-          customerLastMessageAt: outcome.customerLastMessageAt,
-        });
-      }
-    } else {
-      logger.info({
-        message: 'Reply part already handled (idempotent replay)',
-        ...keys,
-        status: outcome.status,
-      });
-    }
-    try {
-      await recordOutcome(s.memoryTable, part, outcome);
-    } catch (err) {
       return retryLater(s, record, part, err, keys, run);
+    }
+    if (!fresh) {
+      logger.debug({ message: 'Reply part already handled (replay)', ...keys, status: outcome.status });
+      return;
+    }
+    if (outcome.status === 'delivered') {
+      emitMetric('SendSucceeded', 1, { channel: part.channel });
+      if (part.partIndex === 0)
+        emitMetric('ReplyLatency', Math.max(0, outcome.at - part.receivedAt), { channel: part.channel });
+      // The one INFO line of a part.
+      logger.info({
+        message: 'Reply part delivered',
+        ...keys,
+        platformMessageId: outcome.platformMessageId,
+        partIndex: part.partIndex,
+      });
+    } else if (outcome.status === 'failed' && outcome.code === AMBIGUOUS_AFTER_CRASH) {
+      // Counted and logged as SendAmbiguous where it was found: most likely delivered, not refused.
+    } else if (outcome.status === 'failed') {
+      emitMetric('SendFailed', 1, { channel: part.channel, code: outcome.code });
+      // Per-channel total without the code dimension: the failure-rate alarm divides by it.
+      emitMetric('SendFailedByChannel', 1, { channel: part.channel });
+      if (outcome.tokenInvalid) emitMetric('TokenInvalid', 1, { channel: part.channel });
+      logger.error({
+        message: 'Reply part refused by the platform, not retried',
+        ...keys,
+        code: outcome.code,
+        error: outcome.message,
+      });
+    } else {
+      emitMetric('ReplyExpired', 1, { channel: part.channel });
+      logger.warn({
+        message: 'Reply part not sent: messaging window closed',
+        ...keys,
+        customerLastMessageAt: outcome.customerLastMessageAt,
+      });
     }
   };
 
   return async (event, context) => {
-    const s = state ?? init();
-    if (context) s.config.registerLambdaContext(context);
+    state ?? init();
     const handled = new Set<string>();
     // A processor per invocation: its state must not be shared by concurrent invocations.
     const processor = new SqsFifoPartialProcessorAsync();

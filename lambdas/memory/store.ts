@@ -13,6 +13,7 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { DEFAULTS } from '../contracts/defaults.js';
 import {
   BOUNDS,
   boundText,
@@ -43,14 +44,21 @@ import {
   SUMMARY_PREFIX,
   sentPk,
   summarySk,
+  takeoverSk,
 } from '../shared/keys.js';
 import type { ChannelName } from '../shared/model.js';
 import { logger } from '../shared/powertools.js';
+import { historyEntries, type TurnItem } from './turn-item.js';
 
 /** How many episode summaries a flush loads. */
 export const SUMMARY_LIMIT = 5;
 /** How many facts a flush loads at most. */
 export const FACT_LIMIT = 200;
+/**
+ * Retention of a customer's profile and facts after their last write (the table's TTL): a year.
+ * The profile is rewritten before it lapses while the customer keeps talking.
+ */
+export const CUSTOMER_RETENTION_DAYS = 365;
 
 const isConditionFailure = (err: unknown): boolean =>
   err instanceof ConditionalCheckFailedException ||
@@ -66,9 +74,14 @@ const alive = (item: Record<string, unknown>, nowSeconds: number): boolean =>
 
 /** The conversation state item in DynamoDB. */
 export class DynamoStateStore implements StateStore {
+  /**
+   * @param ttlDays the state item expires this long after its last write (or after its pause
+   *   ends): a conversation silent for longer starts afresh. Default: the history TTL.
+   */
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly ttlDays: number = DEFAULTS.historyTtlDays,
   ) {}
 
   async load(ref: ConversationRef): Promise<ConversationState> {
@@ -86,7 +99,7 @@ export class DynamoStateStore implements StateStore {
       wrap('read the conversation state', err);
     }
     if (!item) return emptyState(ref);
-    const { pk: _pk, sk: _sk, ...rest } = item;
+    const { pk: _pk, sk: _sk, expiresAt: _ttl, ...rest } = item;
     return { ...emptyState(ref), ...(rest as Partial<ConversationState>) } as ConversationState;
   }
 
@@ -109,11 +122,13 @@ export class DynamoStateStore implements StateStore {
       });
     }
     const item = stateItem(next);
+    const last = Math.max(epochMs(next.updatedAt, 0), epochMs(next.pausedUntil, 0));
+    const expiresAt = Math.floor((last || Date.now()) / 1000) + this.ttlDays * 86_400;
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.table,
-          Item: { ...item, pk: conversationPk(state.conversationKey), sk: STATE_SK },
+          Item: { ...item, pk: conversationPk(state.conversationKey), sk: STATE_SK, expiresAt },
           ...(state.rev === 0
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : {
@@ -150,15 +165,16 @@ export class DynamoMemoryStore implements MemoryStore {
       const [customer, history, summaries] = await Promise.all([
         input.customerId === undefined
           ? Promise.resolve([] as Record<string, unknown>[])
-          : this.query(
+          : // Newest sort key first: `profile` sorts after every `fact#…`, so it is always read,
+            // however many facts there are.
+            this.query(
               customerPk(input.tenantId, input.channel, input.customerId),
               undefined,
               FACT_LIMIT + 1,
-              true,
+              false,
             ),
         input.historyLimit > 0
-          ? // Ask for twice the limit so entries expired-but-not-yet-deleted do not shorten it.
-            this.query(pk, HISTORY_PREFIX, input.historyLimit * 2, false)
+          ? this.recentHistory(pk, input.historyLimit, nowSeconds)
           : Promise.resolve([] as Record<string, unknown>[]),
         this.query(pk, SUMMARY_PREFIX, SUMMARY_LIMIT * 2, false),
       ]);
@@ -169,22 +185,16 @@ export class DynamoMemoryStore implements MemoryStore {
           facts[String(item.name ?? item.sk.slice(FACT_PREFIX.length))] = String(item.value ?? '');
         }
       }
+      const entries = history.reverse().flatMap((i) => historyEntries(i));
       return {
         profile: {
           ...(typeof profileItem?.id === 'string' ? { id: profileItem.id } : {}),
           ...(typeof profileItem?.name === 'string' ? { name: profileItem.name } : {}),
           ...(typeof profileItem?.phone === 'string' ? { phone: profileItem.phone } : {}),
         },
+        ...(typeof profileItem?.expiresAt === 'number' ? { profileExpiresAt: profileItem.expiresAt } : {}),
         facts,
-        history: history
-          .filter((i) => alive(i, nowSeconds))
-          .slice(0, input.historyLimit)
-          .reverse()
-          .map((i) => ({
-            role: i.role as 'customer' | 'bot' | 'human',
-            text: String(i.text ?? ''),
-            at: Number(i.at ?? 0),
-          })),
+        history: entries.slice(Math.max(0, entries.length - input.historyLimit)),
         summaries: summaries
           .filter((i) => alive(i, nowSeconds))
           .slice(0, SUMMARY_LIMIT)
@@ -200,27 +210,94 @@ export class DynamoMemoryStore implements MemoryStore {
     await this.batchPut(items.map(historyRecord));
   }
 
-  async putHistoryIfAbsent(item: HistoryItem): Promise<void> {
-    try {
-      await this.client.send(
-        new PutCommand({
+  /**
+   * The newest history items, newest first, enough for `limit` entries: one page of `limit` items
+   * (a turn item holds at least one entry, usually two or more), and a further page only when
+   * expired items not yet deleted by DynamoDB's TTL left it short.
+   */
+  private async recentHistory(
+    pk: string,
+    limit: number,
+    nowSeconds: number,
+  ): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let entries = 0;
+    let start: Record<string, unknown> | undefined;
+    for (let page = 0; page < 3; page += 1) {
+      const result = await this.client.send(
+        new QueryCommand({
           TableName: this.table,
-          Item: withStorableNumbers(historyRecord(item)),
-          ConditionExpression: 'attribute_not_exists(pk)',
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': HISTORY_PREFIX },
+          ScanIndexForward: false,
+          Limit: limit,
+          ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
+      for (const item of (result.Items ?? []) as Record<string, unknown>[]) {
+        if (!alive(item, nowSeconds)) continue;
+        out.push(item);
+        entries += historyEntries(item).length;
+      }
+      start = result.LastEvaluatedKey as Record<string, unknown> | undefined;
+      if (!start || entries >= limit) break;
+    }
+    return out;
+  }
+
+  /** Writes profile (layer 1), facts (layer 4) and an episode summary (layer 3) without a turn. */
+  async putMemory(input: Omit<Parameters<MemoryStore['putTurn']>[0], 'sk' | 'item'>): Promise<void> {
+    await this.batchPut(this.memoryItems(input));
+  }
+
+  async putTurn(input: Parameters<MemoryStore['putTurn']>[0]): Promise<void> {
+    const { conversationKey, sk, item, ...memory } = input;
+    await this.batchPut([
+      { ...item, pk: conversationPk(conversationKey), sk },
+      ...this.memoryItems({ ...memory, conversationKey }),
+    ]);
+  }
+
+  async getTurn(conversationKey: string, sk: string): Promise<TurnItem | undefined> {
+    try {
+      const result = await this.client.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk: conversationPk(conversationKey), sk },
+          // Read right after the flush that wrote it, on a retry: the latest.
+          ConsistentRead: true,
+        }),
+      );
+      return result.Item as TurnItem | undefined;
     } catch (err) {
-      if (isConditionFailure(err)) return;
-      wrap('write a history entry', err);
+      wrap('read a turn', err);
     }
   }
 
-  async putMemory(input: Parameters<MemoryStore['putMemory']>[0]): Promise<void> {
+  async putTakeover(input: Parameters<MemoryStore['putTakeover']>[0]): Promise<void> {
+    await this.batchPut([
+      {
+        pk: conversationPk(input.conversationKey),
+        sk: takeoverSk(input.at, input.by),
+        kind: input.kind,
+        by: input.by,
+        at: epochMs(input.at, 0),
+        expiresAt: input.expiresAt,
+      },
+    ]);
+  }
+
+  private memoryItems(
+    input: Omit<Parameters<MemoryStore['putTurn']>[0], 'sk' | 'item'>,
+  ): Record<string, unknown>[] {
     const items: Record<string, unknown>[] = [];
     const now = epochMs(input.now, 0);
+    const expiresAt = Math.floor(now / 1000) + CUSTOMER_RETENTION_DAYS * 86_400;
     if (input.customerId !== undefined) {
       const pk = customerPk(input.tenantId, input.channel, input.customerId);
-      if (input.profile) items.push({ ...boundProfile(input.profile), pk, sk: PROFILE_SK, updatedAt: now });
+      if (input.profile) {
+        items.push({ ...boundProfile(input.profile), pk, sk: PROFILE_SK, updatedAt: now, expiresAt });
+      }
       // At most BOUNDS.facts per turn; a name too long to be a fact's is dropped, a value cut.
       const facts = Object.entries(input.facts ?? {})
         .filter(([name]) => keptOrDropped(name, BOUNDS.factName) !== undefined)
@@ -232,6 +309,7 @@ export class DynamoMemoryStore implements MemoryStore {
           name,
           value: boundText(String(value), BOUNDS.factValue),
           updatedAt: now,
+          expiresAt,
         });
       }
     }
@@ -245,7 +323,7 @@ export class DynamoMemoryStore implements MemoryStore {
         expiresAt: input.summary.expiresAt,
       });
     }
-    await this.batchPut(items);
+    return items;
   }
 
   async isOurSend(

@@ -222,6 +222,9 @@ export async function readConversationTrail(
     }
   }
   takeovers.sort((a, b) => a.at - b.at);
+  // In the order they were closed (answered, failed, dropped): turns with equal first-message
+  // times would otherwise follow their ids.
+  turns.sort((a, b) => a.flushedAt - b.flushedAt);
   const pausedUntil = typeof state?.pausedUntil === 'number' ? state.pausedUntil : undefined;
   const lastTakeover = takeovers[takeovers.length - 1];
   if (lastTakeover?.kind === 'start' && pausedUntil !== undefined && pausedUntil <= now) {

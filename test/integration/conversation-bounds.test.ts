@@ -174,6 +174,16 @@ async function stateOf(conversationKey: string): Promise<Record<string, unknown>
   return result.Item;
 }
 
+async function historyItem(
+  conversationKey: string,
+  sk: string,
+): Promise<{ messages?: { text?: string }[] } | undefined> {
+  const result = await doc.send(
+    new GetCommand({ TableName: emu.tables.memory, Key: { pk: conversationPk(conversationKey), sk } }),
+  );
+  return result.Item as { messages?: { text?: string }[] } | undefined;
+}
+
 beforeAll(async () => {
   emu = await startEmulators({ visibilityTimeoutSeconds: { inbound: 2, outbound: 2, timer: 2 } });
   Object.assign(process.env, emu.env);
@@ -228,9 +238,12 @@ describe('conversation actor: bounded state whatever the turn holds', () => {
     const event = messageEvent('now', '1:big', 'wamid.big', text);
     expect(await deliverDirectly(event)).toEqual([]);
     await settle(() => partsFor(key).length > 0);
-    const stored = (await stateOf(key)) as { turn?: { status: string; messages: { text: string }[] } };
-    expect(stored.turn?.status).toBe('done');
-    expect(Buffer.byteLength(stored.turn?.messages[0]?.text ?? '')).toBeLessThanOrEqual(BOUNDS.messageText);
+    const stored = (await stateOf(key)) as { turn?: { status: string; reply: { historySk: string } } };
+    expect(stored.turn?.status).toBe('answered');
+    // The turn's text is in its history item only (the state keeps none of it), cut to its bound.
+    expect(JSON.stringify(stored)).not.toContain('Xin chào');
+    const turnItem = await historyItem(key, stored.turn?.reply.historySk ?? '');
+    expect(Buffer.byteLength(String(turnItem?.messages?.[0]?.text))).toBeLessThanOrEqual(BOUNDS.messageText);
     // The same record delivered again (a visibility timeout, a crash after the write).
     expect(await deliverDirectly(event, 2)).toEqual([]);
     await runUntil(drivers, () => false, 500);
@@ -284,7 +297,7 @@ describe('conversation actor: bounded state whatever the turn holds', () => {
     expect(contextsFor(key).map((c) => c.messages.length)).toEqual(Array(3).fill(BOUNDS.turnMessages));
     expect(await stateOf(key)).toMatchObject({
       turnCount: 3,
-      turn: { status: 'done', reply: { reason: 'size' } },
+      turn: { status: 'answered', reply: { reason: 'size' } },
     });
     expect(failedRecords).toBe(0);
   }, 300_000);

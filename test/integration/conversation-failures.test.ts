@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { createConversationHandler, createTimerHandler } from '../../lambdas/conversation/runtime.js';
+import { readConversationTrail } from '../../lambdas/memory/trail.js';
 import { EchoResponder } from '../../lambdas/responders/echo.js';
 import type { Responder } from '../../lambdas/responders/types.js';
 import { resetClients } from '../../lambdas/shared/clients.js';
@@ -212,8 +213,19 @@ describe('conversation actor failures and media', () => {
       }),
     );
     // The failed turn was closed; the state now holds the next turn, answered.
-    expect(state.Item?.turn?.status).toBe('done');
-    expect(state.Item?.turn?.messages?.map((m: { messageId: string }) => m.messageId)).toEqual(['bad-m1b']);
+    expect(state.Item?.turn?.status).toBe('answered');
+    // The trail keeps both: the failed turn (its messages, no reply) and the answered one.
+    const trail = await readConversationTrail(
+      { client: doc, table: emu.tables.memory },
+      { tenantId: 'fail', channel: 'whatsapp', conversationId: 'bad-1' },
+    );
+    expect(
+      trail?.turns.map((t) => [t.outcome, t.messages.map((m) => m.messageId), t.deliveries.length]),
+    ).toEqual([
+      ['failed', ['bad-m1'], 0],
+      ['ok', ['bad-m1b'], 1],
+    ]);
+    expect(trail?.turns[0]?.responder?.name).toBeDefined();
   }, 60_000);
 
   it('sends the tenant fallback reply on the last attempt when sendFallbackOnFailure is set', async () => {

@@ -9,6 +9,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@a
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { createConversationHandler, createTimerHandler } from '../../lambdas/conversation/runtime.js';
+import { historyEntries } from '../../lambdas/memory/turn-item.js';
 import type { Reply, Responder, TurnContext } from '../../lambdas/responders/types.js';
 import { resetClients } from '../../lambdas/shared/clients.js';
 import {
@@ -224,7 +225,7 @@ describe('conversation actor against the emulators', () => {
       const expected = Array.from({ length: perConversation }, (_, i) => `echo: c${c} m${i}`);
       expect(repliesFor(`burst#telegram#b:${c}`)).toEqual(expected);
     }
-    const part = outbound.find((p) => p.tenantId === 'burst');
+    const part = outbound.find((p) => p.conversationKey === 'burst#telegram#b:0');
     expect(part).toMatchObject({ channel: 'telegram', pageId: '123456', recipientId: '0', surface: 'inbox' });
     expect(part?.replyId).toMatch(/^t[0-9a-f]{31}:0$/);
     expect(typingCalls).toContain('b:0');
@@ -262,7 +263,7 @@ describe('conversation actor against the emulators', () => {
     const state = await stateOf(key);
     expect(state).toMatchObject({
       turnCount: 1,
-      turn: { status: 'done', version: 3, reply: { reason: 'debounce' } },
+      turn: { status: 'answered', version: 3, reply: { reason: 'debounce' } },
     });
     const flushed = metrics.filter((m) => m.name === 'MessagesPerTurn' && m.dims.channel === 'telegram');
     expect(flushed.at(-1)?.value).toBe(3);
@@ -316,7 +317,7 @@ describe('conversation actor against the emulators', () => {
     await settle(() => repliesFor(key).length === 1);
     await idle(2500);
     expect(repliesFor(key)).toEqual(['echo: first | second']);
-    expect(await stateOf(key)).toMatchObject({ turn: { status: 'done', reply: { reason: 'max-wait' } } });
+    expect(await stateOf(key)).toMatchObject({ turn: { status: 'answered', reply: { reason: 'max-wait' } } });
   }, 60_000);
 
   it('answers a customer who keeps typing every 600 ms once maxTurnWaitMs has passed, without waiting for a pause', async () => {
@@ -382,7 +383,7 @@ describe('conversation actor against the emulators', () => {
         frozen += 600;
       }
       expect(repliesFor(key)).toEqual(['echo: m0 | m1 | m2 | m3 | m4 | m5']);
-      expect(await turn()).toMatchObject({ status: 'done', reply: { reason: 'max-wait' } });
+      expect(await turn()).toMatchObject({ status: 'answered', reply: { reason: 'max-wait' } });
       // The customer goes on typing; this turn pauses and is answered on its debounce tick.
       await typeMessage(6);
       frozen += 600;
@@ -391,7 +392,7 @@ describe('conversation actor against the emulators', () => {
       await deliverTick(last, frozen - 1000);
       await runUntil(noTimer, () => repliesFor(key).length === 2, 60_000);
       expect(repliesFor(key)).toEqual(['echo: m0 | m1 | m2 | m3 | m4 | m5', 'echo: m6 | m7']);
-      expect(await turn()).toMatchObject({ status: 'done', reply: { reason: 'debounce' } });
+      expect(await turn()).toMatchObject({ status: 'answered', reply: { reason: 'debounce' } });
     } finally {
       // Hand the clock back without moving it backwards.
       offset = Math.max(offset, (frozen ?? 0) - Date.now());
@@ -437,7 +438,8 @@ describe('conversation actor against the emulators', () => {
         ExpressionAttributeValues: { ':pk': conversationPk(key), ':p': HISTORY_PREFIX },
       }),
     );
-    const roles = (history.Items ?? []).map((i) => `${i.role}:${i.text}`);
+    // One item per turn (its messages and reply), one per human reply and unanswered message.
+    const roles = (history.Items ?? []).flatMap((i) => historyEntries(i)).map((h) => `${h.role}:${h.text}`);
     expect(roles).toEqual(
       expect.arrayContaining([
         'customer:hi',

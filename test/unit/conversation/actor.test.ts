@@ -17,6 +17,7 @@ import {
   type StateStore,
 } from '../../../lambdas/conversation/ports.js';
 import { type ConversationState, emptyState } from '../../../lambdas/conversation/turn.js';
+import { historyEntries, type TurnItem } from '../../../lambdas/memory/turn-item.js';
 import type { TurnContext } from '../../../lambdas/responders/types.js';
 import type { MetricName } from '../../../lambdas/shared/metrics-catalogue.js';
 import type { FlushEvent, MediaJob, MessageEvent, OutboundPart } from '../../../lambdas/shared/model.js';
@@ -50,28 +51,49 @@ class MemState implements StateStore {
 
 class MemMemory implements MemoryStore {
   history = new Map<string, HistoryItem>();
+  turns = new Map<string, TurnItem>();
+  takeovers: Parameters<MemoryStore['putTakeover']>[0][] = [];
   facts: Record<string, string> = {};
   summaries: string[] = [];
+  profiles = 0;
   sent = new Set<string>();
   async load() {
+    const items: [string, Record<string, unknown>][] = [
+      ...[...this.history.entries()].map(
+        ([sk, h]) => [sk, h as unknown as Record<string, unknown>] as [string, Record<string, unknown>],
+      ),
+      ...[...this.turns.entries()].map(
+        ([sk, t]) => [sk, t as unknown as Record<string, unknown>] as [string, Record<string, unknown>],
+      ),
+    ];
     return {
       profile: {},
       facts: { ...this.facts },
-      history: [...this.history.values()]
-        .sort((a, b) => a.sk.localeCompare(b.sk))
-        .map((h) => ({ role: h.role, text: h.text, at: h.at })),
+      history: items.sort((a, b) => a[0].localeCompare(b[0])).flatMap(([, i]) => historyEntries(i)),
       summaries: [...this.summaries],
     };
+  }
+  /** Customer history entries, from turn items and single entries alike. */
+  customerEntries() {
+    return [
+      ...[...this.history.values()].filter((h) => h.role === 'customer'),
+      ...[...this.turns.values()].flatMap((t) => t.messages),
+    ];
   }
   async putHistory(items: readonly HistoryItem[]) {
     for (const i of items) this.history.set(i.sk, i);
   }
-  async putHistoryIfAbsent(item: HistoryItem) {
-    if (!this.history.has(item.sk)) this.history.set(item.sk, item);
-  }
-  async putMemory(input: Parameters<MemoryStore['putMemory']>[0]) {
+  async putTurn(input: Parameters<MemoryStore['putTurn']>[0]) {
+    this.turns.set(input.sk, structuredClone(input.item));
     Object.assign(this.facts, input.facts ?? {});
     if (input.summary) this.summaries.push(input.summary.text);
+    if (input.profile) this.profiles += 1;
+  }
+  async getTurn(_key: string, sk: string) {
+    return structuredClone(this.turns.get(sk));
+  }
+  async putTakeover(input: Parameters<MemoryStore['putTakeover']>[0]) {
+    this.takeovers.push(input);
   }
   async isOurSend(_t: string, _c: string, id: string) {
     return this.sent.has(id);
@@ -241,8 +263,12 @@ describe('ConversationActor', () => {
       partIndex: 0,
       partCount: 1,
     });
-    expect(await t.actor.onFlush(current as FlushEvent, first)).toBe('stale');
-    expect(t.outbound).toHaveLength(1);
+    // A redelivery of the tick that answered re-queues the same reply ids (SQS FIFO drops the
+    // copy; delivery's records stop a later one); the stale tick stays stale.
+    expect(await t.actor.onFlush(current as FlushEvent, first)).toBe('resumed');
+    expect(await t.actor.onFlush(stale as FlushEvent, first)).toBe('stale');
+    expect(t.contexts).toHaveLength(1);
+    expect(t.outbound.map((p) => p.replyId)).toEqual([t.outbound[0]?.replyId, t.outbound[0]?.replyId]);
   });
 
   it('gives the responder a turn ordered by platform timestamp when the webhooks arrived out of order', async () => {
@@ -287,6 +313,9 @@ describe('ConversationActor', () => {
     t.setFailOutbound(true);
     await expect(t.actor.onMessage(msg('m1', 'hi'), first)).rejects.toThrow('sqs down');
     expect(t.state.item?.turn?.status).toBe('answered');
+    // The state keeps no text of the answered turn: it is in the turn's history item.
+    expect(t.state.item?.turn?.messages).toEqual([]);
+    expect(JSON.stringify(t.state.item)).not.toContain('echo: hi');
     t.setFailOutbound(false);
     const tick: FlushEvent = {
       v: 1,
@@ -300,25 +329,33 @@ describe('ConversationActor', () => {
       reason: 'debounce',
       armedAt: t.now(),
     };
-    expect(await t.actor.onFlush(tick, first)).toBe('resumed');
-    expect(t.contexts).toHaveLength(1);
-    expect(t.outbound.map((p) => p.text)).toEqual(['echo: hi']);
-    expect(t.state.item?.turn?.status).toBe('done');
-    // The bot history entry exists once, pending until delivery marks it.
-    const bot = [...t.memory.history.values()].filter((h) => h.role === 'bot');
-    expect(bot).toMatchObject([{ text: 'echo: hi', status: 'pending', replyId: `${tick.turnId}:0` }]);
-  });
-
-  it('resends the same reply ids when it crashed after queuing but before marking the turn done', async () => {
-    const t = setup();
-    t.state.crashOnSave = 3; // 1: append, 2: answered, 3: done
-    await expect(t.actor.onMessage(msg('m1', 'hi'), first)).rejects.toThrow('crash');
-    const firstIds = t.outbound.map((p) => p.replyId);
+    // A tick of the same turn did not answer it: it does not re-queue.
+    expect(await t.actor.onFlush(tick, first)).toBe('stale');
+    expect(t.outbound).toHaveLength(0);
+    // The redelivered message that answered it does, from the history item.
     expect(await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 2 })).toBe('duplicate');
     expect(t.contexts).toHaveLength(1);
-    // Same reply ids (SQS dedups them; delivery is idempotent on them) and the turn is closed.
-    expect(new Set(t.outbound.map((p) => p.replyId))).toEqual(new Set(firstIds));
-    expect(t.state.item?.turn?.status).toBe('done');
+    expect(t.outbound.map((p) => [p.text, p.replyId])).toEqual([['echo: hi', `${tick.turnId}:0`]]);
+    const turn = [...t.memory.turns.values()];
+    expect(turn).toMatchObject([
+      { turnId: tick.turnId, reply: { parts: [{ text: 'echo: hi' }] }, outcome: 'ok' },
+    ]);
+    // Another message starts a new turn without re-queuing the answered one.
+    expect(await t.actor.onMessage(msg('m2', 'again'), first)).toBe('answered');
+    expect(t.outbound.map((p) => p.text)).toEqual(['echo: hi', 'echo: again']);
+  });
+
+  it('answers again with the same reply ids when it crashed before storing its answer', async () => {
+    const t = setup();
+    t.state.crashOnSave = 2; // 1: append, 2: answered
+    await expect(t.actor.onMessage(msg('m1', 'hi'), first)).rejects.toThrow('crash');
+    expect(t.outbound).toHaveLength(0);
+    expect(await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 2 })).toBe('duplicate');
+    // The retry redid the flush and rewrote the same history item.
+    expect(t.contexts).toHaveLength(2);
+    expect(t.memory.turns.size).toBe(1);
+    expect(t.outbound.map((p) => p.replyId)).toEqual([`${t.state.item?.turn?.turnId}:0`]);
+    expect(t.state.item?.turn?.status).toBe('answered');
   });
 
   it('pauses for a human, records messages unanswered, and resumes after the takeover', async () => {
@@ -529,8 +566,7 @@ describe('ConversationActor', () => {
       `t${BOUNDS.turnMessages + 1}`,
       `t${BOUNDS.turnMessages + 2}`,
     ]);
-    const history = [...t.memory.history.values()].filter((h) => h.role === 'customer');
-    expect(history).toHaveLength(BOUNDS.turnMessages);
+    expect(t.memory.customerEntries()).toHaveLength(BOUNDS.turnMessages);
   });
 
   it('answers a turn early (reason size) when its bytes reach the budget, with each text cut to its bound', async () => {
@@ -618,9 +654,9 @@ describe('ConversationActor', () => {
       attachments: [{ kind: 'location', latitude: 1e308, longitude: 10 }],
     });
     expect(await t.actor.onMessage(event, first)).toBe('answered');
-    expect(t.state.item?.turn?.messages[0]).toMatchObject({ timestamp: 1_700_000_000_000 });
+    expect([...t.memory.turns.values()][0]?.messages[0]).toMatchObject({ timestamp: 1_700_000_000_000 });
     expect(t.state.item?.customerLastMessageAt).toBe(1_700_000_000_000);
-    expect(t.state.item?.turn?.messages[0]?.attachments).toEqual([{ kind: 'location', longitude: 10 }]);
+    expect(JSON.stringify([...t.memory.turns.values()])).not.toContain('1e+308');
     expect(t.outbound[0]?.customerLastMessageAt).toBe(1_700_000_000_000);
   });
 });

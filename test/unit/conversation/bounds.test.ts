@@ -113,7 +113,12 @@ describe('state bounds', () => {
         ) ?? state;
       expect(state).not.toBe(before);
     }
+    // The worst case: a state item of the earlier layout, which kept the reply's parts.
     const reply: StoredReply = {
+      partCount: BOUNDS.replyParts,
+      historySk: `hist#${'0'.repeat(15)}#t${'a'.repeat(31)}`,
+      trigger: `f:1:media-timeout:${NOW}`,
+      target: { surface: 'comment', replyToMessageId: huge(1360) },
       parts: Array.from({ length: BOUNDS.replyParts }, () => ({
         text: boundText(huge(4096), BOUNDS.replyText),
       })),

@@ -102,39 +102,60 @@ describe('memory store (dynalite)', () => {
     expect(loaded.summaries).toEqual(['asked about sizes']);
   });
 
-  it('never overwrites a history entry that delivery already marked', async () => {
+  it('reads the profile however many facts the customer has, and a turn item as its history entries', async () => {
     const memory = new DynamoMemoryStore(doc, emu.tables.memory);
-    const entry = {
-      conversationKey: 'acme#zalo#oa:u2',
-      sk: historySk(now, 'tx:0'),
-      role: 'bot' as const,
-      text: 'hello',
-      at: now,
-      replyId: 'tx:0',
-      status: 'pending' as const,
-      expiresAt: nowS + 60,
-    };
-    await memory.putHistoryIfAbsent(entry);
-    await doc.send(
-      new PutCommand({
-        TableName: emu.tables.memory,
-        Item: {
-          ...entry,
-          conversationKey: undefined,
-          pk: conversationPk(entry.conversationKey),
-          status: 'delivered',
-        },
-      }),
-    );
-    await memory.putHistoryIfAbsent(entry);
+    // 250 facts: `fact#…` sorts before `profile`, which an ascending query of 201 items lost.
+    for (let i = 0; i < 250; i += 25) {
+      await memory.putMemory({
+        tenantId: 'acme',
+        channel: 'zalo',
+        customerId: 'u-many',
+        conversationKey: 'acme#zalo#oa:u-many',
+        ...(i === 0 ? { profile: { id: 'u-many', name: 'Lan' } } : {}),
+        facts: Object.fromEntries(
+          Array.from({ length: 25 }, (_, k) => [`f${String(i + k).padStart(3, '0')}`, 'v']),
+        ),
+        now,
+      });
+    }
+    await memory.putTurn({
+      conversationKey: 'acme#zalo#oa:u-many',
+      sk: historySk(now - 1000, 'tturn'),
+      item: {
+        turnId: 'tturn',
+        at: now - 1000,
+        messages: [
+          { messageId: 'm1', kind: 'text', receivedAt: now - 1000, timestamp: now - 1000, text: 'first' },
+          { messageId: 'm2', kind: 'text', receivedAt: now - 900, timestamp: now - 900, text: 'second' },
+        ],
+        reply: { at: now - 500, parts: [{ text: 'answer' }] },
+        flushedAt: now - 500,
+        flushReason: 'quiet',
+        gates: [],
+        outcome: 'ok',
+        expiresAt: nowS + 60,
+      },
+      tenantId: 'acme',
+      channel: 'zalo',
+      customerId: 'u-many',
+      now,
+    });
     const loaded = await memory.load({
-      ...ref,
-      conversationKey: entry.conversationKey,
-      customerId: undefined,
+      conversationKey: 'acme#zalo#oa:u-many',
+      tenantId: 'acme',
+      channel: 'zalo',
+      customerId: 'u-many',
       historyLimit: 5,
       now,
     });
-    expect(loaded.history).toEqual([{ role: 'bot', text: 'hello', at: now }]);
+    expect(loaded.profile).toEqual({ id: 'u-many', name: 'Lan' });
+    expect(loaded.profileExpiresAt).toBeGreaterThan(nowS + 300 * 86_400);
+    expect(Object.keys(loaded.facts)).toHaveLength(200);
+    expect(loaded.history.map((h) => [h.role, h.text])).toEqual([
+      ['customer', 'first'],
+      ['customer', 'second'],
+      ['bot', 'answer'],
+    ]);
   });
 
   it('recognises our own sends until their record expires', async () => {
