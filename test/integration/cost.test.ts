@@ -23,32 +23,27 @@ import { PROJECT_ROOT } from '../helpers/local-stack.js';
 const EXPECTED_CALLS: Record<string, number> = {
   // webhook Lambda
   'SQS SendMessageBatch [inbound] (handlers/webhook)': 1,
-  // conversation Lambda: the message, then the debounce tick
-  'DynamoDB PutItem [idempotency record] (conversation/runtime)': 1,
-  'DynamoDB UpdateItem [idempotency record] (conversation/runtime)': 1,
+  // conversation Lambda: the message (state read, state put), then the debounce tick (state read,
+  // memory queries, the turn's history item, the answered state put)
   'DynamoDB GetItem [memory conv/state] (memory/store)': 2,
-  'DynamoDB PutItem [memory conv/state] (memory/store)': 3,
-  'DynamoDB PutItem [memory conv/hist] (memory/store)': 1,
+  'DynamoDB PutItem [memory conv/state] (memory/store)': 2,
   'DynamoDB Query [memory conv/*] (memory/store)': 2,
   'DynamoDB Query [memory cust/*] (memory/store)': 1,
   'DynamoDB BatchWriteItem [memory conv/hist] (memory/store)': 1,
-  'DynamoDB BatchWriteItem [memory cust/profile] (memory/store)': 1,
   'SQS SendMessage [timer] (conversation/aws)': 1,
   'SQS SendMessage [inbound] (conversation/timer)': 1,
   'SQS SendMessage [outbound] (conversation/aws)': 1,
-  // delivery Lambda
-  'DynamoDB PutItem [idempotency record] (delivery/handler)': 1,
-  'DynamoDB UpdateItem [idempotency record] (delivery/handler)': 1,
+  // delivery Lambda: the rate limiter, the sending mark, the outcome (no sent-id record on Messenger)
   'DynamoDB UpdateItem [memory rate/w] (delivery/rate-limit)': 1,
-  'DynamoDB UpdateItem [memory conv/attempts] (delivery/records)': 1,
-  'DynamoDB PutItem [memory sent/sent] (delivery/records)': 1,
-  'DynamoDB UpdateItem [memory conv/hist] (delivery/records)': 1,
+  'DynamoDB UpdateItem [memory conv/attempts] (delivery/records)': 2,
 };
 
 /** Records each queue's event source mapping hands to a handler per message. */
 const EXPECTED_ESM_RECORDS = { inbound: 2, timer: 1, outbound: 1 };
-/** DynamoDB write units per message: one per write, five for the state item's three puts (two over 1 KB). */
-const EXPECTED_WCU = 16;
+/** DynamoDB write units per message: one per write (the state item stays under 1 KB). */
+const EXPECTED_WCU = 6;
+/** DynamoDB read units per message: the two strongly consistent state reads (the queries find nothing). */
+const EXPECTED_RCU = 2;
 const CONVERSATIONS = 2;
 
 interface Dump {
@@ -126,9 +121,11 @@ describe('the cost model of an isolated text message', () => {
     expect(records).toEqual(EXPECTED_ESM_RECORDS);
   });
 
-  it('uses the expected DynamoDB write units and no failed conditional writes', () => {
+  it('uses the expected DynamoDB write and read units and no failed conditional writes', () => {
     const s = dump.scenarios[0]!;
     expect(s.wcuPerMessage).toBe(EXPECTED_WCU);
+    const rcu = Object.values(s.ops).reduce((n, v) => n + v.rcu, 0) / s.messages;
+    expect(rcu).toBe(EXPECTED_RCU);
     const failures = Object.values(s.ops).reduce((n, v) => n + v.conditionalFailures + v.errors, 0);
     expect(failures).toBe(0);
   });
