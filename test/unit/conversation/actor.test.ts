@@ -501,8 +501,66 @@ describe('ConversationActor', () => {
     expect(t.state.item?.turn?.pendingMedia).toEqual([]);
     const debounce = t.ticks.at(-1)?.tick.event as FlushEvent;
     expect(debounce).toMatchObject({ reason: 'debounce', version: 2 });
+    t.advance(2000);
     expect(await t.actor.onFlush(debounce, first)).toBe('answered');
     expect(t.contexts[0]?.messages[0]?.transcript).toBe('spoken words');
+    // The audit of the turn: its media result, what was waited, why it flushed.
+    const turn = [...t.memory.turns.values()][0];
+    expect(turn).toMatchObject({
+      flushReason: 'quiet',
+      media: [{ messageId: 'v1', result: 'transcribed' }],
+      messages: [{ messageId: 'v1', kind: 'audio', text: 'spoken words' }],
+    });
+    // The media-timeout tick armed for the voice note did not answer the turn: it is stale.
+    const timeout = t.ticks.find((x) => x.tick.event.reason === 'media-timeout')?.tick.event as FlushEvent;
+    expect(await t.actor.onFlush(timeout, first)).toBe('stale');
+    expect(t.outbound).toHaveLength(1);
+  });
+
+  it('records the gates, the responder and its diagnostics in the turn item, and passes rich extras on', async () => {
+    const t = setup({
+      plan: () => ({
+        parts: [
+          { text: 'Pick one' },
+          { text: 'Sizes?', quickReplies: [{ title: 'M' }, { title: 'L', payload: 'SIZE_L' }] },
+        ],
+        handoff: false,
+        outcome: 'regenerated',
+        gates: [
+          { gate: 'repeat', outcome: 'fail', reason: 'REPEAT' },
+          { gate: 'repeat', outcome: 'regenerated' },
+          { gate: 'repeat', outcome: 'pass' },
+        ],
+        diagnostics: { tokens: { input: 10, output: 5 } } as ReplyPlanLike['diagnostics'],
+      }),
+    });
+    expect(await t.actor.onMessage(msg('m1', 'hi'), first)).toBe('answered');
+    const turn = [...t.memory.turns.values()][0];
+    expect(turn).toMatchObject({
+      flushReason: 'immediate',
+      outcome: 'regenerated',
+      responder: { name: 'fake', diagnostics: { tokens: { input: 10, output: 5 } } },
+      gates: [
+        { gate: 'repeat', outcome: 'fail', reason: 'REPEAT' },
+        { gate: 'repeat', outcome: 'regenerated' },
+        { gate: 'repeat', outcome: 'pass' },
+      ],
+      reply: { parts: [{ text: 'Pick one' }, { text: 'Sizes?' }] },
+    });
+    expect(t.outbound[0]?.quickReplies).toBeUndefined();
+    expect(t.outbound[1]).toMatchObject({
+      text: 'Sizes?',
+      quickReplies: [{ title: 'M' }, { title: 'L', payload: 'SIZE_L' }],
+    });
+  });
+
+  it('writes the profile only when it holds more than the id and changed', async () => {
+    const t = setup();
+    await t.actor.onMessage(msg('m1', 'hi'), first);
+    // Only the id (the profile's key holds it already): nothing to write.
+    expect(t.memory.profiles).toBe(0);
+    await t.actor.onMessage(msg('m2', 'hi', { customer: { id: 'U1', name: 'Lan' } }), first);
+    expect(t.memory.profiles).toBe(1);
   });
 
   it('marks media at once when no media worker is configured', async () => {
