@@ -3,8 +3,18 @@
  * then one segment group per part of the pipeline). Each section draws the alarm thresholds of
  * the alarm set on the graphs they belong to.
  */
-import { AlarmStatusWidget, GraphWidget, type Metric, TextWidget } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  AlarmStatusWidget,
+  GraphWidget,
+  LogQueryVisualizationType,
+  LogQueryWidget,
+  type Metric,
+  Row,
+  TextWidget,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { BillingMode } from 'aws-cdk-lib/aws-dynamodb';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { MetricName } from '../../lambdas/contracts/metrics.js';
 import { type AlarmSet, capitalise } from './alarms.js';
 import type { ChatRelayMonitoring } from './monitoring.js';
@@ -26,6 +36,7 @@ export function addDashboardSections(
   addWebhookSection(m, props, a);
   addConversationSection(m, props, a);
   addDeliverySection(m, props, a);
+  addTenantSection(m, props, a);
   addMediaSection(m, props, a);
   addQueueSection(m, props, a);
   addFunctionSection(m, props, a);
@@ -373,4 +384,93 @@ export function addTableSection(m: ChatRelayMonitoring, props: ChatRelayMonitori
       alarmFriendlyName: `Table${capitalise(key)}`,
     });
   }
+}
+
+/**
+ * Logs Insights queries of the per-tenant section, over the handlers' structured log lines
+ * (Powertools JSON: `message`, `level`, `tenant`, and the line's own fields). Per-tenant metric
+ * dimensions would cost a custom metric per tenant per month; these cost only the bytes a
+ * query scans, when someone looks.
+ */
+export const TENANT_QUERIES = {
+  /** Webhook: `Webhook accepted` carries `tenant` and `accepted` (events enqueued). */
+  messages: [
+    'fields tenant, accepted',
+    'filter message = "Webhook accepted"',
+    'stats sum(accepted) as messages, count(*) as requests by tenant',
+    'sort messages desc',
+    'limit 50',
+  ],
+  /** Conversation: `Turn answered` carries `tenant`, `messages` and `ms` (the responder's latency). */
+  turns: [
+    'fields tenant, ms',
+    'filter message = "Turn answered"',
+    'stats count(*) as turns, sum(messages) as messages_in_turns, avg(ms) as avg_ms, pct(ms, 95) as p95_ms, max(ms) as max_ms by tenant',
+    'sort turns desc',
+    'limit 50',
+  ],
+  /** Delivery: `Reply part delivered` carries `tenant`. */
+  delivered: [
+    'fields tenant',
+    'filter message = "Reply part delivered"',
+    'stats count(*) as parts_delivered by tenant',
+    'sort parts_delivered desc',
+    'limit 50',
+  ],
+  /** Every function: ERROR and WARN lines that name a tenant, by what went wrong. */
+  failures: [
+    'fields tenant, message',
+    'filter ispresent(tenant) and level in ["ERROR", "WARN"]',
+    'stats count(*) as lines by tenant, level, message',
+    'sort lines desc',
+    'limit 50',
+  ],
+} as const;
+
+/** The function's log group name (the relay's functions log to a group of their own). */
+function logGroupName(fn: IFunction): string {
+  const group = (fn as IFunction & { readonly logGroup?: ILogGroup }).logGroup;
+  return group?.logGroupName ?? `/aws/lambda/${fn.functionName}`;
+}
+
+/** Per tenant, from Logs Insights over the structured logs: messages, turns, failures, latency. */
+export function addTenantSection(
+  m: ChatRelayMonitoring,
+  props: ChatRelayMonitoringProps,
+  _a: AlarmSet,
+): void {
+  const f = m.facade;
+  const groups = Object.fromEntries(
+    Object.entries(props.functions).map(([key, fn]) => [key, logGroupName(fn)]),
+  ) as Record<string, string>;
+  const of = (...keys: string[]): string[] => keys.flatMap((k) => (groups[k] ? [groups[k]] : []));
+  const table = (title: string, logGroupNames: string[], queryLines: readonly string[], width = 12) =>
+    new LogQueryWidget({
+      title,
+      logGroupNames,
+      queryLines: [...queryLines],
+      view: LogQueryVisualizationType.TABLE,
+      width,
+      height: 6,
+    });
+  f.addMediumHeader('Tenants');
+  f.addWidget(
+    new TextWidget({
+      markdown:
+        "Per tenant, from Logs Insights over the functions' structured logs for the dashboard's time range (no per-tenant metrics: each would cost a custom metric per month). One conversation in detail: `npm run ops -- show <tenant> <channel> <conversationId>` (docs/operations.md).",
+      width: 24,
+      height: 2,
+    }),
+  );
+  const sections: [string, string[], readonly string[]][] = [
+    ['Messages received by tenant', of('webhook'), TENANT_QUERIES.messages],
+    ['Turns answered and responder latency (ms) by tenant', of('conversation'), TENANT_QUERIES.turns],
+    ['Reply parts delivered by tenant', of('delivery'), TENANT_QUERIES.delivered],
+    ['Failures by tenant (ERROR and WARN lines)', Object.values(groups), TENANT_QUERIES.failures],
+  ];
+  // A construct watching other functions may lack one of them: no query over no log group.
+  const widgets = sections
+    .filter(([, logGroupNames]) => logGroupNames.length > 0)
+    .map(([title, logGroupNames, queryLines]) => table(title, logGroupNames, queryLines));
+  for (let i = 0; i < widgets.length; i += 2) f.addWidget(new Row(...widgets.slice(i, i + 2)));
 }

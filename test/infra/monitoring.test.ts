@@ -823,3 +823,25 @@ describe('ChatRelay monitoring settings', () => {
     expect(new Set(alarmNames).size).toBe(alarmNames.length);
   });
 });
+
+describe('ChatRelayMonitoring per-tenant section', () => {
+  it('queries the functions’ own log groups with Logs Insights, with no per-tenant metric', () => {
+    const f = fixture();
+    const { widgets, raw } = dashboardBody(f.template);
+    const logWidgets = widgets.filter((w) => w.type === 'log');
+    expect(titles(logWidgets)).toEqual([
+      'Messages received by tenant',
+      'Turns answered and responder latency (ms) by tenant',
+      'Reply parts delivered by tenant',
+      'Failures by tenant (ERROR and WARN lines)',
+    ]);
+    const query = (title: string) =>
+      String(logWidgets.find((w) => w.properties.title === title)?.properties.query ?? '');
+    // Each query names its source log groups (SOURCE '<group>') and groups by the logged `tenant`.
+    expect(query('Messages received by tenant')).toMatch(/SOURCE '.*WebhookLogGroup.*'[^]*by tenant/);
+    expect(query('Messages received by tenant')).not.toContain('ConversationLogGroup');
+    expect(query('Failures by tenant (ERROR and WARN lines)').match(/SOURCE '/g)).toHaveLength(4);
+    for (const w of logWidgets) expect(String(w.properties.query)).toContain('by tenant');
+    expect(raw).not.toMatch(/"tenant(Id)?","/);
+  });
+});
