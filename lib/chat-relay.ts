@@ -30,7 +30,11 @@ import {
   type RelayFunctionDefaults,
 } from './function-defaults.js';
 import { RelayIngest } from './ingest.js';
-import { ChatRelayKnowledge } from './knowledge.js';
+import {
+  ChatRelayKnowledge,
+  type ChatRelayKnowledgeProps,
+  KNOWLEDGE_SETTINGS_VALIDATED,
+} from './knowledge.js';
 import { ChatRelayMedia } from './media.js';
 import {
   type ChatRelayMetricOptions,
@@ -362,11 +366,14 @@ export class ChatRelay extends Construct {
       }
       if (isKnowledgeEnabled(props)) {
         const { enabled: _enabled, ...knowledgeSettings } = props.knowledge ?? {};
-        this.knowledge = new ChatRelayKnowledge(this, 'Knowledge', {
+        const knowledgeProps: ChatRelayKnowledgeProps & { [KNOWLEDGE_SETTINGS_VALIDATED]: boolean } = {
           ...knowledgeSettings,
+          // validateChatRelayProps has reported these settings already (as knowledge.…).
+          [KNOWLEDGE_SETTINGS_VALIDATED]: true,
           removalPolicy,
           ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
-        });
+        };
+        this.knowledge = new ChatRelayKnowledge(this, 'Knowledge', knowledgeProps);
         this.conversationFunction.addEnvironment(ENV.knowledgeBaseId, this.knowledge.knowledgeBaseId);
         this.knowledge.grantRetrieve(this.conversationFunction);
       }

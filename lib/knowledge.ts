@@ -32,6 +32,14 @@ export const KNOWLEDGE_NON_FILTERABLE_KEYS: readonly string[] = [
   'AMAZON_BEDROCK_METADATA',
 ];
 
+/**
+ * Marks props whose settings the caller has already validated and reports itself (`ChatRelay`
+ * reports them with its own props, as `knowledge.…`), so a problem is not listed twice.
+ */
+export const KNOWLEDGE_SETTINGS_VALIDATED: unique symbol = Symbol.for(
+  'chat-relay.knowledge.settings-validated',
+);
+
 /** The embedding model of a knowledge base, and the vector size the index is created with. */
 export class KnowledgeEmbeddingModel {
   /**
@@ -155,7 +163,9 @@ export class ChatRelayKnowledge extends Construct {
     const model = this.embeddingModel;
     const chunkMaxTokens = props.chunkMaxTokens ?? 300;
     const overlap = props.chunkOverlapPercentage ?? 20;
-    addProblemsValidation(this, validateKnowledgeSettings(props));
+    if (!(props as { [KNOWLEDGE_SETTINGS_VALIDATED]?: boolean })[KNOWLEDGE_SETTINGS_VALIDATED]) {
+      addProblemsValidation(this, validateKnowledgeSettings(props));
+    }
 
     this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
       encryption: BucketEncryption.S3_MANAGED,
@@ -352,6 +362,12 @@ export class ChatRelayKnowledge extends Construct {
       }),
     );
     if (this.bucket.encryptionKey) this.bucket.encryptionKey.grantEncryptDecrypt(grantee);
+    if (grantee instanceof Construct) {
+      Validations.of(grantee).acknowledge({
+        id: iam5ResourceId(this, documents),
+        reason: `Object access is scoped to the documents bucket's \`${KNOWLEDGE_PREFIX}\` prefix: one key per tenant document, unknown in advance.`,
+      });
+    }
     return grant;
   }
 }
@@ -373,7 +389,7 @@ export function validateKnowledgeSettings(settings: ChatRelayKnowledgeSettings, 
   const max = settings.chunkMaxTokens;
   if (max !== undefined && (!Number.isInteger(max) || max < 20 || max > model.maxInputTokens)) {
     problems.push(
-      `${prefix}chunkMaxTokens must be a whole number from 20 to ${model.maxInputTokens} (the input limit of ${model.modelId}); got ${max}. Lower chunkMaxTokens or pick a model with a larger input.`,
+      `${prefix}chunkMaxTokens must be a whole number from 20 to ${model.maxInputTokens} (the input limit of ${model.modelId}); got ${max}. Set chunkMaxTokens within that range (a model with a larger input allows bigger chunks).`,
     );
   }
   const overlap = settings.chunkOverlapPercentage;

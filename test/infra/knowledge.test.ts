@@ -5,12 +5,14 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/contracts/env.js';
 import {
   ChatRelay,
+  ChatRelayKnowledge,
   type ChatRelayProps,
   ChatRelayStack,
   KNOWLEDGE_PREFIX,
@@ -281,6 +283,25 @@ describe('knowledge switches', () => {
     ).toEqual([]);
   });
 
+  it('reports a bad knowledge setting once at synth through the relay, and through a standalone knowledge construct', () => {
+    const relayApp = testApp();
+    const relayStack = new Stack(relayApp, 'S', { env: TEST_ENV });
+    const relay = new ChatRelay(relayStack, 'Relay', { knowledge: { chunkOverlapPercentage: 100 } });
+    const fromRelay = relayStack.node
+      .findAll()
+      .flatMap((c) => c.node.validate())
+      .filter((p) => p.includes('chunkOverlapPercentage'));
+    expect(fromRelay).toEqual([
+      'knowledge.chunkOverlapPercentage must be a whole number from 1 to 99 (Bedrock fixed-size chunking); got 100. Set it to e.g. 20.',
+    ]);
+    expect(relay.knowledge).toBeDefined();
+    const alone = new Stack(testApp(), 'K', { env: TEST_ENV });
+    const knowledge = new ChatRelayKnowledge(alone, 'Knowledge', { chunkMaxTokens: 10 });
+    expect(knowledge.node.validate()).toEqual([
+      'chunkMaxTokens must be a whole number from 20 to 512 (the input limit of cohere.embed-multilingual-v3); got 10. Set chunkMaxTokens within that range (a model with a larger input allows bigger chunks).',
+    ]);
+  });
+
   it('sends Titan V2 its output size and builds the index with it', () => {
     const titan = synthRelay({
       knowledge: { embeddingModel: KnowledgeEmbeddingModel.TITAN_TEXT_EMBEDDINGS_V2 },
@@ -341,6 +362,47 @@ describe('knowledge switches', () => {
     expect(invokeResources).toHaveLength(2);
     const findings = nagFindings(stack).filter((f) => f.paths.some((p) => p.startsWith('T/Relay')));
     expect(findings).toEqual([]);
+  });
+});
+
+describe('grantManageDocuments', () => {
+  it('gives an operator role what the tenant CLI needs, on this bucket prefix and knowledge base only', () => {
+    const stack = new Stack(testApp(), 'T', { env: TEST_ENV });
+    const relay = new ChatRelay(stack, 'Relay');
+    const role = new Role(stack, 'Operator', { assumedBy: new AccountRootPrincipal() });
+    relay.knowledge!.grantManageDocuments(role);
+    const again = Template.fromStack(stack);
+    const roleId = logicalId(stack, role);
+    const statements = resourcesOf(again, 'AWS::IAM::Policy')
+      .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+      .flatMap(
+        ([, p]) => (p.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      );
+    const bucketArn = `<${logicalId(stack, relay.knowledge!.bucket)}.Arn>`;
+    const kbArn = `<${logicalId(stack, relay.knowledge!.knowledgeBase)}.KnowledgeBaseArn>`;
+    for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']) {
+      expect(allows(statements, action, `${bucketArn}/knowledge/*`), action).toBe(true);
+    }
+    expect(allows(statements, 's3:ListBucket', bucketArn)).toBe(true);
+    for (const action of [
+      'bedrock:StartIngestionJob',
+      'bedrock:GetIngestionJob',
+      'bedrock:ListIngestionJobs',
+    ]) {
+      expect(allows(statements, action, kbArn), action).toBe(true);
+    }
+    expect(statements.flatMap(actionsOf).sort()).toEqual(
+      [
+        'bedrock:GetIngestionJob',
+        'bedrock:ListIngestionJobs',
+        'bedrock:StartIngestionJob',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+      ].sort(),
+    );
+    expect(nagFindings(stack).filter((f) => f.paths.some((p) => p.startsWith('T/Operator')))).toEqual([]);
   });
 });
 
