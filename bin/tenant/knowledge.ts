@@ -246,6 +246,7 @@ export function documentName(path: string): string {
     .replace(/[đĐ]/g, (c) => (c === 'đ' ? 'd' : 'D'))
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .replace(/-{2,}/g, '-')
+    .replace(/-+\./g, '.')
     .replace(/^[-.]+/, '');
   return base === '' || base.startsWith('.') ? `document${extname(path).toLowerCase()}` : base;
 }

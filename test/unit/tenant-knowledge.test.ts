@@ -100,7 +100,7 @@ describe('knowledge arguments', () => {
 describe('documents', () => {
   it('names documents S3-safely, folding Vietnamese diacritics', () => {
     expect(documentName('/x/Chính sách đổi trả.md')).toBe('Chinh-sach-doi-tra.md');
-    expect(documentName('/x/bảng giá (2026).CSV')).toBe('bang-gia-2026-.CSV');
+    expect(documentName('/x/bảng giá (2026).CSV')).toBe('bang-gia-2026.CSV');
     expect(documentName('/x/.hidden.md')).toBe('hidden.md');
   });
 
