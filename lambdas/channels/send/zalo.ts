@@ -45,7 +45,8 @@ import {
 
 /**
  * Zalo error codes meaning the access token is invalid or expired (unconfirmed): -216 "access
- * token is invalid", -124 "access token has expired", -155 (token of another app or OA).
+ * token is invalid", -124 "access token has expired", and -155, which integrators list with them.
+ * Each makes the sender refresh the token and send once more.
  */
 export const ZALO_TOKEN_CODES: ReadonlySet<number> = new Set([-216, -124, -155]);
 /** Zalo error codes worth retrying: rate limits and server errors (unconfirmed). */
