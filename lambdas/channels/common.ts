@@ -36,6 +36,12 @@ import {
   truncateText,
 } from './limits.js';
 
+/**
+ * The payload Messenger's Get Started button sends; Telegram `/start` and WhatsApp
+ * `request_welcome` (a first-time chat) are parsed to it too, so one welcome reply answers all.
+ */
+export const GET_STARTED = 'GET_STARTED';
+
 /** A parsed JSON object. */
 export type Obj = Record<string, unknown>;
 

@@ -17,6 +17,7 @@ import {
   arr,
   type BuildContext,
   epochMs,
+  GET_STARTED,
   header,
   humanEvent,
   idOf,
@@ -106,9 +107,6 @@ export function telegramAttachments(message: Obj): Attachment[] {
   }
   return out;
 }
-
-/** The payload Messenger's Get Started button sends; Telegram's `/start` is mapped to it. */
-export const GET_STARTED = 'GET_STARTED';
 
 /** `/start`, `/start <parameter>` or `/start@BotName …`. */
 const START_COMMAND = /^\/start(?:@\w+)?(?:\s|$)/;

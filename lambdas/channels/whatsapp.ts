@@ -10,6 +10,7 @@ import {
   arr,
   type BuildContext,
   epochMs,
+  GET_STARTED,
   humanEvent,
   idOf,
   ignored,
@@ -47,7 +48,7 @@ export function parseWhatsappMessage(
   let kind: MessageKind;
   let text: string | undefined;
   let postback: string | undefined;
-  let postbackSource: 'postback' | 'quick-reply' | undefined;
+  let postbackSource: 'postback' | 'quick-reply' | 'command' | undefined;
 
   const mediaKind = MEDIA_TYPES[type];
   if (type === 'text') {
@@ -123,7 +124,13 @@ export function parseWhatsappMessage(
     return ignored('non-message', 'message deleted');
   } else if (type === 'reaction') {
     return ignored('reaction');
-  } else if (type === 'system' || type === 'request_welcome') {
+  } else if (type === 'request_welcome') {
+    // The customer opened the chat for the first time (WhatsApp "welcome messages"
+    // conversational component): Get Started, answered by the tenant's welcome reply.
+    postback = GET_STARTED;
+    postbackSource = 'command';
+    kind = 'postback';
+  } else if (type === 'system') {
     return ignored('non-message', type);
   } else if (type === 'contacts' || type === 'order') {
     kind = 'other';

@@ -222,6 +222,12 @@ describe('WhatsApp postbacks and places', () => {
     });
   });
 
+  it('treats request_welcome (a first-time chat) as Get Started', () => {
+    const [message] = messages(parse('whatsapp', whatsapp({ type: 'request_welcome' })));
+    expect(message).toMatchObject({ kind: 'postback', postback: 'GET_STARTED', postbackSource: 'command' });
+    expect(message?.text).toBeUndefined();
+  });
+
   it('keeps a shared place’s name and address apart', () => {
     const [message] = messages(
       parse(
