@@ -72,7 +72,8 @@ async function main(): Promise<void> {
   const { startLocalStack } = await import('./local/stack.js');
   const { configuredChannels, describeTenant, redactTenantSecrets } = await import('./local/tenants.js');
   try {
-    stack = await startLocalStack(config, log);
+    // The handlers run in worker threads unless LOCAL_FUNCTION_THREADS=0: both cores, not one.
+    stack = await startLocalStack({ ...config, functionThreads: config.functionThreads ?? true }, log);
   } catch (err) {
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
     if (err instanceof LocalConfigError) {

@@ -57,8 +57,14 @@ export interface LocalConfig {
   readonly visibilityTimeoutSeconds?: number;
   /** Overrides of every queue's maxReceiveCount. */
   readonly maxReceiveCount?: number;
-  /** Concurrent pollers per FIFO queue (inbound, outbound). */
+  /** Batches in flight at once per FIFO queue (inbound, outbound). */
   readonly fifoPollers: number;
+  /**
+   * `LOCAL_FUNCTION_THREADS`: run the conversation, timer and delivery handlers in worker
+   * threads (1) or on the main thread (0). Unset: `npm start` uses threads; an in-process
+   * caller such as `npm run cost` (which counts SDK calls in its own thread) does not.
+   */
+  readonly functionThreads?: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -209,5 +215,8 @@ export function parseLocalConfig(env: Env = process.env, argv: readonly string[]
     ...(visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds } : {}),
     ...(maxReceiveCount !== undefined ? { maxReceiveCount } : {}),
     fifoPollers: integer(env, 'LOCAL_FIFO_POLLERS', 4, 1, 64),
+    ...(set(env, 'LOCAL_FUNCTION_THREADS') !== undefined
+      ? { functionThreads: integer(env, 'LOCAL_FUNCTION_THREADS', 1, 0, 1) === 1 }
+      : {}),
   };
 }

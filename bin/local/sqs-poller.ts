@@ -33,7 +33,10 @@ export interface SqsPollerOptions {
   readonly fn: LocalFunction;
   /** Resolves the handler lazily (a dynamic import), once. */
   readonly handler: SqsHandler | (() => Promise<SqsHandler>);
-  /** Concurrent pollers, each with at most one batch in flight (Lambda scales out the same way). */
+  /**
+   * Batches in flight at once (Lambda scales out the same way: for a FIFO queue, never two
+   * batches of one message group). One receiver fills them.
+   */
   readonly concurrency?: number;
   /** Batch size (Lambda's maximum for FIFO queues is 10). @default 10 */
   readonly batchSize?: number;
@@ -141,6 +144,29 @@ export function failedRecordIds(
   return failed;
 }
 
+/**
+ * Splits one receive over up to `slots` invocations, so that idle capacity serves several
+ * conversations at once instead of one invocation working through them in turn. Messages of
+ * one FIFO group stay together and in order (a standard queue's messages are independent).
+ */
+export function splitBatch(messages: readonly Message[], slots: number): Message[][] {
+  const groups = new Map<string, Message[]>();
+  messages.forEach((m, i) => {
+    const key = m.Attributes?.MessageGroupId ?? `#${i}`;
+    const group = groups.get(key);
+    if (group) group.push(m);
+    else groups.set(key, [m]);
+  });
+  const count = Math.max(1, Math.min(slots, groups.size));
+  const batches: Message[][] = Array.from({ length: count }, () => []);
+  let next = 0;
+  for (const group of groups.values()) {
+    batches[next]!.push(...group);
+    next = (next + 1) % count;
+  }
+  return batches;
+}
+
 /** Starts polling `queueUrl` and invoking the handler. */
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const controller = new AbortController();
@@ -206,8 +232,67 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     }
   };
 
-  const loop = async (): Promise<void> => {
+  /** Invokes the handler with one batch and deletes the records that succeeded. */
+  const runBatch = async (messages: readonly Message[]): Promise<void> => {
+    stats.invocations += 1;
+    stats.records += messages.length;
+    const records = messages.map((m) => toSqsRecord(m, options.queueArn, options.region));
+    const failed = await invoke(records);
+    const toDelete = failed === 'all' ? [] : records.filter((r) => !failed.has(r.messageId));
+    const failedCount = records.length - toDelete.length;
+    if (failedCount > 0) {
+      stats.failedRecords += failedCount;
+      if (failed === 'all') stats.failedBatches += 1;
+      options.log?.debug(`${options.fn.name}: ${failedCount} of ${records.length} records left for retry`);
+    }
+    for (let i = 0; i < toDelete.length; i += 10) {
+      const chunk = toDelete.slice(i, i + 10);
+      try {
+        const result = await options.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: options.queueUrl,
+            Entries: chunk.map((r, index) => ({ Id: String(index), ReceiptHandle: r.receiptHandle })),
+          }),
+        );
+        stats.deleted += chunk.length - (result.Failed?.length ?? 0);
+      } catch (err) {
+        // Lambda retries deletes; if they still fail the records reappear (at-least-once).
+        options.log?.warn(
+          `${options.fn.name}: DeleteMessageBatch failed (${err instanceof Error ? err.message : String(err)})`,
+        );
+      }
+    }
+  };
+
+  // One receiver per queue hands batches to up to `concurrency` invocations at once, and
+  // receives only while one of them is free. Several independent long polls would all be woken
+  // by each send (the emulator wakes every waiter), and all but one would come back empty: two
+  // to three wasted ReceiveMessage round trips per message and queue, each costing SDK and
+  // emulator CPU that the handlers need.
+  const running = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
+  const freeSlot = (): Promise<void> =>
+    new Promise((resolve) => {
+      slotFreed = resolve;
+    });
+  const dispatch = (batch: readonly Message[]): void => {
+    stats.inFlight += 1;
+    const task = runBatch(batch).finally(() => {
+      stats.inFlight -= 1;
+      running.delete(task);
+      const wake = slotFreed;
+      slotFreed = undefined;
+      wake?.();
+    });
+    running.add(task);
+  };
+
+  const receive = async (): Promise<void> => {
     while (!signal.aborted && !stopping) {
+      if (stats.inFlight >= concurrency) {
+        await Promise.race([freeSlot(), sleep(60_000, signal)]);
+        continue;
+      }
       let messages: Message[];
       try {
         const received = await options.sqs.send(
@@ -236,55 +321,20 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         await release(messages);
         break;
       }
-
-      stats.inFlight += 1;
-      stats.invocations += 1;
-      stats.records += messages.length;
-      try {
-        const records = messages.map((m) => toSqsRecord(m, options.queueArn, options.region));
-        const failed = await invoke(records);
-        const toDelete = failed === 'all' ? [] : records.filter((r) => !failed.has(r.messageId));
-        const failedCount = records.length - toDelete.length;
-        if (failedCount > 0) {
-          stats.failedRecords += failedCount;
-          if (failed === 'all') stats.failedBatches += 1;
-          options.log?.debug(
-            `${options.fn.name}: ${failedCount} of ${records.length} records left for retry`,
-          );
-        }
-        for (let i = 0; i < toDelete.length; i += 10) {
-          const chunk = toDelete.slice(i, i + 10);
-          try {
-            const result = await options.sqs.send(
-              new DeleteMessageBatchCommand({
-                QueueUrl: options.queueUrl,
-                Entries: chunk.map((r, index) => ({ Id: String(index), ReceiptHandle: r.receiptHandle })),
-              }),
-            );
-            stats.deleted += chunk.length - (result.Failed?.length ?? 0);
-          } catch (err) {
-            // Lambda retries deletes; if they still fail the records reappear (at-least-once).
-            options.log?.warn(
-              `${options.fn.name}: DeleteMessageBatch failed (${err instanceof Error ? err.message : String(err)})`,
-            );
-          }
-        }
-      } finally {
-        stats.inFlight -= 1;
-      }
+      for (const batch of splitBatch(messages, concurrency - stats.inFlight)) dispatch(batch);
     }
+    while (running.size > 0) await Promise.allSettled([...running]);
   };
 
-  const workers = Array.from({ length: concurrency }, () => loop());
+  const receiver = receive();
   return {
     stats: () => ({ ...stats }),
     stop: async (graceMs = 3000) => {
       // Let receives in flight finish (an aborted long poll can still take a message on the
       // server side and hide it for a visibility timeout); abort only past the grace period.
       stopping = true;
-      const done = Promise.allSettled(workers);
       const timer = setTimeout(() => controller.abort(), graceMs);
-      await Promise.race([done, sleep(graceMs + 500)]);
+      await Promise.race([receiver, sleep(graceMs + 500)]);
       clearTimeout(timer);
     },
   };

@@ -36,7 +36,7 @@ import { LOCAL_CREDENTIALS } from './emulators.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
 import type { SandboxHandler } from './sandbox.js';
 import { mountSandbox } from './sandbox-mount.js';
-import { type SqsHandler, type SqsPoller, startSqsPoller } from './sqs-poller.js';
+import { type SqsFunctions, startSqsFunctions } from './sqs-functions.js';
 import { createDemoTenant, storeTenantSecrets, writeStackState, writeTenantsState } from './tenants.js';
 
 /** The route API Gateway sends to the webhook Lambda (lib/ingest.ts). */
@@ -74,7 +74,8 @@ export interface LocalStack {
   readonly tenantsPath: string;
   /** The emulators (in their own thread): endpoints, queues, tables. */
   readonly emulators: EmulatorThread;
-  readonly pollers: Readonly<Record<'conversation' | 'timer' | 'delivery', SqsPoller>>;
+  /** The SQS-triggered functions (conversation, timer, delivery) and their event source stand-ins. */
+  readonly functions: SqsFunctions;
   /** The sandbox platform mounted at `/sandbox/*` (records, fault injection). */
   readonly sandbox: SandboxHandler;
   /** The environment the handlers run with (no tokens in it). */
@@ -342,16 +343,6 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     }
 
     const webhookModule = (await import('../../lambdas/handlers/webhook.js')) as { handler: WebhookHandler };
-    const sqsHandler = (file: 'conversation' | 'timer' | 'delivery') => async (): Promise<SqsHandler> => {
-      const mod = (await import(`../../lambdas/handlers/${file}.js`)) as { handler: SqsHandler };
-      return mod.handler;
-    };
-    // Load every handler now so a broken one fails the start rather than the first message.
-    const [conversation, timer, delivery] = await Promise.all([
-      sqsHandler('conversation')(),
-      sqsHandler('timer')(),
-      sqsHandler('delivery')(),
-    ]);
 
     if (!config.fresh) {
       const dynamo = new DynamoDBClient({
@@ -377,36 +368,10 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     });
     stoppers.push(async () => sqs.destroy());
     operatorConsole.attach(wildcard ? `http://127.0.0.1:${port}` : url, sqs);
-    const common = { sqs, region: emulators.region, log: pollerLog };
-    const pollers = {
-      conversation: startSqsPoller({
-        ...common,
-        queueUrl: emulators.queues.inbound.url,
-        queueArn: emulators.queues.inbound.arn,
-        fn: LOCAL_FUNCTIONS.conversation,
-        handler: conversation,
-        concurrency: config.fifoPollers,
-      }),
-      timer: startSqsPoller({
-        ...common,
-        queueUrl: emulators.queues.timer.url,
-        queueArn: emulators.queues.timer.arn,
-        fn: LOCAL_FUNCTIONS.timer,
-        handler: timer,
-        concurrency: 2,
-      }),
-      delivery: startSqsPoller({
-        ...common,
-        queueUrl: emulators.queues.outbound.url,
-        queueArn: emulators.queues.outbound.arn,
-        fn: LOCAL_FUNCTIONS.delivery,
-        handler: delivery,
-        concurrency: config.fifoPollers,
-      }),
-    };
-    drainers.push(async () => {
-      await Promise.all(Object.values(pollers).map((p) => p.stop(3000)));
-    });
+    // Loaded (in their threads or here) before the webhook answers, so a broken handler fails
+    // the start rather than the first message.
+    const functions = await startSqsFunctions(config, emulators, env, pollerLog, LOCAL_FUNCTIONS);
+    drainers.push(() => functions.stop(3000));
 
     const media = await importOptional<{ runMediaWorker?: (o: { signal: AbortSignal }) => Promise<void> }>(
       '../../lambdas/media/worker.js',
@@ -457,7 +422,18 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
       return stopping;
     };
 
-    return { url, port, tenants, demo, tenantsPath, emulators, pollers, sandbox: sandbox.sandbox, env, stop };
+    return {
+      url,
+      port,
+      tenants,
+      demo,
+      tenantsPath,
+      emulators,
+      functions,
+      sandbox: sandbox.sandbox,
+      env,
+      stop,
+    };
   } catch (err) {
     server?.close();
     server?.closeAllConnections();

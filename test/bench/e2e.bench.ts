@@ -14,10 +14,20 @@
  * (5 sends per page per second) and Telegram (1 per chat per second) would measure the
  * platforms' limits rather than chat-relay.
  *
+ * - paced (`--rate R`): the same N × M messages offered open-loop at R messages per second
+ *   (message i is posted at start + i/R, whatever the stack's answers; a conversation's next
+ *   message waits only for its previous POST's answer, as a platform's does) → sustained
+ *   throughput and webhook → sandbox latency at that offered rate. Replaces the load run.
+ *
  * Flags (`npm run bench -- e2e --hogs 2 --conversations 20`): `--conversations N`,
- * `--messages M`, `--hogs H` (H CPU-bound processes beside the stack, as on a busy machine),
- * `--stall-seconds S` (stop waiting once no reply arrived for S seconds; default 120).
+ * `--messages M`, `--rate R`, `--hogs H` (H CPU-bound processes beside the stack, as on a busy
+ * machine), `--stall-seconds S` (stop waiting once no reply arrived for S seconds; default 120),
+ * `--pollers P` (LOCAL_FIFO_POLLERS of the stack), `--threads 0|1` (LOCAL_FUNCTION_THREADS),
+ * `--cpu-prof DIR` (the stack process and its
+ * emulator thread write V8 CPU profiles to DIR; summarise them with
+ * `npx tsx test/bench/cpu-profile.ts DIR`).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { SandboxRecord } from '../../bin/local/sandbox.js';
@@ -31,6 +41,10 @@ const { values: flags } = parseArgs({
     messages: { type: 'string' },
     hogs: { type: 'string' },
     'stall-seconds': { type: 'string' },
+    rate: { type: 'string' },
+    pollers: { type: 'string' },
+    threads: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
   strict: true,
 });
@@ -44,6 +58,11 @@ const CONVERSATIONS = intFlag(flags.conversations, process.env.BENCH_CONVERSATIO
 const MESSAGES = intFlag(flags.messages, process.env.BENCH_MESSAGES, 5);
 const HOGS = intFlag(flags.hogs, process.env.BENCH_HOGS, 0);
 const STALL_MS = intFlag(flags['stall-seconds'], undefined, 120) * 1000;
+/** Offered messages per second of the paced run; 0 = the load run (everything at once). */
+const RATE = intFlag(flags.rate, process.env.BENCH_RATE, 0);
+const POLLERS = flags.pollers === undefined ? undefined : intFlag(flags.pollers, undefined, 4);
+const PROFILE_DIR = flags['cpu-prof'];
+const THREADS = flags.threads === undefined ? undefined : intFlag(flags.threads, undefined, 1);
 const LIGHT_MESSAGES = 20;
 const TARGET_P99_MS = 300;
 const CHANNELS = ['messenger', 'instagram', 'whatsapp', 'zalo'] as const;
@@ -56,13 +75,52 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[index]!;
 }
 
+const loadAtStart = loadavg()[0]!;
 const hogs = startHogs(HOGS);
 const tenant = e2eTenant('bench', { debounceMs: 0 });
 // INFO: the delivery Lambda logs each deferral ("Send deferred, not counted as a failure").
 const stack = await startLocalStackProcess({
   tenants: [tenant],
-  env: { DEBOUNCE_MS: '0', RESPONDER: 'echo', LOG_LEVEL: 'INFO' },
+  env: {
+    DEBOUNCE_MS: '0',
+    RESPONDER: 'echo',
+    LOG_LEVEL: 'INFO',
+    ...(POLLERS !== undefined ? { LOCAL_FIFO_POLLERS: String(POLLERS) } : {}),
+    ...(THREADS !== undefined ? { LOCAL_FUNCTION_THREADS: String(THREADS) } : {}),
+  },
+  nodeArgs: [
+    ...(PROFILE_DIR !== undefined ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
+    ...(process.env.H3_IMPORT ? ['--import', process.env.H3_IMPORT] : []),
+  ],
 });
+
+/**
+ * CPU seconds (user + system) the stack process has used: its main thread, and every other
+ * thread (the emulator thread, LevelDB's and libuv's pools, V8's GC helpers). Read from
+ * /proc, so a busy machine does not inflate it the way it inflates wall-clock figures.
+ */
+function stackCpu(pid: number): { main: number; others: number } {
+  const ticks = (tid: string): number => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0; // a thread that ended meanwhile
+    }
+  };
+  let main = 0;
+  let others = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (tid === String(pid)) main += ticks(tid);
+      else others += ticks(tid);
+    }
+  } catch {
+    return { main: Number.NaN, others: Number.NaN }; // not Linux
+  }
+  // USER_HZ is 100 on Linux.
+  return { main: main / 100, others: others / 100 };
+}
 
 interface Sent {
   readonly text: string;
@@ -73,12 +131,18 @@ interface Sent {
  * Waits until every text has its echo reply, or until no new reply came for `stallMs`;
  * returns the reply arrival time per text found.
  */
-async function waitForReplies(texts: readonly string[], stallMs: number): Promise<Map<string, number>> {
+async function waitForReplies(
+  texts: readonly string[],
+  stallMs: number,
+  pollMs = 250,
+): Promise<Map<string, number>> {
   const wanted = new Set(texts.map((t) => `echo: ${t}`));
   const found = new Map<string, number>();
   let lastProgress = Date.now();
   while (found.size < wanted.size && Date.now() - lastProgress < stallMs) {
-    await sleep(250);
+    // Latency is taken from the sandbox's own arrival time, so polling less often does not
+    // change it; it only spares the stack serialising every record four times a second.
+    await sleep(pollMs);
     const records: SandboxRecord[] = await stack.messages();
     const before = found.size;
     for (const r of records) {
@@ -125,10 +189,18 @@ try {
   );
   const sent: Sent[] = [];
   const refused: string[] = [];
+  const cpuBefore = stackCpu(stack.child.pid!);
+  const outputBefore = stack.output().length;
   const started = Date.now();
   await Promise.all(
-    customers.map(async (c) => {
+    customers.map(async (c, ci) => {
       for (let m = 1; m <= MESSAGES; m += 1) {
+        if (RATE > 0) {
+          // Open loop: message k (round robin over conversations) is due at start + k/RATE.
+          const due = started + (((m - 1) * CONVERSATIONS + ci) * 1000) / RATE;
+          const wait = due - Date.now();
+          if (wait > 0) await sleep(wait);
+        }
         const text = `${c.id} m${m}`;
         const built = customerWebhook(tenant, c, text);
         const postedAt = Date.now();
@@ -142,7 +214,10 @@ try {
   const replies = await waitForReplies(
     sent.map((s) => s.text),
     STALL_MS,
+    1000,
   );
+  const cpuAfter = stackCpu(stack.child.pid!);
+  const outputBytes = stack.output().length - outputBefore;
   const lastReply = replies.size > 0 ? Math.max(...replies.values()) : Date.now();
   const seconds = (lastReply - started) / 1000;
   const throughput = replies.size / seconds;
@@ -188,11 +263,13 @@ try {
       : `misses (${(p99 / TARGET_P99_MS).toFixed(1)}× target)`;
   const ms = (n: number): string => `${Math.round(n)} ms`;
   console.log(
-    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, channels ${CHANNELS.join('/')}.\n`,
+    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, ${POLLERS ?? 'default'} batches in flight per FIFO queue, handlers ${THREADS === 0 ? 'on the main thread' : 'in worker threads'}, channels ${CHANNELS.join('/')}.\n`,
   );
   console.log('| load | value |');
   console.log('|---|---|');
-  console.log(`| messages | ${CONVERSATIONS} conversations × ${MESSAGES} = ${total} |`);
+  console.log(
+    `| messages | ${CONVERSATIONS} conversations × ${MESSAGES} = ${total}, ${RATE > 0 ? `offered open-loop at ${RATE} msg/s` : 'all conversations at once'} |`,
+  );
   console.log(
     `| accepted (200) | ${sent.length}/${total}${refused.length ? ` (refused: ${refused.slice(0, 3).join('; ')})` : ''} |`,
   );
@@ -204,7 +281,29 @@ try {
   );
   console.log(`| conversations out of order or duplicated | ${outOfOrder}/${CONVERSATIONS} |`);
   console.log(`| posting took | ${postedIn.toFixed(1)} s |`);
+  const perMessage = (seconds: number): string =>
+    `${((1000 * seconds) / Math.max(1, replies.size)).toFixed(1)} ms`;
+  console.log(
+    `| stack output (LOG_LEVEL=INFO) per answered message | ${Math.round(outputBytes / Math.max(1, replies.size))} characters |`,
+  );
+  console.log(
+    `| stack CPU per answered message: main thread + other threads (emulators, pools, GC) | ${perMessage(cpuAfter.main - cpuBefore.main)} + ${perMessage(cpuAfter.others - cpuBefore.others)} |`,
+  );
   console.log(`| throughput (answered / first post → last reply) | ${throughput.toFixed(1)} msg/s |`);
+  if (RATE > 0) {
+    // Sustained: replies per second over the middle of the run (the first and last tenth
+    // are ramp-up and drain), against the offered rate.
+    const times = [...replies.values()].sort((a, b) => a - b);
+    const from = times[Math.floor(times.length / 10)];
+    const to = times[Math.floor((times.length * 9) / 10)];
+    const middle =
+      from !== undefined && to !== undefined && to > from
+        ? (times.length * 0.8) / ((to - from) / 1000)
+        : Number.NaN;
+    console.log(
+      `| sustained reply rate (middle 80% of replies) / offered | ${middle.toFixed(1)} / ${RATE} msg/s |`,
+    );
+  }
   console.log(
     `| p50 / p99 webhook → sandbox | ${ms(percentile(loadLatency, 50))} / ${ms(percentile(loadLatency, 99))} (${verdict(percentile(loadLatency, 99))}) |`,
   );

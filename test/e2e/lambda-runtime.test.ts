@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromApiGatewayResult, isTextContentType, toApiGatewayEvent } from '../../bin/local/api-gateway.js';
 import { parseLocalConfig } from '../../bin/local/config.js';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
-import { failedRecordIds, type SqsHandler, startSqsPoller } from '../../bin/local/sqs-poller.js';
+import { failedRecordIds, type SqsHandler, splitBatch, startSqsPoller } from '../../bin/local/sqs-poller.js';
 import { handlerEnvironment } from '../../bin/local/stack.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -138,6 +138,70 @@ describe('the SQS event source stand-in', () => {
     await p.stop();
     for (const g of groups) expect(seen.get(g), g).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(overlaps).toBe(0);
+  });
+
+  it('keeps one receive outstanding whatever its concurrency, and runs batches of different groups at once', async () => {
+    // Several long polls would all be woken by each send and all but one come back empty.
+    let receiving = 0;
+    let maxReceiving = 0;
+    const counting = {
+      send: async (command: unknown, options?: unknown) => {
+        const isReceive = command instanceof ReceiveMessageCommand;
+        if (isReceive) {
+          receiving += 1;
+          maxReceiving = Math.max(maxReceiving, receiving);
+        }
+        try {
+          return await emulators.sqs.send(command as never, options as never);
+        } finally {
+          if (isReceive) receiving -= 1;
+        }
+      },
+    } as unknown as typeof emulators.sqs;
+    let running = 0;
+    let maxRunning = 0;
+    const release: (() => void)[] = [];
+    const bodies: string[] = [];
+    const p = startSqsPoller({
+      sqs: counting,
+      queueUrl: emulators.queues.inbound.url,
+      queueArn: emulators.queues.inbound.arn,
+      region: emulators.region,
+      fn,
+      concurrency: 3,
+      waitTimeSeconds: 1,
+      handler: async (event) => {
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        bodies.push(...event.Records.map((r) => r.body));
+        // Held until three batches run together: only a poller that runs them at once gets there.
+        if (running < 3) await new Promise<void>((r) => release.push(r));
+        else for (const r of release.splice(0)) r();
+        running -= 1;
+        return { batchItemFailures: [] };
+      },
+    });
+    for (const g of ['one-a', 'one-b', 'one-c']) await sendFifo(g, [g]);
+    await until(() => bodies.length === 3);
+    await p.stop();
+    expect(bodies.sort()).toEqual(['one-a', 'one-b', 'one-c']);
+    expect(maxRunning).toBe(3);
+    expect(maxReceiving).toBe(1);
+  });
+
+  it('splits one receive over the free invocations, each message group whole and in order', () => {
+    const m = (id: string, group?: string) => ({
+      MessageId: id,
+      ...(group ? { Attributes: { MessageGroupId: group } } : {}),
+    });
+    const received = [m('a1', 'a'), m('b1', 'b'), m('a2', 'a'), m('c1', 'c'), m('a3', 'a')];
+    const ids = (batches: ReturnType<typeof splitBatch>) => batches.map((b) => b.map((x) => x.MessageId));
+    expect(ids(splitBatch(received, 1))).toEqual([['a1', 'a2', 'a3', 'b1', 'c1']]);
+    expect(ids(splitBatch(received, 2))).toEqual([['a1', 'a2', 'a3', 'c1'], ['b1']]);
+    expect(ids(splitBatch(received, 10))).toEqual([['a1', 'a2', 'a3'], ['b1'], ['c1']]);
+    // A standard queue's messages are independent of each other.
+    expect(ids(splitBatch([m('x'), m('y')], 4))).toEqual([['x'], ['y']]);
+    expect(ids(splitBatch([m('x'), m('y')], 0))).toEqual([['x', 'y']]);
   });
 
   it('deletes the records that succeeded and redelivers only the reported failures after the visibility timeout', async () => {

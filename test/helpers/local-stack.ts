@@ -44,6 +44,8 @@ export interface StartOptions {
   readonly dataDir?: string;
   /** Command-line arguments (e.g. `--fresh`). */
   readonly args?: readonly string[];
+  /** Node options for the stack process (e.g. `--cpu-prof`), before its script. */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface PostResult {
@@ -113,7 +115,13 @@ export async function startLocalStackProcess(options: StartOptions = {}): Promis
 
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(PROJECT_ROOT, 'bin', 'local.ts'), ...(options.args ?? [])],
+    [
+      ...(options.nodeArgs ?? []),
+      '--import',
+      'tsx',
+      join(PROJECT_ROOT, 'bin', 'local.ts'),
+      ...(options.args ?? []),
+    ],
     {
       cwd: PROJECT_ROOT,
       env,
