@@ -327,6 +327,11 @@ export function checkGrounded(reply: ResponderReply, context: TurnContext): Grou
   const facts: UngroundedFact[] = [];
   for (const message of reply.messages) {
     if (message.text) facts.push(...ungroundedFacts(message.text, evidence, statusEvidence));
+    // A button's link and the labels of buttons and quick replies are stated to the customer too.
+    const labels = [...(message.buttons ?? []), ...(message.quickReplies ?? [])].map((b) =>
+      'url' in b ? `${b.title} ${b.url}` : b.title,
+    );
+    if (labels.length > 0) facts.push(...ungroundedFacts(labels.join('\n'), evidence, statusEvidence));
   }
   if (facts.length === 0) return { pass: true };
   const listed = facts

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+import { checkGrounded } from '../../../lambdas/gates/grounding.js';
 import { BedrockResponder } from '../../../lambdas/responders/bedrock.js';
 import { REPLY_TOOL_SCHEMA } from '../../../lambdas/responders/prompt.js';
 import { type FakeBedrock, startFakeBedrock, toolReply } from '../../helpers/fake-bedrock.js';
@@ -96,5 +97,45 @@ describe('bedrock quick replies and buttons', () => {
     bedrock.enqueue(toolReply({ messages: ['Dạ vâng'], quickReplies: 'yes' }));
     const reply = await responder().respond(turnContext());
     expect(reply.messages).toEqual([{ text: 'Dạ vâng' }]);
+  });
+});
+
+describe('grounding of the model’s buttons', () => {
+  it('refuses a link button whose URL appears nowhere in the evidence, and passes one that does', () => {
+    const context = turnContext({
+      messages: [turnMessage({ text: 'xem bảng size ở đâu? https://shop.example/size' })],
+    });
+    const invented = checkGrounded(
+      {
+        messages: [
+          {
+            text: 'Bạn xem tại đây',
+            buttons: [{ type: 'url', title: 'Bảng size', url: 'https://other.example/x' }],
+          },
+        ],
+      },
+      context,
+    );
+    expect(invented.pass).toBe(false);
+    const grounded = checkGrounded(
+      {
+        messages: [
+          {
+            text: 'Bạn xem tại đây',
+            buttons: [{ type: 'url', title: 'Bảng size', url: 'https://shop.example/size' }],
+          },
+        ],
+      },
+      context,
+    );
+    expect(grounded.pass).toBe(true);
+  });
+
+  it('refuses a price put in a quick reply’s label', () => {
+    const result = checkGrounded(
+      { messages: [{ text: 'Chọn gói', quickReplies: [{ title: 'Gói 199k' }] }] },
+      turnContext({ messages: [turnMessage({ text: 'có gói nào?' })] }),
+    );
+    expect(result.pass).toBe(false);
   });
 });
