@@ -212,15 +212,12 @@ export class BedrockResponder implements Responder {
     extras: RequestExtras = {},
   ): ConverseCommandInput {
     const tools = this.structured ? (extras.tools ?? []) : [];
-    const promptOptions = {
-      structured: this.structured,
-      tools: tools.length > 0,
-      ...(extras.passages ? { passages: extras.passages } : {}),
-    };
+    const promptOptions = { structured: this.structured, tools: tools.length > 0 };
     let system: SystemContentBlock[];
     if (this.promptCache) {
-      // Tools, then the stable system text, form the cached prefix; the customer, the reference
-      // material and any regeneration reason come after the cache point.
+      // Tools, then the stable system text, form the first cached prefix; the customer and any
+      // regeneration reason come after it, then the history (a second cache point at its end)
+      // and the turn with its reference material.
       const { stable, dynamic } = buildSystemParts(context, promptOptions);
       system = [
         { text: stable },
@@ -235,7 +232,12 @@ export class BedrockResponder implements Responder {
     return {
       modelId: this.modelId,
       system,
-      messages: extras.messages ?? buildMessages(context, images),
+      messages:
+        extras.messages ??
+        buildMessages(context, images, {
+          ...(extras.passages ? { passages: extras.passages } : {}),
+          cacheHistory: this.promptCache,
+        }),
       inferenceConfig: {
         maxTokens: this.options.maxTokens ?? 1024,
         temperature: this.options.temperature ?? 0.3,
@@ -259,7 +261,7 @@ export class BedrockResponder implements Responder {
       const passages = retrieval?.passages ?? [];
       const tools = this.structured ? this.offeredTools(tenant, log) : [];
       const secrets = tenant?.secrets ?? {};
-      const messages = buildMessages(context, images);
+      const messages = buildMessages(context, images, { passages, cacheHistory: this.promptCache });
       const tokens: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
       const calls: ToolCallRecord[] = [];
       const evidence = passages.map((p) => p.text);

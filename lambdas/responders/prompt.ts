@@ -112,10 +112,29 @@ function instructions(context: TurnContext, structured: boolean, tools = false):
 export interface SystemPromptOptions {
   /** The model answers through the `reply` tool (default true). */
   readonly structured?: boolean;
-  /** Knowledge passages retrieved for this turn, best first. */
-  readonly passages?: readonly Passage[];
   /** The tenant offers tools beside `reply`. */
   readonly tools?: boolean;
+}
+
+/**
+ * The reference material of a turn as one text block (empty string when there is none). It
+ * goes in the turn's user message, not in the system prompt: it changes every turn, and
+ * anything before it (tools, instructions, persona, history) can then stay a cached prefix.
+ */
+export function referenceText(passages: readonly Passage[]): string {
+  if (passages.length === 0) return '';
+  const items = passages.map(
+    (p) => `<passage id="${p.id}">\n${p.text.slice(0, MAX_PROMPT_PASSAGE_CHARS)}\n</passage>`,
+  );
+  return `<reference>\nReference material from the business's knowledge base, most relevant first. Ground your answer on it: quote prices, product details and policies only from it.\n${items.join('\n')}\n</reference>`;
+}
+
+/** Options of {@link buildMessages}. */
+export interface MessagesOptions {
+  /** Knowledge passages of this turn (put before the turn's messages). */
+  readonly passages?: readonly Passage[];
+  /** Mark the end of the history as a cache point (the history only grows from turn to turn). */
+  readonly cacheHistory?: boolean;
 }
 
 /** Longest passage text put in a prompt, in characters. */
@@ -123,9 +142,9 @@ export const MAX_PROMPT_PASSAGE_CHARS = 2000;
 
 /**
  * The system prompt in two parts: `stable` (instructions and persona: identical from turn to
- * turn of a tenant, so a prompt cache can keep it) and `dynamic` (the customer, summaries, this
- * turn's reference material, a summary request, a regeneration reason). Either may be empty
- * only for `dynamic`.
+ * turn of a tenant, so a prompt cache can keep it) and `dynamic` (the customer, summaries, a
+ * summary request, a regeneration reason; may be empty). The turn's reference material is not
+ * here: see {@link referenceText}.
  */
 export function buildSystemParts(
   context: TurnContext,
@@ -148,15 +167,6 @@ export function buildSystemParts(
       `Summaries of earlier conversations, oldest first:\n${context.summaries.map((s) => `- ${s}`).join('\n')}`,
     );
   }
-  const passages = options.passages ?? [];
-  if (passages.length > 0) {
-    const items = passages.map(
-      (p) => `<passage id="${p.id}">\n${p.text.slice(0, MAX_PROMPT_PASSAGE_CHARS)}\n</passage>`,
-    );
-    sections.push(
-      `Reference material from the business's knowledge base, most relevant first. Ground your answer on it: quote prices, product details and policies only from it.\n${items.join('\n')}`,
-    );
-  }
   if (context.wantSummary && structured) {
     sections.push(
       'Also fill in summary: two or three sentences summarising the conversation so far, including this turn, for future reference.',
@@ -170,7 +180,7 @@ export function buildSystemParts(
   return { stable: stable.join('\n\n'), dynamic: sections.join('\n\n') };
 }
 
-/** The system prompt of a turn as one text: instructions, persona, customer, summaries, reference material. */
+/** The system prompt of a turn as one text: instructions, persona, customer, summaries. */
 export function buildSystemPrompt(context: TurnContext, options: SystemPromptOptions = {}): string {
   const { stable, dynamic } = buildSystemParts(context, options);
   return dynamic === '' ? stable : `${stable}\n\n${dynamic}`;
@@ -205,7 +215,11 @@ export interface TurnImage {
  * assistant entries dropped (Converse requires starting with the user); the turn's messages and
  * images appended to the final user message.
  */
-export function buildMessages(context: TurnContext, images: readonly TurnImage[] = []): Message[] {
+export function buildMessages(
+  context: TurnContext,
+  images: readonly TurnImage[] = [],
+  options: MessagesOptions = {},
+): Message[] {
   const messages: { role: 'user' | 'assistant'; content: ContentBlock[] }[] = [];
   const push = (role: 'user' | 'assistant', blocks: ContentBlock[]): void => {
     if (blocks.length === 0) return;
@@ -231,6 +245,14 @@ export function buildMessages(context: TurnContext, images: readonly TurnImage[]
     }
   });
   if (turn.length === 0) turn.push({ text: '[the customer sent an empty message]' });
+  const reference = referenceText(options.passages ?? []);
+  if (reference) turn.unshift({ text: reference });
+  if (options.cacheHistory && messages.length > 0) {
+    // After the last history block: merged into a user message or closing an assistant one.
+    const last = messages.at(-1)!;
+    if (last.role === 'user') turn.unshift({ cachePoint: { type: 'default' } });
+    else last.content.push({ cachePoint: { type: 'default' } });
+  }
   push('user', turn);
   return messages.map((m) => ({ role: m.role, content: m.content }));
 }

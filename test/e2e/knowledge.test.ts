@@ -48,7 +48,7 @@ function model(request: ConverseRequest): FakeResponse {
   }
   const order = /[A-Z]{2}-\d{8}-\d{3}/.exec(JSON.stringify(blocks(request)))?.[0];
   if (order) return toolUse('order_status', { orderId: order });
-  const price = /price: (\d+)/.exec(system(request))?.[1];
+  const price = /price: (\d+)/.exec(JSON.stringify(blocks(request)))?.[1];
   return toolReply({
     messages: [
       price ? `Áo thun basic giá ${Number(price).toLocaleString('de-DE')}đ ạ.` : 'Shop chưa có thông tin ạ.',
@@ -139,8 +139,9 @@ describe('knowledge and tools through the local stack', () => {
       let replies = await send(`Áo thun basic giá bao nhiêu vậy shop? ${t}`, 1);
       expect(replies[0]).toBe('Áo thun basic giá 199.000đ ạ.');
       const first = bedrock.requests.find((r) => JSON.stringify(r.body.messages).includes(t))!;
-      expect(system(first)).toContain('<passage id="products.csv#1">');
-      expect(system(first)).not.toContain('products.csv#9');
+      const turn = JSON.stringify(blocks(first));
+      expect(turn).toContain('<passage id=\\"products.csv#1\\">');
+      expect(turn).toContain('Áo thun basic; price: 199000');
 
       // 2. A tool call: the order tool answers, its result reaches the reply.
       replies = await send('Kiểm tra giúp mình đơn YD-20260312-001', 2);

@@ -14,10 +14,12 @@
  *
  * With `tokens: true` the Converse usage is computed from the request (about 4 bytes of JSON
  * per token) and prompt caching is emulated as Bedrock documents it: the prefix up to a
- * `cachePoint` (tools, then system blocks) is written to the cache the first time
- * (`cacheWriteInputTokens`) and read from it while unchanged (`cacheReadInputTokens`), when it
- * holds at least `cacheMinTokens`; `inputTokens` counts the rest.
+ * `cachePoint` (tools, system blocks, then message blocks, in that order) is written to the
+ * cache the first time (`cacheWriteInputTokens`) and read from it while unchanged
+ * (`cacheReadInputTokens`, the longest earlier prefix found at a block boundary), when it holds
+ * at least `cacheMinTokens`; `inputTokens` counts the rest.
  */
+import { createHash } from 'node:crypto';
 import {
   createServer,
   type Http2ServerRequest,
@@ -129,26 +131,58 @@ export function estimateTokens(value: unknown): number {
   return Math.ceil(Buffer.byteLength(JSON.stringify(value ?? ''), 'utf8') / 4);
 }
 
+/**
+ * Usage of a Converse request with prompt caching emulated: the request is a sequence of blocks
+ * (tools, system blocks, message content blocks); a `cachePoint` marks the prefix before it. The
+ * longest prefix cached by an earlier request (at any block boundary, as Bedrock looks back from
+ * a cache point) is read; the part from there to the last cache point is written, when that
+ * prefix reaches `minTokens`; the rest is plain input. `cachePoint` blocks themselves are free.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: raw request JSON
 function usageOf(body: any, output: unknown, cache: Set<string>, minTokens: number): Record<string, number> {
-  const tools: unknown[] = body.toolConfig?.tools ?? [];
-  const system: unknown[] = body.system ?? [];
-  const total = estimateTokens(tools) + estimateTokens(system) + estimateTokens(body.messages);
+  const blocks: { key: string; tokens: number }[] = [];
+  const checkpoints: number[] = [];
+  const add = (scope: string, block: unknown): void => {
+    if (typeof block === 'object' && block !== null && 'cachePoint' in block) {
+      if (blocks.length > 0) checkpoints.push(blocks.length);
+      return;
+    }
+    blocks.push({ key: `${scope}:${JSON.stringify(block)}`, tokens: estimateTokens(block) });
+  };
+  for (const tool of body.toolConfig?.tools ?? []) add('tool', tool);
+  for (const block of body.system ?? []) add('system', block);
+  for (const message of body.messages ?? [])
+    for (const block of message.content ?? []) add(message.role, block);
+  const prefixKeys: string[] = [];
+  const prefixTokens: number[] = [0];
+  const hash = createHash('sha256');
+  for (const block of blocks) {
+    hash.update(block.key);
+    prefixKeys.push(hash.copy().digest('hex'));
+    prefixTokens.push(prefixTokens.at(-1)! + block.tokens);
+  }
+  const total = prefixTokens.at(-1)!;
   const outputTokens = estimateTokens(output);
-  const at = system.findIndex((b) => typeof b === 'object' && b !== null && 'cachePoint' in b);
-  if (at < 0) return { inputTokens: total, outputTokens, totalTokens: total + outputTokens };
-  const prefix = JSON.stringify([tools, system.slice(0, at)]);
-  const prefixTokens = estimateTokens(tools) + estimateTokens(system.slice(0, at));
-  if (prefixTokens < minTokens)
-    return { inputTokens: total, outputTokens, totalTokens: total + outputTokens };
-  const hit = cache.has(prefix);
-  cache.add(prefix);
-  const input = total - prefixTokens;
+  const plain = { inputTokens: total, outputTokens, totalTokens: total + outputTokens };
+  const eligible = checkpoints.filter((c) => prefixTokens[c]! >= minTokens);
+  const last = eligible.at(-1);
+  if (last === undefined) return plain;
+  let read = 0;
+  for (let n = last; n > 0; n -= 1) {
+    if (cache.has(prefixKeys[n - 1]!)) {
+      read = n;
+      break;
+    }
+  }
+  for (const c of eligible) cache.add(prefixKeys[c - 1]!);
+  const cacheRead = prefixTokens[read]!;
+  const cacheWrite = prefixTokens[last]! - cacheRead;
   return {
-    inputTokens: input,
+    inputTokens: total - prefixTokens[last]!,
     outputTokens,
     totalTokens: total + outputTokens,
-    ...(hit ? { cacheReadInputTokens: prefixTokens } : { cacheWriteInputTokens: prefixTokens }),
+    ...(cacheRead > 0 ? { cacheReadInputTokens: cacheRead } : {}),
+    ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}),
   };
 }
 

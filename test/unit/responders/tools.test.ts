@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  buildMessages,
   buildSystemParts,
   buildSystemPrompt,
   hiddenInstructions,
 } from '../../../lambdas/responders/prompt.js';
 import { callTool, fillUrlTemplate, toolSpecs, usableTools } from '../../../lambdas/responders/tools.js';
 import { parseTenantDocument, type ToolDeclaration } from '../../../lambdas/shared/tenant.js';
-import { turnContext } from './context.js';
+import { turnContext, turnMessage } from './context.js';
 
 function tool(overrides: Record<string, unknown> = {}): ToolDeclaration {
   return parseTenantDocument({
@@ -143,26 +144,54 @@ describe('callTool', () => {
   });
 });
 
-describe('system prompt parts', () => {
-  it('keeps instructions and persona stable and puts the customer, passages and reason after them', () => {
+describe('system prompt parts and the turn message', () => {
+  it('keeps instructions and persona stable and puts the customer and reason after them', () => {
     const context = turnContext({
       settings: { persona: 'Bạn là Lan.', bannedPhrases: [], fallbackReply: 'x' },
       customer: { id: '1', name: 'Chị Mai' },
       regenerationReason: 'the reply stated the price "1k"',
     });
-    const passages = [{ id: 'p#1', text: 'Áo thun 199.000đ', score: 1, source: 's' }];
-    const { stable, dynamic } = buildSystemParts(context, { passages, tools: true });
+    const { stable, dynamic } = buildSystemParts(context, { tools: true });
     expect(stable).toContain('Bạn là Lan.');
     expect(stable).toContain('call it first');
     expect(stable).not.toContain('Chị Mai');
     expect(dynamic).toContain('Chị Mai');
-    expect(dynamic).toContain('<passage id="p#1">\nÁo thun 199.000đ\n</passage>');
-    expect(dynamic.indexOf('<passage')).toBeLessThan(dynamic.indexOf('rejected because'));
-    expect(buildSystemPrompt(context, { passages, tools: true })).toBe(`${stable}\n\n${dynamic}`);
+    expect(dynamic).toContain('rejected because');
+    expect(buildSystemPrompt(context, { tools: true })).toBe(`${stable}\n\n${dynamic}`);
     const sameTenantOtherTurn = buildSystemParts(turnContext({ settings: context.settings }), {
       tools: true,
     });
     expect(sameTenantOtherTurn.stable).toBe(stable);
     expect(hiddenInstructions(context, { tools: true })).toContain('State prices, phone numbers');
+  });
+
+  it('puts the passages at the start of the turn and a cache point right after the history', () => {
+    const passages = [{ id: 'p#1', text: 'Áo thun 199.000đ', score: 1, source: 's' }];
+    const endsWithBot = turnContext({
+      history: [
+        { role: 'customer', text: 'Chào shop', at: 1 },
+        { role: 'bot', text: 'Dạ chào chị', at: 2 },
+      ],
+      messages: [turnMessage({ text: 'Áo thun giá?' })],
+    });
+    const messages = buildMessages(endsWithBot, [], { passages, cacheHistory: true });
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(messages[1]!.content).toEqual([{ text: 'Dạ chào chị' }, { cachePoint: { type: 'default' } }]);
+    expect(messages[2]!.content![0]!.text).toContain('<passage id="p#1">\nÁo thun 199.000đ\n</passage>');
+    expect(messages[2]!.content![1]).toEqual({ text: 'Áo thun giá?' });
+
+    const endsWithCustomer = turnContext({
+      history: [{ role: 'customer', text: 'Chào shop', at: 1 }],
+      messages: [turnMessage({ text: 'Áo thun giá?' })],
+    });
+    const merged = buildMessages(endsWithCustomer, [], { passages, cacheHistory: true });
+    expect(merged).toHaveLength(1);
+    expect(merged[0]!.content!.map((b) => (b.cachePoint ? 'cache' : b.text?.slice(0, 11)))).toEqual([
+      'Chào shop',
+      'cache',
+      '<reference>',
+      'Áo thun giá',
+    ]);
+    expect(buildMessages(turnContext(), [], { cacheHistory: true })[0]!.content).toEqual([{ text: 'hello' }]);
   });
 });
