@@ -11,7 +11,7 @@
  * Lengths are in UTF-16 code units (how the platforms count characters); a surrogate pair is
  * never split. Telegram counts `callback_data` in UTF-8 bytes: {@link boundedPayloadBytes}.
  */
-import type { QuickReply, ReplyButton } from '../../contracts/responder.js';
+import type { QuickReply } from '../../contracts/responder.js';
 import { truncateText, wellFormed } from '../limits.js';
 import type { SendExtras } from '../types.js';
 
@@ -276,16 +276,4 @@ function fitWithMarker(text: string, max: number): string {
     limit -= out.length - max;
   }
   return '';
-}
-
-/** Only URL buttons (and no quick replies or postback buttons). */
-export function onlyUrlButtons(extras: SendExtras): boolean {
-  return (extras.quickReplies?.length ?? 0) === 0 && (extras.buttons ?? []).every((b) => b.type === 'url');
-}
-
-/** The postback buttons of `extras`. */
-export function postbackButtons(extras: SendExtras): Extract<ReplyButton, { readonly type: 'postback' }>[] {
-  return (extras.buttons ?? []).filter(
-    (b): b is Extract<ReplyButton, { readonly type: 'postback' }> => b.type === 'postback',
-  );
 }
