@@ -118,10 +118,13 @@ export function handlerEnvironment(
   // The sandbox answers any version; a real Graph base may need the one the app is on.
   env[ENV.graphApiVersion] = userEnv[ENV.graphApiVersion] || DEFAULTS.graphApiVersion;
   if (config.maxReceiveCount !== undefined) env[ENV.maxReceiveCount] = String(config.maxReceiveCount);
-  // Each tenant's knowledge/<tenantId>/ folder next to the tenants file is indexed in process
-  // (docs/knowledge.md); tenant tools may call local http:// servers.
-  const knowledgeDir = config.tenantsFile ? join(dirname(config.tenantsFile), 'knowledge') : undefined;
-  if (knowledgeDir && existsSync(knowledgeDir)) env[ENV.knowledgeDir] = knowledgeDir;
+  // Each tenant's knowledge/<tenantId>/ folder (next to the tenants file, else in the data
+  // directory, as the tenant CLI writes it) is indexed in process (docs/knowledge.md); tenant
+  // tools may call local http:// servers.
+  const knowledgeDir =
+    userEnv[ENV.knowledgeDir] ||
+    join(config.tenantsFile ? dirname(config.tenantsFile) : config.stateDir, 'knowledge');
+  if (existsSync(knowledgeDir)) env[ENV.knowledgeDir] = knowledgeDir;
   env[ENV.toolAllowHttp] = 'true';
   // The emulators share the machine with everything else: under a burst an SQS send can take
   // seconds, which the webhook's 1.5 s answer deadline (tuned for AWS) turns into 503s and retry
