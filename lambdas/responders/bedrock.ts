@@ -259,7 +259,8 @@ export class BedrockResponder implements Responder {
         knowledgeOn ? this.retrieve(context, deadline, log) : Promise.resolve(undefined),
       ]);
       const passages = retrieval?.passages ?? [];
-      const tools = this.structured ? this.offeredTools(tenant, log) : [];
+      // TOOL_MAX_ROUNDS=0 turns tools off: nothing is offered.
+      const tools = this.structured && this.maxToolRounds > 0 ? this.offeredTools(tenant, log) : [];
       const secrets = tenant?.secrets ?? {};
       const messages = buildMessages(context, images, { passages, cacheHistory: this.promptCache });
       const tokens: Tokens = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };

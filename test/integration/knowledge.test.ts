@@ -380,6 +380,12 @@ describe('tenant tools', () => {
     expect(reply.diagnostics?.tools).toHaveLength(2);
   });
 
+  it('offers no tool when TOOL_MAX_ROUNDS is 0', async () => {
+    await responder({ maxToolRounds: 0 }).respond(shopA('Đơn YD-20260312-001?'));
+    expect(bedrock.requests[0]!.body.toolConfig.tools).toHaveLength(1);
+    expect(toolRequests).toHaveLength(0);
+  });
+
   it('does not offer an http:// tool unless http is allowed (deployed stacks are https only)', async () => {
     await responder({ allowHttpTools: false }).respond(shopA('Đơn YD-20260312-001?'));
     expect(bedrock.requests[0]!.body.toolConfig.tools).toHaveLength(1);
