@@ -291,7 +291,15 @@ function createSendApiSender(channel: 'messenger' | 'instagram', options: Sender
       if (!isComment(target)) return send(target, message, signal);
       const fields: Record<string, string> =
         channel === 'messenger' ? { attachment_url: imageUrl } : { message: imageUrl };
-      return answerComment(target, message, fields, signal);
+      if (commentMode(target) !== 'private') return publicReply(target, fields, signal);
+      // A comment takes one private reply: the image (sent before its text) would spend it and the
+      // text would be refused, so the text is the one sent and the image part is recorded failed.
+      return Promise.reject(
+        new PermanentSendError(
+          'PRIVATE_REPLY_IMAGE',
+          `${channel} send: a comment's single private reply carries the reply's text, not its image.`,
+        ),
+      );
     },
     typing: (target, signal) =>
       // No typing indicator under a comment (the private reply opens the thread).

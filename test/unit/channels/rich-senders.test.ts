@@ -10,6 +10,7 @@ import { createSender } from '../../../lambdas/channels/send/index.js';
 import { sendApiMessage, whatsappPayload } from '../../../lambdas/channels/send/meta.js';
 import { telegramMarkup } from '../../../lambdas/channels/send/telegram.js';
 import type { SendExtras, SendTarget } from '../../../lambdas/channels/types.js';
+import { PermanentSendError } from '../../../lambdas/shared/errors.js';
 import type { ChannelName } from '../../../lambdas/shared/model.js';
 import { parseTenantDocument, type TenantDocument } from '../../../lambdas/shared/tenant.js';
 
@@ -198,6 +199,24 @@ describe('comment replies (settings.comments)', () => {
       ['messages', 200],
       ['replies', 400],
     ]);
+  });
+
+  it('keeps the single private reply for the text: an image part is refused without a call, public replies take it', async () => {
+    const err = await sender('messenger')
+      .sendImage(comment('messenger', tenant), 'https://cdn.example/a.png')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermanentSendError);
+    expect((err as PermanentSendError).platformCode).toBe('PRIVATE_REPLY_IMAGE');
+    expect(sandbox.messages()).toEqual([]);
+    await sender('messenger').sendImage(
+      comment('messenger', tenantWith('public')),
+      'https://cdn.example/a.png',
+    );
+    expect(last()).toMatchObject({
+      path: expect.stringMatching(/\/messenger-c1\/comments$/),
+      body: { attachment_url: 'https://cdn.example/a.png' },
+      delivered: true,
+    });
   });
 
   it('sends no typing indicator under a comment', async () => {
