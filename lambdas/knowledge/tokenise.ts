@@ -14,7 +14,11 @@ const WORD = /[\p{L}\p{M}\p{N}]+(?:[.,]\p{N}+)*/gu;
 
 /** `word` without diacritics (`đ` → `d`). */
 export function stripDiacritics(word: string): string {
-  return word.normalize('NFD').replace(MARKS, '').replace(D_STROKE, (c) => (c === 'đ' ? 'd' : 'D')).normalize('NFC');
+  return word
+    .normalize('NFD')
+    .replace(MARKS, '')
+    .replace(D_STROKE, (c) => (c === 'đ' ? 'd' : 'D'))
+    .normalize('NFC');
 }
 
 /** The words of `text`: NFC, lower case, numbers reduced to their digits. */
