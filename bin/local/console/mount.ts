@@ -9,6 +9,7 @@ import { openTrail } from '../../ops/trail.js';
 import type { EmulatorThread } from '../emulator-thread.js';
 import { LOCAL_CREDENTIALS } from '../emulators.js';
 import type { SandboxHandler } from '../sandbox.js';
+import { consoleScript } from './assets.js';
 import { type ConsoleMount, createConsole } from './server.js';
 
 /** The console mounted in the local stack. */
@@ -25,6 +26,10 @@ export async function mountConsole(options: {
   readonly log: { warn(message: string): void };
 }): Promise<LocalConsole> {
   const { emulators } = options;
+  // Bundle the page's script now, off the first visitor's clock.
+  void consoleScript().catch((err: unknown) =>
+    options.log.warn(`console: bundling the page failed: ${String(err)}`),
+  );
   const trail = await openTrail({
     table: emulators.tables.memory,
     endpoint: emulators.dynamoEndpoint,

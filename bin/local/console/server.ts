@@ -127,6 +127,18 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
     for (const client of clients) client.write(frame);
   };
 
+  // One listing per tenant at a time: a page's GET and the event stream's scan share it (each is
+  // a table scan plus a query per conversation).
+  const inFlight = new Map<string, Promise<ConversationSummary[]>>();
+  const listOnce = (trail: TrailApi, tenantId: string): Promise<ConversationSummary[]> => {
+    let pending = inFlight.get(tenantId);
+    if (!pending) {
+      pending = trail.list({ tenantId }).finally(() => inFlight.delete(tenantId));
+      inFlight.set(tenantId, pending);
+    }
+    return pending;
+  };
+
   const tenantOf = (tenantId: string): TenantDocument | undefined =>
     options.tenants.find((t) => t.tenantId === tenantId);
 
@@ -153,7 +165,7 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
       const trail = options.trail();
       if (!trail) return;
       for (const tenant of options.tenants) {
-        const list = await trail.list({ tenantId: tenant.tenantId });
+        const list = await listOnce(trail, tenant.tenantId);
         for (const summary of list) {
           const key = `${summary.tenantId}\u0000${summary.channel}\u0000${summary.conversationId}`;
           const json = JSON.stringify(summary);
@@ -173,7 +185,6 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
   const startScanning = (): void => {
     if (timer) return;
     timer = setInterval(() => void scan(), pollMs);
-    void scan(true);
     timer.unref();
   };
   const stopScanning = (): void => {
@@ -209,11 +220,10 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
     if (!trail) return;
     const since = url.searchParams.get('since');
     const sinceMs = since !== null && /^\d+$/.test(since) ? Number(since) : undefined;
-    const list: ConversationSummary[] = await trail.list({
-      tenantId,
-      ...(sinceMs !== undefined ? { sinceMs } : {}),
-    });
-    list.sort((a, b) => b.lastActivityAt - a.lastActivityAt);
+    const all = await listOnce(trail, tenantId);
+    const list = all
+      .filter((c) => sinceMs === undefined || c.lastActivityAt >= sinceMs)
+      .sort((a, b) => b.lastActivityAt - a.lastActivityAt);
     writeJson(res, 200, { tenantId, conversations: list });
   };
 

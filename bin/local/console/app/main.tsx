@@ -35,6 +35,9 @@ const ICON: Record<string, string> = {
   pancake: 'P',
 };
 
+/** The tenant last looked at, kept across reloads. */
+const TENANT_KEY = 'chat-relay-console:tenant';
+
 const keyOf = (a: Address): string => `${a.tenantId}/${a.channel}/${a.conversationId}`;
 const path = (a: Address): string =>
   `/api/conversations/${encodeURIComponent(a.tenantId)}/${a.channel}/${encodeURIComponent(a.conversationId)}`;
@@ -130,8 +133,9 @@ function Turn(props: { turn: AuditTurn; detail: Detail; onResend: (replyId: stri
             {turn.responder.name} {turn.responder.latencyMs} ms
           </span>
         ) : null}
-        {turn.gates.map((g) => (
-          <span class="stage" data-testid="gate" key={g.gate} title={g.reason ?? ''}>
+        {turn.gates.map((g, i) => (
+          // A gate can run more than once in a turn (a regenerated candidate is checked again).
+          <span class="stage" data-testid="gate" key={`${i}-${g.gate}`} title={g.reason ?? ''}>
             {g.gate}: {g.outcome}
           </span>
         ))}
@@ -286,9 +290,12 @@ function App() {
   const pendingRef = useRef<{ channel: string; id: string } | undefined>(undefined);
 
   useEffect(() => {
+    // The tenant looked at last is listed while the tenants load (first paint).
+    const kept = localStorage.getItem(TENANT_KEY);
+    if (kept) setTenantId(kept);
     void api<{ tenants: Tenant[] }>('/api/tenants').then((r) => {
       setTenants(r.tenants);
-      setTenantId(r.tenants[0]?.tenantId ?? '');
+      setTenantId(r.tenants.find((t) => t.tenantId === kept)?.tenantId ?? r.tenants[0]?.tenantId ?? '');
     });
     const tick = setInterval(() => setNow(Date.now()), 15_000);
     return () => clearInterval(tick);
@@ -296,10 +303,14 @@ function App() {
 
   const loadList = useCallback(async (t: string) => {
     if (!t) return;
-    const r = await api<{ conversations: ConversationSummary[] }>(
-      `/api/conversations?tenant=${encodeURIComponent(t)}`,
-    );
-    if (tenantRef.current === t) setConversations(r.conversations);
+    try {
+      const r = await api<{ conversations: ConversationSummary[] }>(
+        `/api/conversations?tenant=${encodeURIComponent(t)}`,
+      );
+      if (tenantRef.current === t) setConversations(r.conversations);
+    } catch {
+      // A kept tenant the stack no longer has: the tenants' answer picks another.
+    }
   }, []);
 
   const loadDetail = useCallback(async () => {
@@ -431,8 +442,10 @@ function App() {
           aria-label="tenant"
           value={tenantId}
           onChange={(e) => {
+            const next = (e.target as HTMLSelectElement).value;
+            localStorage.setItem(TENANT_KEY, next);
             setSelected(undefined);
-            setTenantId((e.target as HTMLSelectElement).value);
+            setTenantId(next);
           }}
           data-testid="tenant"
         >
