@@ -11,7 +11,7 @@
  * retriever indexes, `<dir of the tenants file>/knowledge/{tenantId}/`, unchanged (it reads CSV
  * rows itself and needs no sidecar); `sync` has nothing to do.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import {
   BedrockAgentClient,
@@ -464,7 +464,7 @@ function localVerb(args: KnowledgeArgs, io: CliIo): number {
   const root = localKnowledgeDir(args, io.env);
   if (args.verb === 'sync') {
     io.out(
-      `Local stack: nothing to sync. The local retriever indexes ${root}/<tenantId>/ itself and re-reads it when a file changes.`,
+      `Local stack: nothing to sync. The local retriever indexes ${root}/<tenantId>/ itself and re-reads it when a file changes (npm start wires the folder when it exists at start).`,
     );
     return EXIT.ok;
   }
@@ -472,6 +472,7 @@ function localVerb(args: KnowledgeArgs, io: CliIo): number {
   const dir = join(root, tenantId);
   if (args.verb === 'add') {
     const docs = prepareAll(args.names, tenantId, LOCAL_MAX_BYTES);
+    const rootExisted = existsSync(root);
     mkdirSync(dir, { recursive: true });
     for (const doc of docs) {
       copyFileSync(doc.path, join(dir, doc.name));
@@ -483,7 +484,11 @@ function localVerb(args: KnowledgeArgs, io: CliIo): number {
         );
       }
     }
-    io.out('The local stack picks the files up at its next retrieval; no sync needed.');
+    io.out(
+      rootExisted
+        ? 'The local stack picks the files up at its next retrieval; no sync needed.'
+        : `Created ${root}: restart npm start (it indexes the knowledge folder only when the folder exists at start); no sync needed.`,
+    );
     return EXIT.ok;
   }
   const files = existingFiles(dir);

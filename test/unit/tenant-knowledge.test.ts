@@ -179,6 +179,12 @@ describe('local stack (real files)', () => {
     expect(readdirSync(dir).sort()).toEqual(['Chinh-sach.md', 'catalogue.csv']);
     expect(readFileSync(join(dir, 'catalogue.csv'), 'utf8')).toBe(CATALOGUE);
     expect(add.out.join('\n')).toContain('Added catalogue.csv (2 products)');
+    // The first add creates the knowledge folder: npm start only wires one that exists at start.
+    expect(add.out.join('\n')).toContain('restart npm start');
+    const more = io(env);
+    expect(await runKnowledgeCli(['add', 'acme', file('more.txt', 'x')], more.io)).toBe(0);
+    expect(more.out.join('\n')).toContain('picks the files up at its next retrieval');
+    rmSync(join(dir, 'more.txt'));
 
     const list = io(env);
     expect(await runKnowledgeCli(['list', 'acme'], list.io)).toBe(0);
