@@ -82,10 +82,16 @@ function handlerNames(): string[] {
 /**
  * The bundling NodejsFunction used to do at every synth, now done once: Node 22 CommonJS
  * (Powertools ships CJS builds, and CJS needs no createRequire banner), minified, linked source
- * map without sources content, ESM sources of packages preferred (tree-shaking), AWS SDK v3 left
- * to the nodejs22.x runtime.
+ * map without sources content, ESM sources of packages preferred (tree-shaking).
+ *
+ * The AWS SDK v3 is bundled, not left to the nodejs22.x runtime's copy: tree-shaken from its ESM
+ * sources it is the few commands a handler sends, in one file, where the runtime's copy is whole
+ * client packages resolved and loaded file by file at every cold start (for the webhook that was
+ * two thirds of its cold start; test/bench/webhook.bench.ts). It also pins the SDK version the
+ * tests ran. The SDK's default credential chain is replaced by the Lambda environment's
+ * credentials (lambdas/shared/lambda-credentials.ts): about 100 KB a function never runs.
  */
-function handlerOptions(name: string, outdir: string): BuildOptions {
+export function handlerOptions(name: string, outdir: string): BuildOptions {
   return {
     entryPoints: [join(ROOT, 'lambdas', 'handlers', `${name}.ts`)],
     outfile: join(outdir, name, 'index.js'),
@@ -99,7 +105,7 @@ function handlerOptions(name: string, outdir: string): BuildOptions {
     sourcemap: true,
     sourcesContent: false,
     mainFields: ['module', 'main'],
-    external: ['@aws-sdk/*'],
+    alias: { '@aws-sdk/credential-provider-node': join(ROOT, 'lambdas', 'shared', 'lambda-credentials.ts') },
     tsconfig: join(ROOT, 'tsconfig.json'),
     logLevel: 'warning',
   };

@@ -8,8 +8,16 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ACCESS_LOG_FIELDS } from '../lib/ingest.js';
 import { PRICES } from './cost/prices.js';
-import { formatScenario, idleCost, priceScenario, readDeploymentShape, summaryLine } from './cost/report.js';
+import {
+  accessLogBytes,
+  formatScenario,
+  idleCost,
+  priceScenario,
+  readDeploymentShape,
+  summaryLine,
+} from './cost/report.js';
 import { SCENARIOS, startCostBench } from './cost/scenarios.js';
 
 const { values } = parseArgs({
@@ -35,7 +43,7 @@ const priced = [];
 try {
   for (const scenario of scenarios) {
     const result = await bench.run(scenario);
-    const p = priceScenario(result, bench.fifoQueues);
+    const p = priceScenario(result, bench.fifoQueues, accessLogBytes(JSON.stringify(ACCESS_LOG_FIELDS)));
     priced.push(p);
     console.log(`${formatScenario(p)}\n`);
   }

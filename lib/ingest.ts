@@ -23,26 +23,25 @@ import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.j
 export const WEBHOOK_ROUTE_PATH = '/webhooks/{channel}/{tenantId}';
 
 /**
- * The access log record. Only `$context` variables that cannot carry a secret: the route key
- * (the template, not the request path), status, latencies, integration status and error,
- * source ip, protocol and response length. Deliberately absent: `$context.path`, the query
- * string, headers (including the user agent) and the body.
+ * The access log record: one compact JSON line per request (CloudWatch Logs bills every byte;
+ * the event's own timestamp is the request time). Keys: `id` request id, `ip` source ip, `m`
+ * method, `s` status, `ms` response latency, `len` response length, `is` / `ims` integration
+ * status and latency, `err` / `ierr` API Gateway's and the integration's error message (`-`
+ * when none). Only `$context` variables that cannot carry a secret. Deliberately absent: the
+ * path (tenant ids from scanners), the query string (Pancake's webhook token), headers
+ * (including the user agent) and the body.
  */
 export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
-  requestId: '$context.requestId',
-  requestTime: '$context.requestTime',
-  requestTimeEpoch: '$context.requestTimeEpoch',
-  httpMethod: '$context.httpMethod',
-  routeKey: '$context.routeKey',
-  status: '$context.status',
-  responseLatency: '$context.responseLatency',
-  responseLength: '$context.responseLength',
-  integrationStatus: '$context.integrationStatus',
-  integrationLatency: '$context.integrationLatency',
-  integrationError: '$context.integrationErrorMessage',
-  errorMessage: '$context.error.message',
+  id: '$context.requestId',
   ip: '$context.identity.sourceIp',
-  protocol: '$context.protocol',
+  m: '$context.httpMethod',
+  s: '$context.status',
+  ms: '$context.responseLatency',
+  len: '$context.responseLength',
+  is: '$context.integrationStatus',
+  ims: '$context.integrationLatency',
+  err: '$context.error.message',
+  ierr: '$context.integrationErrorMessage',
 };
 
 /** Properties of {@link RelayIngest}. */

@@ -147,8 +147,10 @@ export interface ChatRelayProps {
    */
   readonly enqueueBudget?: Duration;
   /**
-   * How long a function caches a tenant document (`TENANT_CACHE_SECONDS`).
-   * @default Duration.minutes(5)
+   * How long a function uses a cached tenant document before re-reading it
+   * (`TENANT_CACHE_SECONDS`). A webhook signature, token or channel the cached document refuses
+   * re-reads it sooner, at most once a minute per tenant (docs/tenants.md).
+   * @default Duration.hours(1)
    */
   readonly tenantCacheTtl?: Duration;
   /**

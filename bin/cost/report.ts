@@ -2,6 +2,7 @@
  * Prices what ./scenarios.ts counted (./prices.ts) and formats the tables of `npm run cost`.
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULTS } from '../../lambdas/contracts/defaults.js';
 import { PRICES, SECONDS_PER_MONTH } from './prices.js';
 import type { ScenarioResult } from './scenarios.js';
 
@@ -9,14 +10,35 @@ import type { ScenarioResult } from './scenarios.js';
 export const LAMBDA_GB = 256 / 1024;
 
 /**
- * CloudWatch Logs bytes per Lambda invocation that the local stack cannot measure: one EMF
- * document (~650 B; the local stack disables metrics). The platform's START/END/REPORT lines
- * (~350 B) are not written: the functions log system lines at WARN (lib/function-defaults.ts).
- * Application log lines are measured (ScenarioResult.logBytes).
+ * Example values of the API Gateway variables the access log may use, as a Messenger webhook
+ * fills them (a 36-character tenant id is the longest usual one).
  */
-export const UNMEASURED_LOG_BYTES_PER_INVOCATION = 650;
-/** API Gateway access log line per webhook (lib/ingest.ts access log format), bytes. */
-export const ACCESS_LOG_BYTES = 350;
+const ACCESS_LOG_EXAMPLE: Readonly<Record<string, string>> = {
+  '$context.requestId': 'Jx1abcDEFghiJKL=',
+  '$context.requestTime': '02/Dec/2026:09:24:36 +0000',
+  '$context.requestTimeEpoch': '1764667476',
+  '$context.httpMethod': 'POST',
+  '$context.routeKey': 'POST /webhooks/{channel}/{tenantId}',
+  '$context.path': '/webhooks/messenger/acme-shop',
+  '$context.status': '200',
+  '$context.responseLatency': '48',
+  '$context.responseLength': '61',
+  '$context.integrationStatus': '200',
+  '$context.integrationLatency': '45',
+  '$context.integrationErrorMessage': '-',
+  '$context.error.message': '-',
+  '$context.identity.sourceIp': '173.252.127.117',
+  '$context.protocol': 'HTTP/1.1',
+};
+
+/**
+ * Bytes of one API Gateway access log line in `format` (lib/ingest.ts), with example values:
+ * the local stack has no API Gateway, so this line is modelled, not measured.
+ */
+export function accessLogBytes(format: string): number {
+  const line = format.replace(/\$context\.[A-Za-z.]+/g, (v) => ACCESS_LOG_EXAMPLE[v] ?? 'xxxxxxxx');
+  return Buffer.byteLength(line) + 1;
+}
 
 /** The media worker's task size (lib/media.ts defaults: cpu 1024, memoryLimitMiB 2048). */
 export const MEDIA_TASK = { vcpu: 1, gb: 2 } as const;
@@ -40,10 +62,16 @@ export interface PricedScenario {
   readonly lambdaMsPerMessage: number;
   /** Webhook plus event-source invocations measured. */
   readonly lambdaInvocations: number;
+  /** CloudWatch Logs bytes per message: application lines, EMF and the access log. */
+  readonly logBytesPerMessage: number;
 }
 
-/** Prices one scenario's counts per customer message. */
-export function priceScenario(result: ScenarioResult, fifoQueues: ReadonlySet<string>): PricedScenario {
+/** Prices one scenario's counts per customer message (`accessLogLineBytes`: see {@link accessLogBytes}). */
+export function priceScenario(
+  result: ScenarioResult,
+  fifoQueues: ReadonlySet<string>,
+  accessLogLineBytes: number,
+): PricedScenario {
   const n = result.messages;
   const lines: CostLine[] = [];
   const add = (item: string, count: number, unitPrice: number): void => {
@@ -115,16 +143,12 @@ export function priceScenario(result: ScenarioResult, fifoQueues: ReadonlySet<st
   );
   add('S3 PUT', s3Put, PRICES.s3.perPut);
   add('S3 GET', s3Get, PRICES.s3.perGet);
-  add(
-    'CloudWatch Logs bytes, application (measured at INFO)',
-    result.logBytes,
-    PRICES.cloudWatch.logsPerGb / 1024 ** 3,
-  );
-  add(
-    'CloudWatch Logs bytes, EMF + access log (modelled)',
-    (webhooks + esmInvocations) * UNMEASURED_LOG_BYTES_PER_INVOCATION + webhooks * ACCESS_LOG_BYTES,
-    PRICES.cloudWatch.logsPerGb / 1024 ** 3,
-  );
+  let emfBytes = 0;
+  for (const [kind, source] of result.logSources) if (kind.startsWith('EMF ')) emfBytes += source.bytes;
+  const perByte = PRICES.cloudWatch.logsPerGb / 1024 ** 3;
+  add('CloudWatch Logs bytes, application lines (measured at INFO)', result.logBytes - emfBytes, perByte);
+  add('CloudWatch Logs bytes, EMF metric documents (measured)', emfBytes, perByte);
+  add('CloudWatch Logs bytes, API Gateway access log (modelled)', webhooks * accessLogLineBytes, perByte);
   return {
     result,
     lines,
@@ -134,6 +158,7 @@ export function priceScenario(result: ScenarioResult, fifoQueues: ReadonlySet<st
     callsPerMessage,
     lambdaMsPerMessage: ms / n,
     lambdaInvocations: webhooks + esmInvocations,
+    logBytesPerMessage: (result.logBytes + webhooks * accessLogLineBytes) / n,
   };
 }
 
@@ -241,18 +266,12 @@ export function idleCost(
     { item: 'tenant secret', monthly: PRICES.secretsManager.perSecretMonth },
     {
       // While a tenant has traffic, each function's warm container re-reads the secret when its
-      // 300 s cache expires (webhook, conversation, delivery, media worker: one container each).
-      item: 'secret re-reads while traffic flows (4 warm containers, 300 s cache)',
-      monthly: 4 * (SECONDS_PER_MONTH / 300) * PRICES.secretsManager.perCall,
+      // cache expires (webhook, conversation, delivery, media worker: one container each).
+      // Evidence re-reads (a refused signature or token) add at most one per minute per container,
+      // only while such requests arrive (lambdas/shared/tenant-store.ts; docs/tenants.md).
+      item: `secret re-reads while traffic flows (4 warm containers, ${DEFAULTS.tenantCacheSeconds} s cache)`,
+      monthly: 4 * (SECONDS_PER_MONTH / DEFAULTS.tenantCacheSeconds) * PRICES.secretsManager.perCall,
     },
-    ...(shape.knowledgeBases > 0
-      ? [
-          {
-            item: `knowledge at rest: a ${KNOWLEDGE_EXAMPLE.rows}-product catalogue (S3 documents + ${KNOWLEDGE_EXAMPLE.dimensions}-dimension vectors)`,
-            monthly: knowledgeAtRestMonthly(KNOWLEDGE_EXAMPLE.rows),
-          },
-        ]
-      : []),
   ];
   return { lines, monthly: lines.reduce((a, l) => a + l.monthly, 0), perTenant };
 }
@@ -279,6 +298,19 @@ export function formatScenario(p: PricedScenario): string {
         const units = (x: number | undefined): string => (x ? (x / p.result.messages).toFixed(2) : '');
         return `| ${k} | ${v.toFixed(2)} | ${units(c?.wcu)} | ${units(c?.rcu)} |`;
       }),
+    '',
+    '| CloudWatch Logs line (level and message, or EMF and its metrics) | lines per message | bytes per message |',
+    '|---|---:|---:|',
+    ...[...p.result.logSources]
+      .sort(([, a], [, b]) => b.bytes - a.bytes)
+      .map(
+        ([k, v]) =>
+          `| ${k} | ${(v.lines / p.result.messages).toFixed(2)} | ${Math.round(v.bytes / p.result.messages)} |`,
+      ),
+    `| API Gateway access log (modelled) | ${(p.result.webhookMs.length / p.result.messages).toFixed(2)} | ${Math.round(
+      p.logBytesPerMessage - p.result.logBytes / p.result.messages,
+    )} |`,
+    `| **total** | | **${Math.round(p.logBytesPerMessage)}** |`,
     '',
     `DynamoDB ${p.wcuPerMessage.toFixed(1)} WCU, ${p.rcuPerMessage.toFixed(1)} RCU per message; Lambda ${Math.round(
       p.lambdaMsPerMessage,

@@ -49,8 +49,10 @@ export interface ScenarioResult {
   /** Webhook invocations, measured POST → answer. */
   readonly webhookMs: readonly number[];
   readonly replies: number;
-  /** Application log bytes the handlers wrote (stdout and stderr) at the deployed INFO level. */
+  /** Log bytes the handlers wrote (stdout and stderr) at the deployed INFO level, EMF included. */
   readonly logBytes: number;
+  /** The same by {@link logSource}: application lines by level and message, EMF by metrics. */
+  readonly logSources: ReadonlyMap<string, LogSource>;
 }
 
 /** The stack, the counter and a way to run scenarios on it. */
@@ -74,30 +76,84 @@ function tenantFor(scenario: Scenario, index: number): TenantDocument {
   });
 }
 
+/** Lines and bytes of one kind of log line. */
+export interface LogSource {
+  readonly lines: number;
+  readonly bytes: number;
+}
+
 /**
- * Counts and swallows what the handlers print (Powertools writes its JSON lines through
- * `process.stdout.write`) until `stop`.
+ * The kind of a log line: `EMF <metric names>` for a metric document, `<LEVEL> <message>` for
+ * an application line, `text` for anything else.
  */
-function captureLogs(): { bytes(): number; stop(): void } {
+export function logSource(line: string): string {
+  try {
+    const parsed = JSON.parse(line) as {
+      _aws?: { CloudWatchMetrics?: { Metrics?: { Name?: string }[] }[] };
+      level?: unknown;
+      message?: unknown;
+    };
+    if (parsed._aws) {
+      const names = (parsed._aws.CloudWatchMetrics ?? []).flatMap((d) =>
+        (d.Metrics ?? []).map((m) => m.Name),
+      );
+      return `EMF ${names.join('+')}`;
+    }
+    return `${String(parsed.level ?? '?')} ${String(parsed.message ?? '').slice(0, 60)}`;
+  } catch {
+    return 'text';
+  }
+}
+
+/**
+ * Counts and swallows what the handlers print (Powertools writes its JSON log lines and EMF
+ * documents through `process.stdout.write` and `process.stderr.write`) until `stop`, by
+ * {@link logSource}.
+ */
+function captureLogs(): { bytes(): number; sources(): Map<string, LogSource>; stop(): void } {
   let bytes = 0;
+  const sources = new Map<string, LogSource>();
   const streams = [process.stdout, process.stderr];
   const originals = streams.map((s) => s.write);
-  for (const stream of streams) {
+  const partial = ['', ''];
+  streams.forEach((stream, i) => {
     stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      bytes += Buffer.byteLength(text);
+      const lines = (partial[i] + text).split('\n');
+      partial[i] = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line === '') continue;
+        const kind = logSource(line);
+        const seen = sources.get(kind) ?? { lines: 0, bytes: 0 };
+        // +1: the newline each line ends with.
+        sources.set(kind, { lines: seen.lines + 1, bytes: seen.bytes + Buffer.byteLength(line) + 1 });
+      }
       const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
       done?.();
       return true;
     }) as typeof stream.write;
-  }
+  });
   return {
     bytes: () => bytes,
+    sources: () => sources,
     stop: () => {
       streams.forEach((s, i) => {
         s.write = originals[i]!;
       });
     },
   };
+}
+
+/**
+ * Turns on the EMF metrics the local stack leaves off at INFO, so the documents a deployment
+ * writes are measured: new Metrics instances read the variable, the shared one (built when the
+ * handlers were imported) has its flag set.
+ */
+async function enableMetrics(): Promise<void> {
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  const { metrics } = await import('../../lambdas/shared/powertools.js');
+  (metrics as unknown as { disabled: boolean }).disabled = false;
 }
 
 let customerSeq = 0;
@@ -109,6 +165,8 @@ function customerId(): string {
 /** Starts the local stack in this process (fresh data directory, echo responder). */
 export async function startCostBench(scenarios: readonly Scenario[] = SCENARIOS): Promise<CostBench> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Log lines as in Lambda's JSON log format (lib/function-defaults.ts): no timestamp key.
+  process.env.AWS_LAMBDA_LOG_FORMAT = 'JSON';
   const dir = mkdtempSync(join(tmpdir(), 'chat-relay-cost-'));
   const tenants = scenarios.map((s, i) => tenantFor(s, i));
   const config = {
@@ -120,6 +178,7 @@ export async function startCostBench(scenarios: readonly Scenario[] = SCENARIOS)
     tenants,
   };
   const stack = await startLocalStack(config);
+  await enableMetrics();
   const queues: Record<string, string> = {};
   const fifoQueues = new Set<string>();
   for (const [name, q] of Object.entries(stack.emulators.queues as Record<string, { url: string }>)) {
@@ -239,6 +298,7 @@ export async function startCostBench(scenarios: readonly Scenario[] = SCENARIOS)
       webhookMs,
       replies,
       logBytes: logs.bytes(),
+      logSources: logs.sources(),
     };
   };
 

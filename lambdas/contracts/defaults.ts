@@ -58,8 +58,8 @@ export const DEFAULTS = {
   maxBodyBytes: 1_048_576,
   /** Time the webhook may spend retrying partial enqueue failures before answering 5xx (`ENQUEUE_BUDGET_MS`). */
   enqueueBudgetMs: 1500,
-  /** How long a function caches a tenant document (`TENANT_CACHE_SECONDS`). */
-  tenantCacheSeconds: 300,
+  /** How long a function uses a cached tenant document before re-reading it (`TENANT_CACHE_SECONDS`); a refused signature, token or channel re-reads it sooner, at most once a minute. */
+  tenantCacheSeconds: 3600,
   /** Receives before a message moves to its dead-letter queue (from the queue definitions). */
   maxReceiveCount: {
     inbound: QUEUE_DEFINITIONS.inbound.dlq.maxReceiveCount,

@@ -3,5 +3,7 @@
  * actor per conversation. Logic in lambdas/conversation; see docs/conversation.md.
  */
 import { createConversationHandler } from '../conversation/runtime.js';
+import { withMetrics } from '../shared/powertools.js';
 
-export const handler = createConversationHandler();
+// One EMF flush per invocation (lambdas/shared/powertools.ts).
+export const handler = withMetrics(createConversationHandler());

@@ -5,5 +5,7 @@
  * *_API_BASE variables (optional).
  */
 import { createDeliveryHandler } from '../delivery/handler.js';
+import { withMetrics } from '../shared/powertools.js';
 
-export const handler = createDeliveryHandler();
+// One EMF flush per invocation (lambdas/shared/powertools.ts).
+export const handler = withMetrics(createDeliveryHandler());

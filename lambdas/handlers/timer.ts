@@ -3,5 +3,7 @@
  * and forwards each due tick into inbound.fifo as a `flush` event (`ReportBatchItemFailures`).
  */
 import { createTimerHandler } from '../conversation/runtime.js';
+import { withMetrics } from '../shared/powertools.js';
 
-export const handler = createTimerHandler();
+// One EMF flush per invocation (lambdas/shared/powertools.ts).
+export const handler = withMetrics(createTimerHandler());

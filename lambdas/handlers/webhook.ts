@@ -1,7 +1,8 @@
 /**
  * Lambda entry of the webhook (API Gateway HTTP API, payload 2.0, `GET|POST
  * /webhooks/{channel}/{tenantId}`). Wires the real dependencies into the webhook logic
- * (lambdas/ingest/webhook.ts) once per container and flushes metrics after each request.
+ * (lambdas/ingest/webhook.ts) once per container; each request's metrics and summary go out as one EMF line at its end
+ * (withMetrics).
  *
  * Environment: INBOUND_QUEUE_URL, TENANT_SECRET_PREFIX (required); MAX_BODY_BYTES (default
  * 1048576), ENQUEUE_BUDGET_MS (default 1500: the answer deadline of a request, tenant lookup and
@@ -10,7 +11,6 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { adapterFor } from '../channels/index.js';
-import { batchedMetrics } from '../ingest/metrics.js';
 import {
   createWebhookHandler,
   DEFAULT_DEADLINE_MS,
@@ -19,12 +19,11 @@ import {
 } from '../ingest/webhook.js';
 import { CLIENT_TIMEOUTS } from '../shared/client-timeouts.js';
 import { ENV, intEnv, requireEnv } from '../shared/env.js';
-import { emitMetric, logger, metrics } from '../shared/powertools.js';
+import { emitMetric, logger, logSummary, withMetrics } from '../shared/powertools.js';
 import { sendToQueue } from '../shared/queue.js';
 import { loadTenant, refreshTenant } from '../shared/tenant-store.js';
 
 let live: WebhookHandler | undefined;
-const requestMetrics = batchedMetrics(metrics, emitMetric);
 
 function liveHandler(): WebhookHandler {
   // Built on first use, not at import: a malformed variable then answers 500 with a logged
@@ -45,30 +44,28 @@ function liveHandler(): WebhookHandler {
         signal,
       }),
     deadlineMs,
-    metric: requestMetrics.metric,
+    metric: emitMetric,
     logger,
+    summary: logSummary,
     maxBodyBytes: intEnv(ENV.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
   });
   return live;
 }
 
 /** The Lambda handler. */
-export const handler = async (
-  event: APIGatewayProxyEventV2,
-  context?: Context,
-): Promise<APIGatewayProxyStructuredResultV2> => {
-  if (context) logger.addContext(context);
-  try {
-    return await liveHandler()(event);
-  } catch (err) {
-    // Only configuration errors raised while wiring can land here; the logic never throws.
-    logger.error('Webhook handler could not start', { error: err });
-    return {
-      statusCode: 500,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ error: { code: 'CONFIGURATION', message: 'The webhook is misconfigured.' } }),
-    };
-  } finally {
-    requestMetrics.flush();
-  }
-};
+export const handler = withMetrics(
+  async (event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    if (context) logger.addContext(context);
+    try {
+      return await liveHandler()(event);
+    } catch (err) {
+      // Only configuration errors raised while wiring can land here; the logic never throws.
+      logger.error('Webhook handler could not start', { error: err });
+      return {
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: { code: 'CONFIGURATION', message: 'The webhook is misconfigured.' } }),
+      };
+    }
+  },
+);

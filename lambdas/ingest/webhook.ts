@@ -135,6 +135,11 @@ export interface WebhookDeps {
   /** Counts a catalogued metric. */
   readonly metric: (name: MetricName, value: number, dimensions: Record<string, string>) => void;
   readonly logger: WebhookLogger;
+  /**
+   * Logs the INFO summary of an accepted request (the Lambda entry writes it with the request's
+   * EMF document: lambdas/shared/powertools.ts `logSummary`). @default logger.info
+   */
+  readonly summary?: (message: string, fields: Record<string, unknown>) => void;
   /** Largest accepted body in decoded bytes. @default 1048576 */
   readonly maxBodyBytes?: number;
   /** Clock, epoch ms. @default Date.now */
@@ -161,6 +166,8 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
   const deadlineMs = deps.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const startTimer = deps.startTimer ?? realTimer;
   const { logger, metric } = deps;
+  const summary =
+    deps.summary ?? ((message: string, fields: Record<string, unknown>) => logger.info(message, fields));
 
   return async (event) => {
     const deadline = new AbortController();
@@ -281,13 +288,13 @@ export function createWebhookHandler(deps: WebhookDeps): WebhookHandler {
         }
       }
       const first = entries[0];
-      logger.info('Webhook accepted', {
+      summary('Webhook accepted', {
         ...keys,
         ...(entries.length === 1 && first
           ? { conversation: first.conversationKey, messageId: first.messageId }
           : { events: entries.slice(0, LOGGED_EVENTS).map((e) => [e.conversationKey, e.messageId]) }),
         accepted: entries.length,
-        ignored: prepared.ignoredCount,
+        ...(prepared.ignoredCount > 0 ? { ignored: prepared.ignoredCount } : {}),
       });
       const queued = queuedResponse(
         entries.length,

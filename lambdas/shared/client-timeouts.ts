@@ -29,7 +29,7 @@ export const CLIENT_TIMEOUTS = {
   sqs: { connectionTimeout: 1000, requestTimeout: 5000, throwOnRequestTimeout: true },
   /** DynamoDB: generous, because a retried conditional write after a timeout can be refused. */
   dynamodb: { connectionTimeout: 1000, requestTimeout: 5000, throwOnRequestTimeout: true },
-  /** Secrets Manager (tenant documents, cached 5 minutes). */
+  /** Secrets Manager (tenant documents, cached an hour; lambdas/shared/tenant-store.ts). */
   secretsManager: { connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true },
 } as const satisfies Record<string, ClientTimeouts>;
 
