@@ -13,6 +13,7 @@
  * Plain functions from items to the contracts' audit types, shared by the reader
  * (`lambdas/memory/trail.ts`) and the writers.
  */
+import { numberedText } from '../channels/send/rich.js';
 import type {
   AuditDelivery,
   AuditGate,
@@ -222,7 +223,9 @@ export function historyEntries(
   }
   const replyAt = num(turn.reply?.at);
   (turn.reply?.parts ?? []).forEach((p, i) => {
-    const text = p.text ?? p.imageUrl;
+    // With the choices the bot offered (as the numbered-text fallback lists them), so a customer
+    // answering "2" or a button's title is understood on every channel.
+    const text = p.text !== undefined ? numberedText(p.text, p) : p.imageUrl;
     if (text !== undefined) out.push({ role: 'bot', text, at: replyAt + i });
   });
   return out;
