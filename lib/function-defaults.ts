@@ -129,7 +129,7 @@ export class RelayFunction extends Construct {
       removalPolicy: defaults.logRemovalPolicy,
     });
     this.function = new LambdaFunction(this, 'Function', {
-      // Prebundled by bin/build.ts (esbuild: node22, CommonJS, minified, source map, @aws-sdk/* external).
+      // Prebundled by bin/build.ts (esbuild: node22, CommonJS, minified, source map, the AWS SDK tree-shaken in).
       code: Code.fromAsset(assetPath(props.entry)),
       handler: 'index.handler',
       description: props.description,
