@@ -170,7 +170,8 @@ export class BedrockResponder implements Responder {
   private readonly structured: boolean;
   private readonly options: BedrockResponderOptions;
   private readonly promptCache: boolean;
-  private readonly maxToolRounds: number;
+  /** Most tool rounds per answer. */
+  readonly maxToolRounds: number;
   /** The last retrieval, reused by the regeneration of the same turn. */
   private lastRetrieval: { key: string; passages: readonly Passage[] } | undefined;
 
