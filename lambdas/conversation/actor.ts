@@ -50,6 +50,7 @@ import {
   type ReplyTarget,
   type StoredReply,
   type Turn,
+  turnHistorySk,
 } from './turn.js';
 
 /** The actor's flush reasons, as the audit trail names them. */
@@ -540,7 +541,6 @@ export class ConversationActor {
       };
       const reply: StoredReply = {
         partCount: parts.length,
-        historySk: sk,
         answeredAt,
         handoff: plan.handoff,
         outcome: plan.outcome,
@@ -636,7 +636,10 @@ export class ConversationActor {
     const reply = turn.reply;
     let parts: readonly StoredReplyPart[] | undefined = reply.parts;
     if (parts === undefined) {
-      const item = await this.deps.memory.getTurn(state.conversationKey, reply.historySk);
+      const item = await this.deps.memory.getTurn(
+        state.conversationKey,
+        reply.historySk ?? turnHistorySk(turn),
+      );
       parts = item?.reply?.parts;
     }
     if (parts === undefined) {
@@ -681,7 +684,7 @@ export class ConversationActor {
       customerLastMessageAt: state.customerLastMessageAt ?? turn.lastMessageAt,
       receivedAt: turn.firstReceivedAt,
       createdAt: reply.answeredAt,
-      historySk: reply.historySks?.[i] ?? reply.historySk,
+      historySk: reply.historySks?.[i] ?? reply.historySk ?? turnHistorySk(turn),
     }));
     await this.deps.queues.enqueueOutbound(outbound);
   }

@@ -52,7 +52,7 @@ export const BOUNDS = {
   /** The previous bot reply kept for the repeat gate. */
   lastBotReply: 8 * 1024,
   /** Message-id digests remembered (second duplicate guard), each {@link SEEN_DIGEST_CHARS} long. */
-  seen: 20,
+  seen: 16,
   /** Reserve per message waiting for media (its transcript, keyframes and marker to come). */
   mediaReserve: 8 * 1024 + 8 * 1024 + 1024,
   /** Largest estimated state item: past it the turn's stored texts are shrunk before the write. */
@@ -68,7 +68,7 @@ export const BOUNDS = {
 } as const;
 
 /** Characters of a `seen` digest (96 bits of sha256: collisions are not a practical concern). */
-export const SEEN_DIGEST_CHARS = 16;
+export const SEEN_DIGEST_CHARS = 12;
 
 /** What ends a text cut to its bound. */
 export const STORED_TEXT_MARKER = '… [truncated]';

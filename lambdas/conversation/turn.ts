@@ -3,7 +3,7 @@
  * only writer of this record (one item per conversation in the memory table, `sk = state`),
  * and every write is conditional on `rev`, so a stale writer can never clobber a newer state.
  */
-import { sha256Hex } from '../shared/keys.js';
+import { historySk, sha256Hex } from '../shared/keys.js';
 import type { Attachment, ChannelName, Customer, NormalisedMessage } from '../shared/model.js';
 import {
   BOUNDS,
@@ -76,8 +76,11 @@ export interface ReplyTarget {
  */
 export interface StoredReply {
   readonly partCount: number;
-  /** Sort key of the turn's history item (customer messages, reply parts, audit). */
-  readonly historySk: string;
+  /**
+   * Sort key of the turn's history item (customer messages, reply parts, audit): not stored,
+   * it is `historySk(turn.firstReceivedAt, turn.turnId)` ({@link turnHistorySk}).
+   */
+  readonly historySk?: string;
   readonly answeredAt: number;
   readonly handoff: boolean;
   readonly outcome: string;
@@ -89,6 +92,11 @@ export interface StoredReply {
   /** Parts as stored by an earlier version (text in the state); read on a resume when present. */
   readonly parts?: readonly { readonly text?: string; readonly imageUrl?: string }[];
   readonly historySks?: readonly string[];
+}
+
+/** Sort key of a turn's history item. */
+export function turnHistorySk(turn: Pick<Turn, 'firstReceivedAt' | 'turnId'>): string {
+  return historySk(turn.firstReceivedAt, turn.turnId);
 }
 
 /** Identifies the event that answered a turn (a tick, a message, a media result). */
@@ -560,10 +568,27 @@ export function stateItem(state: ConversationState): Record<string, unknown> {
   for (const key of STATE_ATTRIBUTES) {
     if (state[key] !== undefined) item[key] = state[key];
   }
+  // A closed turn keeps no messages: its empty lists are left out (`restoreState` puts them back),
+  // so a conversation's item stays under 1 KB (1 write unit) between turns.
+  const turn = state.turn;
+  if (turn && turn.status !== 'open' && turn.messages.length === 0 && turn.pendingMedia.length === 0) {
+    const { messages: _m, pendingMedia: _p, ...closed } = turn;
+    item.turn = closed;
+  }
   for (const key of ['tenantId', 'conversationId'] as const) {
     if (keptOrDropped(state[key], BOUNDS.refId) === undefined) delete item[key];
   }
   return item;
+}
+
+/** A state as read back: a closed turn's message lists, left out of the item, restored. */
+export function restoreState(state: ConversationState): ConversationState {
+  const turn = state.turn as (Partial<Turn> & Pick<Turn, 'turnId'>) | undefined;
+  if (!turn || (turn.messages !== undefined && turn.pendingMedia !== undefined)) return state;
+  return {
+    ...state,
+    turn: { ...turn, messages: turn.messages ?? [], pendingMedia: turn.pendingMedia ?? [] } as Turn,
+  };
 }
 
 /**

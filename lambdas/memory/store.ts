@@ -30,7 +30,13 @@ import type {
   StateStore,
 } from '../conversation/ports.js';
 import { StateConflictError } from '../conversation/ports.js';
-import { type ConversationState, emptyState, fitState, stateItem } from '../conversation/turn.js';
+import {
+  type ConversationState,
+  emptyState,
+  fitState,
+  restoreState,
+  stateItem,
+} from '../conversation/turn.js';
 import { DependencyError } from '../shared/errors.js';
 import {
   conversationPk,
@@ -100,7 +106,7 @@ export class DynamoStateStore implements StateStore {
     }
     if (!item) return emptyState(ref);
     const { pk: _pk, sk: _sk, expiresAt: _ttl, ...rest } = item;
-    return { ...emptyState(ref), ...(rest as Partial<ConversationState>) } as ConversationState;
+    return restoreState({ ...emptyState(ref), ...(rest as Partial<ConversationState>) } as ConversationState);
   }
 
   /**

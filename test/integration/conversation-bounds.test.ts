@@ -21,7 +21,7 @@ import { createConversationHandler, createTimerHandler } from '../../lambdas/con
 import { MAX_REPLY_PARTS } from '../../lambdas/gates/split.js';
 import type { Reply, Responder, TurnContext } from '../../lambdas/responders/types.js';
 import { resetClients } from '../../lambdas/shared/clients.js';
-import { conversationPk, messageGroupId, STATE_SK, sha256Hex } from '../../lambdas/shared/keys.js';
+import { conversationPk, historySk, messageGroupId, STATE_SK, sha256Hex } from '../../lambdas/shared/keys.js';
 import type { MetricName } from '../../lambdas/shared/metrics-catalogue.js';
 import type { MessageEvent, OutboundPart } from '../../lambdas/shared/model.js';
 import { type TenantSettings, tenantSecretName } from '../../lambdas/shared/tenant.js';
@@ -238,11 +238,16 @@ describe('conversation actor: bounded state whatever the turn holds', () => {
     const event = messageEvent('now', '1:big', 'wamid.big', text);
     expect(await deliverDirectly(event)).toEqual([]);
     await settle(() => partsFor(key).length > 0);
-    const stored = (await stateOf(key)) as { turn?: { status: string; reply: { historySk: string } } };
+    const stored = (await stateOf(key)) as {
+      turn?: { status: string; turnId: string; firstReceivedAt: number };
+    };
     expect(stored.turn?.status).toBe('answered');
     // The turn's text is in its history item only (the state keeps none of it), cut to its bound.
     expect(JSON.stringify(stored)).not.toContain('Xin chào');
-    const turnItem = await historyItem(key, stored.turn?.reply.historySk ?? '');
+    const turnItem = await historyItem(
+      key,
+      historySk(stored.turn?.firstReceivedAt ?? 0, stored.turn?.turnId ?? ''),
+    );
     expect(Buffer.byteLength(String(turnItem?.messages?.[0]?.text))).toBeLessThanOrEqual(BOUNDS.messageText);
     // The same record delivered again (a visibility timeout, a crash after the write).
     expect(await deliverDirectly(event, 2)).toEqual([]);

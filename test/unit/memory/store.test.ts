@@ -1,8 +1,9 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators.js';
-import { BOUNDS, STORED_TEXT_MARKER } from '../../../lambdas/conversation/bounds.js';
+import { BOUNDS, STORED_TEXT_MARKER, seenDigest } from '../../../lambdas/conversation/bounds.js';
 import { StateConflictError } from '../../../lambdas/conversation/ports.js';
+import { appendMessage, type ConversationState, emptyState } from '../../../lambdas/conversation/turn.js';
 import { DynamoMemoryStore, DynamoStateStore } from '../../../lambdas/memory/store.js';
 import {
   conversationPk,
@@ -100,6 +101,73 @@ describe('memory store (dynalite)', () => {
     expect(loaded.profile).toEqual({ id: 'u1', name: 'Minh' });
     expect(loaded.facts).toEqual({ size: 'M' });
     expect(loaded.summaries).toEqual(['asked about sizes']);
+  });
+
+  it("keeps a returning customer's state item under 1 KB between turns: one write unit per put", async () => {
+    const units: number[] = [];
+    const counting = {
+      send: async (command: PutCommand) => {
+        command.input.ReturnConsumedCapacity = 'TOTAL';
+        const out = await doc.send(command);
+        if (command instanceof PutCommand) units.push(out.ConsumedCapacity?.CapacityUnits ?? 0);
+        return out;
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store = new DynamoStateStore(counting, emu.tables.memory);
+    const shop = {
+      tenantId: 'shop-hanoi',
+      channel: 'messenger' as const,
+      conversationId: '100000000000002:7204339635000123',
+      conversationKey: 'shop-hanoi#messenger#100000000000002:7204339635000123',
+    };
+    const customer = { id: '7204339635000123', name: 'Nguyễn Thị Lan' };
+    // Many turns in: a full `seen`, a past pause, a Vietnamese name and question.
+    let state: ConversationState = {
+      ...emptyState(shop),
+      seen: Array.from({ length: BOUNDS.seen }, (_, i) => seenDigest(`old-${i}`)),
+      turnCount: 57,
+      turnsSinceSummary: 7,
+      customer,
+      pausedUntil: now - 1000,
+    };
+    const message = {
+      ...shop,
+      messageId: 'm_7949b139faac46ee633a3166',
+      kind: 'text' as const,
+      text: 'Cho mình hỏi áo size M còn màu đỏ không ạ?',
+      timestamp: now,
+      receivedAt: now,
+      attachments: [],
+      surface: 'inbox' as const,
+      pageId: '100000000000002',
+      customer,
+    };
+    state = await store.save(appendMessage(state, message, now, { mediaWorker: true }).state);
+    const turn = state.turn!;
+    await store.save({
+      ...state,
+      turn: {
+        ...turn,
+        status: 'answered',
+        messages: [],
+        pendingMedia: [],
+        reply: {
+          partCount: 2,
+          answeredAt: now,
+          handoff: false,
+          outcome: 'ok',
+          reason: 'debounce',
+          trigger: `f:1:debounce:${now}`,
+          target: { surface: 'inbox' },
+        },
+      },
+    });
+    const loaded = await store.load(shop);
+    expect(loaded.turn).toMatchObject({ status: 'answered', messages: [], pendingMedia: [] });
+    await store.save(
+      appendMessage(loaded, { ...message, messageId: 'm_next' }, now + 1, { mediaWorker: true }).state,
+    );
+    expect(units).toEqual([1, 1, 1]);
   });
 
   it('reads the profile however many facts the customer has, and a turn item as its history entries', async () => {
