@@ -838,7 +838,7 @@ describe('ChatRelayMonitoring per-tenant section', () => {
     const query = (title: string) =>
       String(logWidgets.find((w) => w.properties.title === title)?.properties.query ?? '');
     // Each query names its source log groups (SOURCE '<group>') and groups by the logged `tenant`.
-    expect(query('Messages received by tenant')).toMatch(/SOURCE '.*WebhookLogGroup.*'[^]*by tenant/);
+    expect(query('Messages received by tenant')).toMatch(/SOURCE '.*WebhookLogGroup.*'[\s\S]*by tenant/);
     expect(query('Messages received by tenant')).not.toContain('ConversationLogGroup');
     expect(query('Failures by tenant (ERROR and WARN lines)').match(/SOURCE '/g)).toHaveLength(4);
     for (const w of logWidgets) expect(String(w.properties.query)).toContain('by tenant');
