@@ -8,6 +8,7 @@
  * `CONSOLE_SCREENSHOTS=<dir>` also writes the README's screenshots (desktop and phone size).
  */
 import { join } from 'node:path';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConversationSummary, ConversationTrail } from '../../lambdas/contracts/audit.js';
@@ -153,6 +154,80 @@ describe('the operator console in chromium', () => {
         .first()
         .waitFor();
       await page.close();
+    },
+    HANG_MS,
+  );
+
+  it(
+    'resends a dead-lettered reply part and redrives a DLQ from the page',
+    async () => {
+      const sqs = new SQSClient({
+        region: stack.state.region,
+        endpoint: stack.state.endpoints.sqs,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      const key = `shop#telegram#${summary.conversationId}`;
+      // Reply parts as delivery dead-letters them (same body, group and dedup id).
+      const deadLetter = async (replyId: string, text: string) => {
+        const now = Date.now();
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: stack.state.queues.outbound.dlqUrl,
+            MessageGroupId: key,
+            MessageDeduplicationId: replyId,
+            MessageBody: JSON.stringify({
+              v: 1,
+              replyId,
+              turnId: replyId.split(':')[0],
+              partIndex: 0,
+              partCount: 1,
+              tenantId: 'shop',
+              channel: 'telegram',
+              conversationId: summary.conversationId,
+              conversationKey: key,
+              pageId: summary.conversationId.split(':')[0],
+              recipientId: customer.id,
+              surface: 'inbox',
+              text,
+              customerLastMessageAt: now,
+              receivedAt: now,
+              createdAt: now,
+            }),
+          }),
+        );
+      };
+      try {
+        await deadLetter(`dl${word}a:0`, `phần gửi lại ${word}`);
+        const api = (action: string, body: unknown) =>
+          fetch(
+            `${stack.url}/api/conversations/shop/telegram/${encodeURIComponent(summary.conversationId)}/${action}`,
+            { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+          );
+        const missing = await api('resend', { replyId: 'nope:0' });
+        expect(missing.status).toBe(409);
+        expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_DEAD_LETTERED');
+        const resent = await api('resend', { replyId: `dl${word}a:0` });
+        expect(resent.status).toBe(200);
+        await stack.waitForMessages(
+          (all) => repliesTo(all, customer).includes(`phần gửi lại ${word}`),
+          HANG_MS,
+          'the resent part',
+        );
+
+        await deadLetter(`dl${word}b:0`, `phần chuyển lại ${word}`);
+        const p = await openConsole();
+        await p.locator('[data-testid=dlq] button', { hasText: 'outbound 1' }).click();
+        await p.locator('[data-testid=notice]', { hasText: 'outbound: đã chuyển lại 1' }).waitFor();
+        await stack.waitForMessages(
+          (all) => repliesTo(all, customer).includes(`phần chuyển lại ${word}`),
+          HANG_MS,
+          'the redriven part',
+        );
+        expect(await stack.queueDepth('outbound', true)).toBe(0);
+        await p.close();
+      } finally {
+        sqs.destroy();
+      }
     },
     HANG_MS,
   );
