@@ -146,12 +146,10 @@ export async function readConversationTrail(
   if (!state && history.length === 0) return undefined;
   const records = new Map<string, DeliveryRecordItem>();
   for (const item of items) {
-    if (
-      typeof item.sk === 'string' &&
-      item.sk.startsWith(ATTEMPTS_PREFIX) &&
-      typeof item.replyId === 'string'
-    ) {
-      records.set(item.replyId, item as DeliveryRecordItem);
+    if (typeof item.sk === 'string' && item.sk.startsWith(ATTEMPTS_PREFIX)) {
+      // Records of earlier versions hold no `replyId`: their key does.
+      const id = typeof item.replyId === 'string' ? item.replyId : item.sk.slice(ATTEMPTS_PREFIX.length);
+      records.set(id, item as DeliveryRecordItem);
     }
   }
   // Older layouts: a permanent failure only in its failure record.

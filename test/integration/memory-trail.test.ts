@@ -3,7 +3,7 @@
  * (the turn's history item, each part's delivery record), and lambdas/memory/trail.ts reads it
  * back. Every gate outcome and every delivery state must appear; pause and resume are takeovers.
  */
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import type { DeliveryState } from '../../lambdas/contracts/audit.js';
@@ -24,7 +24,7 @@ import {
   resumeConversation,
 } from '../../lambdas/memory/trail.js';
 import { resetClients } from '../../lambdas/shared/clients.js';
-import { conversationKey } from '../../lambdas/shared/keys.js';
+import { conversationKey, conversationPk, historySk } from '../../lambdas/shared/keys.js';
 import type { MessageEvent, OutboundPart } from '../../lambdas/shared/model.js';
 
 let emu: Emulators;
@@ -272,5 +272,63 @@ describe('the audit trail', () => {
     ]);
     // The message that came while paused is in the trail, unanswered.
     expect(trail?.turns.map((t) => t.outcome)).toEqual(['fallback', 'paused', 'fallback']);
+  });
+
+  it('reads the one-item-per-message layout of earlier versions as turns too', async () => {
+    const key = conversationKey('trail', 'telegram', 'old:1');
+    const pk = conversationPk(key);
+    const at = NOW - 60_000;
+    const items = [
+      {
+        pk,
+        sk: 'state',
+        tenantId: 'trail',
+        channel: 'telegram',
+        conversationId: 'old:1',
+        updatedAt: at + 10,
+      },
+      { pk, sk: historySk(at, 'c1'), role: 'customer', text: 'hi', at, messageId: 'c1' },
+      {
+        pk,
+        sk: historySk(at + 5, 'told:0'),
+        role: 'bot',
+        text: 'hello',
+        at: at + 5,
+        replyId: 'told:0',
+        status: 'delivered',
+        platformMessageId: '42',
+      },
+      {
+        pk,
+        sk: historySk(at + 6, 'told:1'),
+        role: 'bot',
+        text: 'bye',
+        at: at + 6,
+        replyId: 'told:1',
+        status: 'pending',
+      },
+      { pk, sk: 'attempts#told:1', failures: 2, lastFailureAt: at + 9 },
+      {
+        pk,
+        sk: historySk(at + 20, 'h1'),
+        role: 'human',
+        text: '[a team member replied]',
+        at: at + 20,
+        messageId: 'h1',
+      },
+    ];
+    for (const Item of items) await doc.send(new PutCommand({ TableName: emu.tables.memory, Item }));
+    const trail = await readConversationTrail(
+      { client: doc, table: emu.tables.memory, now: () => NOW },
+      { tenantId: 'trail', channel: 'telegram', conversationId: 'old:1' },
+    );
+    expect(trail?.turns).toHaveLength(1);
+    expect(trail?.turns[0]).toMatchObject({ turnId: 'told', messages: [{ messageId: 'c1' }] });
+    expect(trail?.turns[0]?.deliveries.map((d) => [d.state, d.platformMessageId, d.attempts])).toEqual([
+      ['sent', '42', 1],
+      ['retrying', undefined, 2],
+    ]);
+    expect(trail?.takeovers).toEqual([{ kind: 'start', at: at + 20, by: 'human' }]);
+    expect(trail?.lastMessage).toBe('[a team member replied]');
   });
 });
