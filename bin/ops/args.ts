@@ -46,7 +46,8 @@ Options:
   --stack <name>   CloudFormation stack to find the queues and table in
                    (default: $CHAT_RELAY_STACK or "ChatRelay")
   --local          use the local stack (npm start): its stack.json in $CHAT_RELAY_DATA_DIR
-                   (default .tmp/local); implied by AWS_ENDPOINT_URL* or CHAT_RELAY_DATA_DIR
+                   (default .tmp/local); implied by AWS_ENDPOINT_URL(_SQS|_DYNAMODB)
+                   or CHAT_RELAY_DATA_DIR
 
 Channels: ${CHANNELS.join(', ')}.
 Exit codes: 0 ok, 2 usage error (or nothing to act on), 1 AWS error.`;

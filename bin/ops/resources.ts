@@ -2,7 +2,8 @@
  * Where `npm run ops` finds the queues and the memory table, like the tenant CLI finds its
  * secrets and webhook URL:
  *
- * - the local stack (`--local`, or any `AWS_ENDPOINT_URL*` / `CHAT_RELAY_DATA_DIR` set): its
+ * - the local stack (`--local`, or `AWS_ENDPOINT_URL`, `…_SQS`, `…_DYNAMODB` or
+ *   `CHAT_RELAY_DATA_DIR` set): its
  *   `stack.json` in the data directory names every queue, DLQ and table and the emulators'
  *   endpoints (DynamoDB and SQS listen on different ports, so one `AWS_ENDPOINT_URL` cannot
  *   reach both; a service-specific `AWS_ENDPOINT_URL_SQS`/`_DYNAMODB` still wins);
@@ -88,7 +89,7 @@ export function usesLocalStack(options: ResolveOptions): boolean {
   return (
     options.local ||
     Boolean(env.CHAT_RELAY_DATA_DIR) ||
-    Object.keys(env).some((k) => k.startsWith('AWS_ENDPOINT_URL') && Boolean(env[k]))
+    ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_DYNAMODB'].some((k) => Boolean(env[k]))
   );
 }
 

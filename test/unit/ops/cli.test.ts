@@ -108,6 +108,31 @@ describe('npm run ops arguments', () => {
     expect(result.out).toBe('');
   });
 
+  it('exits 1 when the AWS call to find the stack fails', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    // The SDK reads its endpoint from the process environment. Nothing listens there: the
+    // CloudFormation call fails at once.
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_MAX_ATTEMPTS: '1',
+      AWS_ENDPOINT_URL_CLOUDFORMATION: 'http://127.0.0.1:9',
+    });
+    let code: number;
+    try {
+      code = await runOpsCli(['redrive', 'inbound', '--stack', 'Gone'], {
+        out: (t) => out.push(t),
+        err: (t) => err.push(t),
+        env: {},
+      });
+    } finally {
+      process.env = saved;
+    }
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(/Reading the resources of stack Gone failed/);
+    expect(out).toEqual([]);
+  });
+
   it('prints the usage and exits 0 for help', async () => {
     const result = await run(['help']);
     expect(result.code).toBe(0);
