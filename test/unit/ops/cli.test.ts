@@ -6,10 +6,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { addressee } from '../../../bin/local/console/server.js';
 import { parseDuration, parseOpsArgs } from '../../../bin/ops/args.js';
 import { runOpsCli } from '../../../bin/ops/cli.js';
 import { formatTrail } from '../../../bin/ops/format.js';
-import { compareInGroup, orderForRedrive, type RedrivenRecord } from '../../../bin/ops/redrive.js';
+import {
+  compareInGroup,
+  orderForRedrive,
+  type RedrivenRecord,
+  summariseBody,
+} from '../../../bin/ops/redrive.js';
 import { queuesFromStackResources } from '../../../bin/ops/resources.js';
 import type { ConversationAddress, TrailApi } from '../../../bin/ops/trail.js';
 import type { ConversationTrail } from '../../../lambdas/contracts/audit.js';
@@ -236,5 +242,39 @@ describe('redrive order and resource discovery', () => {
       inbound: { queueUrl: 'https://sqs/in.fifo', dlqUrl: 'https://sqs/in-dlq.fifo' },
       media: { queueUrl: 'https://sqs/media', dlqUrl: 'https://sqs/media-dlq' },
     });
+  });
+});
+
+describe('what the console and the redrive print about a record', () => {
+  it('summarises a queue record without its text', () => {
+    const body = JSON.stringify({
+      v: 1,
+      replyId: 't1:0',
+      tenantId: 'shop',
+      channel: 'zalo',
+      conversationId: 'oa:u1',
+      conversationKey: 'shop#zalo#oa:u1',
+      text: 'Số điện thoại của tôi là 0901234567',
+    });
+    const { summary, conversationKey } = summariseBody(body);
+    expect(summary).toBe('reply part shop zalo oa:u1 reply t1:0');
+    expect(conversationKey).toBe('shop#zalo#oa:u1');
+    expect(summariseBody('not json').summary).toBe('non-JSON body');
+  });
+
+  it('writes as the customer of a conversation id the trail keys, or of a bare customer id', () => {
+    expect(addressee('zalo', '4000000000000000006:8000000000000000777')).toEqual({
+      pageId: '4000000000000000006',
+      conversation: '8000000000000000777',
+    });
+    expect(addressee('telegram', '7000000005:-1001234')).toEqual({
+      pageId: '7000000005',
+      conversation: '-1001234',
+    });
+    expect(addressee('messenger', '7100000000000001')).toEqual({ conversation: '7100000000000001' });
+    expect(addressee('pancake', '100000000000001_c-5550001')).toEqual({
+      conversation: '100000000000001_c-5550001',
+    });
+    expect(addressee('whatsapp', undefined)).toEqual({});
   });
 });
