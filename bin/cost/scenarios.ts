@@ -147,13 +147,10 @@ function captureLogs(): { bytes(): number; sources(): Map<string, LogSource>; st
 
 /**
  * Turns on the EMF metrics the local stack leaves off at INFO, so the documents a deployment
- * writes are measured: new Metrics instances read the variable, the shared one (built when the
- * handlers were imported) has its flag set.
+ * writes are measured (lambdas/shared/powertools.ts reads the variable when it writes).
  */
-async function enableMetrics(): Promise<void> {
+function enableMetrics(): void {
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-  const { metrics } = await import('../../lambdas/shared/powertools.js');
-  (metrics as unknown as { disabled: boolean }).disabled = false;
 }
 
 let customerSeq = 0;
@@ -178,7 +175,7 @@ export async function startCostBench(scenarios: readonly Scenario[] = SCENARIOS)
     tenants,
   };
   const stack = await startLocalStack(config);
-  await enableMetrics();
+  enableMetrics();
   const queues: Record<string, string> = {};
   const fifoQueues = new Set<string>();
   for (const [name, q] of Object.entries(stack.emulators.queues as Record<string, { url: string }>)) {

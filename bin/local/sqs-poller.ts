@@ -290,7 +290,12 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const receive = async (): Promise<void> => {
     while (!signal.aborted && !stopping) {
       if (stats.inFlight >= concurrency) {
-        await Promise.race([freeSlot(), sleep(60_000, signal)]);
+        // The sleep gets its own signal, aborted once a slot frees: otherwise each wait left a
+        // 60 s timer and an abort listener on the poller's signal behind (Node warned
+        // MaxListenersExceeded under load).
+        const woken = new AbortController();
+        await Promise.race([freeSlot(), sleep(60_000, AbortSignal.any([signal, woken.signal]))]);
+        woken.abort();
         continue;
       }
       let messages: Message[];

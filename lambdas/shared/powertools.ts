@@ -80,16 +80,29 @@ export const logger = new Logger({
 /** An EMF document as Powertools serialises it. */
 type EmfDocument = ReturnType<Metrics['serializeMetrics']>;
 
+const TRUTHY = new Set(['1', 'y', 'yes', 't', 'true', 'on']);
+
+/**
+ * Powertools' rule for disabled metrics (`POWERTOOLS_METRICS_DISABLED`, else `POWERTOOLS_DEV`),
+ * read when writing: the local stack sets the variables after this module may have loaded, and
+ * a document must follow them as Powertools' own single-metric instances did.
+ */
+function metricsDisabledByEnv(): boolean {
+  const flag = process.env.POWERTOOLS_METRICS_DISABLED;
+  if (flag !== undefined && flag.trim() !== '') return TRUTHY.has(flag.trim().toLowerCase());
+  return TRUTHY.has((process.env.POWERTOOLS_DEV ?? '').trim().toLowerCase());
+}
+
 /** Powertools Metrics that can also write documents it serialised and the relay merged. */
 class RelayMetrics extends Metrics {
   /** Whether documents are written (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV). */
   isEnabled(): boolean {
-    return !this.isDisabled();
+    return !metricsDisabledByEnv();
   }
 
   /** Writes EMF documents to stdout (not through `console`, which Lambda's JSON format would wrap). */
   write(documents: readonly EmfDocument[]): void {
-    if (this.isDisabled()) return;
+    if (!this.isEnabled()) return;
     for (const doc of documents) process.stdout.write(`${JSON.stringify(doc)}\n`);
   }
 }

@@ -285,3 +285,16 @@ describe('log lines', () => {
     expect(typeof lines()[0]!.timestamp).toBe('string');
   });
 });
+
+describe('disabled metrics', () => {
+  it('follows POWERTOOLS_METRICS_DISABLED when it is set after the module loaded', async () => {
+    const { emitMetric, withMetrics } = await import('../../../lambdas/shared/powertools.js');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true');
+    emitMetric('SendSucceeded', 1, { channel: 'zalo' });
+    await withMetrics(async () => emitMetric('SendSucceeded', 1, { channel: 'zalo' }))(undefined, undefined);
+    expect(stdout.join('')).toBe('');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    emitMetric('SendSucceeded', 1, { channel: 'zalo' });
+    expect(documents()).toHaveLength(1);
+  });
+});
