@@ -568,7 +568,7 @@ export class ConversationActor {
           memory.profileExpiresAt === undefined ||
           memory.profileExpiresAt - answeredAt / 1000 < PROFILE_REFRESH_SECONDS);
       const item: TurnItem = {
-        ...this.turnAudit(state, turn, answeredAt, reason, expiresAt),
+        ...this.turnAudit(turn, answeredAt, reason, expiresAt),
         reply: { at: answeredAt, parts },
         responder: {
           name: this.deps.reply.responderName,
@@ -691,7 +691,6 @@ export class ConversationActor {
 
   /** The audit fields of a turn's history item (messages, flush, media). */
   private turnAudit(
-    state: ConversationState,
     turn: Turn,
     flushedAt: number,
     reason: AnswerReason,
@@ -708,7 +707,6 @@ export class ConversationActor {
         });
       }
     }
-    void state;
     return {
       turnId: turn.turnId,
       at: turn.firstReceivedAt,
@@ -733,7 +731,7 @@ export class ConversationActor {
     return {
       conversationKey: state.conversationKey,
       sk,
-      item: { ...this.turnAudit(state, turn, now, 'debounce', expiresAt), gates: [], outcome, ...extra },
+      item: { ...this.turnAudit(turn, now, 'debounce', expiresAt), gates: [], outcome, ...extra },
       tenantId: state.tenantId,
       channel: state.channel,
       customerId: state.customer?.id,
