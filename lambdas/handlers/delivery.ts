@@ -1,6 +1,6 @@
 /**
  * Delivery Lambda entry (event source: outbound.fifo, with ReportBatchItemFailures).
- * Environment: MEMORY_TABLE, IDEMPOTENCY_TABLE, TENANT_SECRET_PREFIX (required);
+ * Environment: MEMORY_TABLE, TENANT_SECRET_PREFIX (required);
  * OUTBOUND_QUEUE_URL, SEND_TIMEOUT_MS, TYPING_DELAY, TENANT_CACHE_SECONDS and the
  * *_API_BASE variables (optional).
  */
