@@ -259,12 +259,16 @@ function runHangChild(scenario: HangScenario, bundleFile: string): Promise<HangR
  * `.cjs` handler (`require`). With `preloadSdk`, the external SDK clients are required first
  * (untimed), isolating the cost of our own bundled code.
  */
-function coldImport(file: string, preloadSdk = false): { wallMs: number; cpuMs: number } {
+function coldImport(
+  file: string,
+  preloadSdk = false,
+  nodeArgs: readonly string[] = [],
+): { wallMs: number; cpuMs: number } {
   const preload = preloadSdk
     ? "require('@aws-sdk/client-sqs'); require('@aws-sdk/client-secrets-manager');"
     : '';
   const script = `${preload} const c = process.cpuUsage(); const t = performance.now(); require(${JSON.stringify(file)}); const w = performance.now() - t; const u = process.cpuUsage(c); process.stdout.write(JSON.stringify([w, (u.user + u.system) / 1000]));`;
-  const res = spawnSync(process.execPath, ['-e', script], {
+  const res = spawnSync(process.execPath, [...nodeArgs, '-e', script], {
     encoding: 'utf8',
     cwd: dirname(file),
     env: { ...process.env, NODE_NO_WARNINGS: '1' },
@@ -344,11 +348,16 @@ async function main(): Promise<void> {
     const samples = Array.from({ length: 10 }, () => ({
       deployed: coldImport(bundle.file),
       external: coldImport(external.file),
+      // As deployed: lib/function-defaults.ts sets NODE_OPTIONS=--enable-source-maps, which makes
+      // Node read and parse the bundle's source map when it loads it.
+      sourceMaps: coldImport(bundle.file, false, ['--enable-source-maps']),
     }));
     const imports = samples.map((s) => s.deployed.wallMs);
     const cpuImports = samples.map((s) => s.deployed.cpuMs);
     const externalImports = samples.map((s) => s.external.wallMs);
     const externalCpu = samples.map((s) => s.external.cpuMs);
+    const mapImports = samples.map((s) => s.sourceMaps.wallMs);
+    const mapCpu = samples.map((s) => s.sourceMaps.cpuMs);
     const ownImports = Array.from({ length: 10 }, () => coldImportMs(external.file, true));
     const cpu = await runCpuChild();
     const hangs = [await runHangChild('sqs', bundle.file), await runHangChild('secrets', bundle.file)];
@@ -358,6 +367,7 @@ async function main(): Promise<void> {
       `| webhook bundle size (bin/build.ts: CJS, minified, AWS SDK tree-shaken in) | ${bundleKB.toFixed(1)} KB | ≤ ${TARGETS.bundleKB} KB | ${(bundleKB / TARGETS.bundleKB).toFixed(2)} | ${ok(bundleKB <= TARGETS.bundleKB)} |`,
       `| cold load of the deployed bundle (SDK included), fresh Node ${process.version} (median of 10) | ${median(imports).toFixed(1)} ms | ≤ ${TARGETS.importMs} ms | ${(median(imports) / TARGETS.importMs).toFixed(2)} | ${ok(median(imports) <= TARGETS.importMs)} |`,
       `| … its CPU time (user + system; less sensitive to the machine's load) | ${median(cpuImports).toFixed(1)} ms | — | — | (for reference) |`,
+      `| … with \`--enable-source-maps\` as the functions run (NODE_OPTIONS): wall / CPU | ${median(mapImports).toFixed(1)} / ${median(mapCpu).toFixed(1)} ms | — | — | (for reference) |`,
       `| cold load of the same code with @aws-sdk/* external, loaded from node_modules (the bundle before bin/build.ts included the SDK): wall / CPU | ${median(externalImports).toFixed(1)} / ${median(externalCpu).toFixed(1)} ms | — | — | (for reference) |`,
       `| cold load, our own code only (a bundle with @aws-sdk external, the SDK preloaded; median of 10) | ${median(ownImports).toFixed(1)} ms | — | — | (for reference) |`,
       ...cpu.map(
