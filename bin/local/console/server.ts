@@ -119,7 +119,8 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
   // Listing is a scan of the memory table plus a query per conversation: only run it often
   // while something is happening.
   let busyUntil = 0;
-  let lastScan = 0;
+  let lastScanEnd = 0;
+  let lastScanMs = 0;
   const pollMs = options.pollMs ?? 400;
 
   const broadcast = (event: string, data: unknown): void => {
@@ -158,8 +159,11 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
       busyUntil = now + BUSY_MS;
       broadcast('activity', { sandboxCalls: count });
     }
-    if (!force && now >= busyUntil && now - lastScan < IDLE_SCAN_MS) return;
-    lastScan = now;
+    const sinceLast = now - lastScanEnd;
+    if (!force && now >= busyUntil && sinceLast < IDLE_SCAN_MS) return;
+    // A scan is a table scan plus a query per conversation: leave the pipeline at least as much
+    // time between scans as the last one took, so a large table is not scanned back to back.
+    if (!force && sinceLast < lastScanMs) return;
     scanning = true;
     try {
       const trail = options.trail();
@@ -179,6 +183,8 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
       options.log?.warn(`console: change scan failed: ${(err as Error).message}`);
     } finally {
       scanning = false;
+      lastScanEnd = Date.now();
+      lastScanMs = lastScanEnd - now;
     }
   };
 
