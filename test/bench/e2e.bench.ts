@@ -88,10 +88,7 @@ const stack = await startLocalStackProcess({
     ...(POLLERS !== undefined ? { LOCAL_FIFO_POLLERS: String(POLLERS) } : {}),
     ...(THREADS !== undefined ? { LOCAL_FUNCTION_THREADS: String(THREADS) } : {}),
   },
-  nodeArgs: [
-    ...(PROFILE_DIR !== undefined ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
-    ...(process.env.H3_IMPORT ? ['--import', process.env.H3_IMPORT] : []),
-  ],
+  nodeArgs: [...(PROFILE_DIR !== undefined ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [])],
 });
 
 /**
