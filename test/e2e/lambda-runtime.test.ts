@@ -189,6 +189,13 @@ describe('the SQS event source stand-in', () => {
     expect(maxReceiving).toBe(1);
   });
 
+  it('reads LOCAL_FUNCTION_THREADS as on (1) or off (0), and leaves it unset for the caller to choose', () => {
+    expect(parseLocalConfig({}, []).functionThreads).toBeUndefined();
+    expect(parseLocalConfig({ LOCAL_FUNCTION_THREADS: '1' }, []).functionThreads).toBe(true);
+    expect(parseLocalConfig({ LOCAL_FUNCTION_THREADS: '0' }, []).functionThreads).toBe(false);
+    expect(() => parseLocalConfig({ LOCAL_FUNCTION_THREADS: '2' }, [])).toThrow(/LOCAL_FUNCTION_THREADS/);
+  });
+
   it('splits one receive over the free invocations, each message group whole and in order', () => {
     const m = (id: string, group?: string) => ({
       MessageId: id,

@@ -64,6 +64,7 @@ describe('npm start configuration errors', () => {
       [{ RESPONDER: 'gpt' }, /RESPONDER must be one of echo, bedrock, lambda/],
       [{ RESPONDER: 'lambda' }, /RESPONDER=lambda needs AWS_ENDPOINT_URL_LAMBDA/],
       [{ LOG_LEVEL: 'LOUD' }, /LOG_LEVEL must be one of/],
+      [{ LOCAL_FUNCTION_THREADS: 'yes' }, /LOCAL_FUNCTION_THREADS must be an integer from 0 to 1/],
       [{ CHAT_RELAY_TENANTS_FILE: join(dir, 'missing.json') }, /cannot read .*missing\.json \(ENOENT\)/],
       [{ CHAT_RELAY_TENANTS_FILE: notJson }, /not valid JSON/],
       [{ CHAT_RELAY_TENANTS_FILE: invalidTenants }, /tenant #0 .* is invalid: channels\.telegram\.botToken/],
