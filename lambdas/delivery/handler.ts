@@ -54,7 +54,10 @@ import { emitMetric, logger } from '../shared/powertools.js';
 import { sendToQueue } from '../shared/queue.js';
 import { redactSecrets } from '../shared/redact.js';
 import type { TenantDocument } from '../shared/tenant.js';
-import { loadTenant as loadTenantFromStore } from '../shared/tenant-store.js';
+import {
+  loadTenant as loadTenantFromStore,
+  refreshTenant as refreshTenantInStore,
+} from '../shared/tenant-store.js';
 import {
   type BackoffOptions,
   backoffSeconds,
@@ -127,6 +130,11 @@ export interface DeliveryOptions {
   readonly typing?: TypingDelayOptions;
   /** Replaces the tenant store (tests). */
   readonly loadTenant?: (tenantId: string) => Promise<TenantDocument>;
+  /**
+   * Re-reads a tenant whose token a platform refused (tests inject the store's). @default the
+   * tenant store's `refreshTenant`, or none when `loadTenant` is replaced
+   */
+  readonly refreshTenant?: (tenantId: string) => Promise<{ readonly changed: boolean }>;
   /** Replaces `fetch` in the senders (tests). */
   readonly fetch?: typeof fetch;
   /** Platform call timeout; overrides `SEND_TIMEOUT_MS`. @default 25000 */
@@ -176,6 +184,7 @@ export function createDeliveryHandler(
   const pause = options.sleep ?? sleep;
   const store = new AsyncLocalStorage<RunState>();
   const loadTenant = options.loadTenant ?? loadTenantFromStore;
+  const refreshTenant = options.refreshTenant ?? (options.loadTenant ? undefined : refreshTenantInStore);
   let state:
     | {
         memoryTable: string;
@@ -315,6 +324,19 @@ export function createDeliveryHandler(
             conversation: part.conversationKey,
             messageId: part.replyId,
           });
+        }
+        if (err instanceof PermanentSendError && err.tokenInvalid && refreshTenant) {
+          // The token may have been rotated since this container read the tenant (an operator's
+          // update, another container's Zalo refresh): re-read it, at most once a minute per
+          // tenant, and retry the part with the new one when the secret changed.
+          const refreshed = await refreshTenant(part.tenantId).catch(() => undefined);
+          if (refreshed?.changed) {
+            throw new RetryableSendError(
+              err.platformCode,
+              'The access token was refused and the tenant secret has changed since it was read; retrying with the new one.',
+              { cause: err },
+            );
+          }
         }
         if (err instanceof PermanentSendError) {
           run.outcome = {
