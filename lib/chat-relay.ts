@@ -121,8 +121,7 @@ export class ChatRelay extends Construct {
   public readonly timerDlq: Queue;
   public readonly outboundQueue: Queue;
   public readonly outboundDlq: Queue;
-  // Tables
-  public readonly idempotencyTable: Table;
+  // Table
   public readonly memoryTable: Table;
   // Settings other constructs (media, monitoring, CLIs) need
   /** Tenant secrets live at `{secretPrefix}/tenants/{tenantId}`. */
@@ -196,7 +195,6 @@ export class ChatRelay extends Construct {
         namePrefix: props.namePrefix,
         encryptionKey: props.encryptionKey,
       });
-      this.idempotencyTable = storage.idempotencyTable;
       this.memoryTable = storage.memoryTable;
 
       const queues = new RelayQueues(this, 'Queues', {
@@ -263,7 +261,6 @@ export class ChatRelay extends Construct {
         inboundDlq: this.inboundDlq,
         timerQueue: this.timerQueue,
         outboundQueue: this.outboundQueue,
-        idempotencyTable: this.idempotencyTable,
         memoryTable: this.memoryTable,
         responder: this.responder,
         bedrockModelId: this.responder.modelId ?? d.bedrockModelId,
@@ -276,7 +273,6 @@ export class ChatRelay extends Construct {
           [ENV.debounceMs]: String(props.debounceMs ?? d.debounceMs),
           [ENV.maxTurnWaitMs]: String(props.maxTurnWaitMs ?? d.maxTurnWaitMs),
           [ENV.mediaTimeoutMs]: String(props.mediaTimeoutMs ?? d.mediaTimeoutMs),
-          [ENV.dedupTtlSeconds]: String((props.dedupTtl ?? d.dedupTtl).toSeconds()),
           [ENV.historyTtlDays]: String((props.historyTtl ?? d.historyTtl).toDays()),
           [ENV.historyLimit]: String(props.historyLimit ?? d.historyLimit),
           [ENV.summaryEveryTurns]: String(props.summaryEveryTurns ?? d.summaryEveryTurns),
@@ -291,7 +287,6 @@ export class ChatRelay extends Construct {
       const delivery = new RelayDelivery(this, 'Delivery', {
         functionDefaults: this.functionDefaults,
         outboundQueue: this.outboundQueue,
-        idempotencyTable: this.idempotencyTable,
         memoryTable: this.memoryTable,
         environment: {
           ...tenantEnv,
@@ -416,7 +411,7 @@ export class ChatRelay extends Construct {
             timer: { queue: this.timerQueue, dlq: this.timerDlq },
             outbound: { queue: this.outboundQueue, dlq: this.outboundDlq },
           },
-          tables: { idempotency: this.idempotencyTable, memory: this.memoryTable },
+          tables: { memory: this.memoryTable },
           ...(this.media
             ? {
                 media: {

@@ -28,7 +28,6 @@ export interface RelayConversationProps {
   readonly inboundDlq: IQueue;
   readonly timerQueue: IQueue;
   readonly outboundQueue: IQueue;
-  readonly idempotencyTable: ITable;
   readonly memoryTable: ITable;
   readonly responder: Responder;
   /** The Bedrock model id (used when the responder is Bedrock). */
@@ -69,7 +68,6 @@ export class RelayConversation extends Construct {
         [ENV.timerQueueUrl]: props.timerQueue.queueUrl,
         [ENV.outboundQueueUrl]: props.outboundQueue.queueUrl,
         [ENV.inboundDlqUrl]: props.inboundDlq.queueUrl,
-        [ENV.idempotencyTable]: props.idempotencyTable.tableName,
         [ENV.memoryTable]: props.memoryTable.tableName,
         ...props.environment,
         ...responderEnv,
@@ -83,7 +81,6 @@ export class RelayConversation extends Construct {
     // A turn that failed for good is moved to the DLQ by the actor (so later messages of the
     // same conversation are not dragged there with it).
     props.inboundDlq.grantSendMessages(fn);
-    props.idempotencyTable.grantReadWriteData(fn);
     props.memoryTable.grantReadWriteData(fn);
     this.bedrockRoutedModelArns = [];
     if (props.responder.type === ResponderType.BEDROCK) {

@@ -18,7 +18,6 @@ export interface RelayDeliveryProps {
   readonly outboundQueue: IQueue;
   /** Where delivery moves parts that failed for good. @default the outbound queue's own DLQ */
   readonly outboundDlq?: IQueue;
-  readonly idempotencyTable: ITable;
   readonly memoryTable: ITable;
   /** Shared environment (secret prefix, cache, API bases, send timeout, typing delay…). */
   readonly environment: Readonly<Record<string, string>>;
@@ -46,7 +45,6 @@ export class RelayDelivery extends Construct {
       environment: {
         [ENV.outboundQueueUrl]: props.outboundQueue.queueUrl,
         ...(dlq ? { [ENV.outboundDlqUrl]: dlq.queueUrl } : {}),
-        [ENV.idempotencyTable]: props.idempotencyTable.tableName,
         [ENV.memoryTable]: props.memoryTable.tableName,
         ...props.environment,
       },
@@ -54,7 +52,6 @@ export class RelayDelivery extends Construct {
     const fn = this.delivery.function;
     props.outboundQueue.grantConsumeMessages(fn);
     dlq?.grantSendMessages(fn);
-    props.idempotencyTable.grantReadWriteData(fn);
     props.memoryTable.grantReadWriteData(fn);
     this.eventSource = new SqsEventSource(props.outboundQueue, {
       batchSize: 10,

@@ -177,11 +177,6 @@ export interface ChatRelayProps {
    */
   readonly mediaTimeoutMs?: number;
   /**
-   * How long a platform message id is remembered for de-duplication (WhatsApp retries up to 7 days).
-   * @default Duration.days(7)
-   */
-  readonly dedupTtl?: Duration;
-  /**
    * How long conversation history is kept (whole days).
    * @default Duration.days(30)
    */
@@ -385,7 +380,6 @@ export const CHAT_RELAY_DEFAULTS = {
   debounceMs: DEFAULTS.debounceMs,
   maxTurnWaitMs: DEFAULTS.maxTurnWaitMs,
   mediaTimeoutMs: DEFAULTS.mediaTimeoutMs,
-  dedupTtl: Duration.seconds(DEFAULTS.dedupTtlSeconds),
   historyTtl: Duration.days(DEFAULTS.historyTtlDays),
   historyLimit: DEFAULTS.historyLimit,
   summaryEveryTurns: DEFAULTS.summaryEveryTurns,
@@ -556,7 +550,6 @@ export function validateChatRelayProps(props: ChatRelayProps = {}): string[] {
       );
     }
   }
-  durationIn('dedupTtl', props.dedupTtl, Duration.hours(1), Duration.days(365));
   durationIn('historyTtl', props.historyTtl, Duration.days(1), Duration.days(3650), 'days');
   intIn('historyLimit', props.historyLimit, 1, 200);
   intIn('summaryEveryTurns', props.summaryEveryTurns, 0, 1000, ' (0 disables summaries)');

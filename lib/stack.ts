@@ -38,7 +38,6 @@ export const CONTEXT_KEYS = {
   'chatRelay:debounceMs': `Debounce quiet time (ms). Default ${D.debounceMs}.`,
   'chatRelay:maxTurnWaitMs': `Turn wait cap (ms). Default ${D.maxTurnWaitMs}.`,
   'chatRelay:mediaTimeoutMs': `Media wait cap (ms). Default ${D.mediaTimeoutMs}.`,
-  'chatRelay:dedupTtlDays': `De-duplication memory (days). Default ${D.dedupTtlSeconds / 86_400}.`,
   'chatRelay:historyTtlDays': `History retention (days). Default ${D.historyTtlDays}.`,
   'chatRelay:historyLimit': `History entries per turn. Default ${D.historyLimit}.`,
   'chatRelay:summaryEveryTurns': `Episode summary every K turns (0 = off). Default ${D.summaryEveryTurns}.`,
@@ -76,6 +75,12 @@ export const CONTEXT_KEYS = {
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_KEYS;
+
+/** Keys earlier versions read, with why they went (a stale cdk.json gets this rather than "not a setting"). */
+const REMOVED_CONTEXT_KEYS: Readonly<Record<string, string>> = {
+  'chatRelay:dedupTtlDays':
+    'it had no effect: de-duplication is by the conversation state, see docs/conversation.md',
+};
 
 /** What the stack reads from context: the construct props and the extra stack settings. */
 export interface ChatRelayContext {
@@ -163,6 +168,11 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
 
   for (const key of Object.keys(context)) {
     if (key.startsWith(CONTEXT_PREFIX) && !(key in CONTEXT_KEYS)) {
+      const why = REMOVED_CONTEXT_KEYS[key];
+      if (why) {
+        problems.push(`Context ${key} was removed (${why}). Remove it from cdk.json.`);
+        continue;
+      }
       problems.push(
         `Context ${key} is not a chat-relay setting. Known keys: ${Object.keys(CONTEXT_KEYS).join(', ')}. Fix the spelling or remove it.`,
       );
@@ -406,7 +416,6 @@ export function readChatRelayContext(context: Readonly<Record<string, unknown>>)
     debounceMs: num('chatRelay:debounceMs', '2500'),
     maxTurnWaitMs: num('chatRelay:maxTurnWaitMs', '15000'),
     mediaTimeoutMs: num('chatRelay:mediaTimeoutMs', '120000'),
-    dedupTtl: days('chatRelay:dedupTtlDays'),
     historyTtl: days('chatRelay:historyTtlDays'),
     historyLimit: num('chatRelay:historyLimit', '20'),
     summaryEveryTurns: num('chatRelay:summaryEveryTurns', '10'),

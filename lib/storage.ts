@@ -1,7 +1,8 @@
 /**
- * The two DynamoDB tables, built from `TABLE_DEFINITIONS` (lambdas/contracts/definitions.ts): the Powertools
- * idempotency table (`id`, TTL `expiration`) and the memory table (`pk`/`sk`, TTL `expiresAt`).
- * Both on-demand, with point-in-time recovery and AWS-managed (or your KMS key's) encryption, retained on stack
+ * The DynamoDB table, built from `TABLE_DEFINITIONS` (lambdas/contracts/definitions.ts): the memory table
+ * (`pk`/`sk`, TTL `expiresAt`). There is no idempotency table: a platform message is de-duplicated by the
+ * conversation state and a reply part by its delivery record (docs/conversation.md, docs/delivery.md).
+ * On-demand, with point-in-time recovery and AWS-managed (or your KMS key's) encryption, retained on stack
  * deletion unless the removal policy says otherwise.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
@@ -17,7 +18,7 @@ export interface RelayStorageProps {
   /** Physical table name prefix (`{prefix}-{name}`); CloudFormation generates names when unset. */
   readonly namePrefix?: string;
   /**
-   * A customer-managed KMS key encrypting both tables.
+   * A customer-managed KMS key encrypting the table.
    * @default - AWS-managed encryption
    */
   readonly encryptionKey?: IKey;
@@ -44,23 +45,14 @@ function buildTable(
   });
 }
 
-/** The idempotency and memory tables. */
+/** The memory table. */
 export class RelayStorage extends Construct {
-  /** Powertools idempotency records (platform message ids, reply ids). */
-  public readonly idempotencyTable: Table;
   /** Conversation state, history, summaries, profiles, facts, sent ids, rate-limit windows. */
   public readonly memoryTable: Table;
 
   constructor(scope: Construct, id: string, props: RelayStorageProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.idempotencyTable = buildTable(
-      this,
-      'IdempotencyTable',
-      TABLE_DEFINITIONS.idempotency,
-      props,
-      removalPolicy,
-    );
     this.memoryTable = buildTable(this, 'MemoryTable', TABLE_DEFINITIONS.memory, props, removalPolicy);
   }
 }

@@ -5,12 +5,6 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  paginateScan,
-} from '@aws-sdk/client-dynamodb';
 import { parseTenantDocument, type TenantDocument } from '../../lambdas/shared/tenant.js';
 import { LocalConfigError } from './config.js';
 import { DEMO_IDS } from './tenants.js';
@@ -107,48 +101,4 @@ export function keptDemoTenant(dir: string): TenantDocument | undefined {
     // Not ours or damaged: a new demo tenant replaces it.
     return undefined;
   }
-}
-
-/**
- * Deletes the idempotency records a killed process left "in progress" (Powertools' default
- * `status` attribute). Nothing else uses this data directory (the lock), so each belongs to
- * work that died with it: without this, a redelivered message would wait for the record's
- * in-progress expiry (the function timeout) and could reach its queue's DLQ first. Whatever
- * the dead work had finished stays recorded, so it is not repeated. A reply part the dead
- * process was sending keeps its "sending" mark (the memory table's attempts item, not touched
- * here): delivery then records it as `AMBIGUOUS_AFTER_CRASH` rather than sending it twice.
- * @returns how many records were released
- */
-export async function releaseInterruptedWork(dynamo: DynamoDBClient, table: string): Promise<number> {
-  let released = 0;
-  const pages = paginateScan(
-    { client: dynamo },
-    {
-      TableName: table,
-      FilterExpression: '#s = :inprogress',
-      ExpressionAttributeNames: { '#s': 'status' },
-      ExpressionAttributeValues: { ':inprogress': { S: 'INPROGRESS' } },
-      ProjectionExpression: 'id',
-    },
-  );
-  for await (const page of pages) {
-    for (const item of page.Items ?? []) {
-      if (!item.id) continue;
-      try {
-        await dynamo.send(
-          new DeleteItemCommand({
-            TableName: table,
-            Key: { id: item.id },
-            ConditionExpression: '#s = :inprogress',
-            ExpressionAttributeNames: { '#s': 'status' },
-            ExpressionAttributeValues: { ':inprogress': { S: 'INPROGRESS' } },
-          }),
-        );
-        released += 1;
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      }
-    }
-  }
-  return released;
 }

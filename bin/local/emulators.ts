@@ -221,7 +221,6 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     [ENV.outboundQueueUrl]: queues.outbound.url,
     [ENV.timerQueueUrl]: queues.timer.url,
     [ENV.mediaJobsQueueUrl]: queues.mediaJobs.url,
-    [ENV.idempotencyTable]: tables.idempotency,
     [ENV.memoryTable]: tables.memory,
     [ENV.mediaBucket]: mediaBucket,
     [ENV.tenantSecretPrefix]: secretPrefix,

@@ -1,7 +1,7 @@
 /**
  * A Lambda `Context` for handlers invoked in-process by the local stack: the same fields the
  * Lambda runtime fills, and a `getRemainingTimeInMillis` that counts down from the function's
- * timeout (Powertools idempotency uses it for its in-progress expiry).
+ * timeout (the conversation and delivery handlers stop work that would outlive it).
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';

@@ -10,7 +10,6 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { DEFAULT_SERVICE_NAME, DEFAULTS } from '../../lambdas/contracts/defaults.js';
@@ -30,7 +29,7 @@ import {
 } from './api-gateway.js';
 import type { LocalConfig } from './config.js';
 import { mountConsole } from './console/mount.js';
-import { keptDemoTenant, releaseInterruptedWork, SANDBOX_JOURNAL, takeDataDir } from './data-dir.js';
+import { keptDemoTenant, SANDBOX_JOURNAL, takeDataDir } from './data-dir.js';
 import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
@@ -346,21 +345,6 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
     }
 
     const webhookModule = (await import('../../lambdas/handlers/webhook.js')) as { handler: WebhookHandler };
-
-    if (!config.fresh) {
-      const dynamo = new DynamoDBClient({
-        region: emulators.region,
-        credentials: LOCAL_CREDENTIALS,
-        endpoint: emulators.dynamoEndpoint,
-      });
-      try {
-        const released = await releaseInterruptedWork(dynamo, emulators.tables.idempotency);
-        if (released > 0)
-          log.info(`released ${released} idempotency records left in progress by an earlier run`);
-      } finally {
-        dynamo.destroy();
-      }
-    }
 
     const pollerLog = { warn: log.warn, debug: log.debug };
     const sqs = new SQSClient({

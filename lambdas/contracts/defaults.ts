@@ -72,8 +72,6 @@ export const DEFAULTS = {
   maxTurnWaitMs: 15_000,
   /** Longest a turn waits for media results (`MEDIA_TIMEOUT_MS`). */
   mediaTimeoutMs: 120_000,
-  /** How long a platform message id is remembered for de-duplication (`DEDUP_TTL_SECONDS`): 7 days. */
-  dedupTtlSeconds: 604_800,
   /** How long conversation history is kept (`HISTORY_TTL_DAYS`). */
   historyTtlDays: 30,
   /** History entries given to the responder (`HISTORY_LIMIT`). */

@@ -67,8 +67,6 @@ export type QueueKey = keyof typeof QUEUE_DEFINITIONS;
 
 /** Every table chat-relay creates. */
 export const TABLE_DEFINITIONS = {
-  /** Powertools idempotency schema. */
-  idempotency: { name: 'idempotency', partitionKey: 'id', ttlAttribute: 'expiration' },
   /** Conversation state, history, summaries, profiles, facts, sent ids, rate windows. */
   memory: { name: 'memory', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' },
 } as const satisfies Record<string, TableDefinition>;

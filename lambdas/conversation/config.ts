@@ -31,7 +31,6 @@ export const DEFAULT_MEDIA_TIMEOUT_MS = DEFAULTS.mediaTimeoutMs;
 export const DEFAULT_HISTORY_LIMIT = DEFAULTS.historyLimit;
 export const DEFAULT_HISTORY_TTL_DAYS = DEFAULTS.historyTtlDays;
 export const DEFAULT_SUMMARY_EVERY_TURNS = DEFAULTS.summaryEveryTurns;
-export const DEFAULT_DEDUP_TTL_SECONDS = DEFAULTS.dedupTtlSeconds;
 
 /** Reads the actor's settings from the environment. @throws ConfigurationError on malformed values */
 export function actorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ActorConfig {

@@ -15,7 +15,7 @@ export { sqsClient } from './sqs-client.js';
 let dynamo: DynamoDBClient | undefined;
 let doc: DynamoDBDocumentClient | undefined;
 
-/** The shared low-level DynamoDB client (Powertools idempotency takes this one). */
+/** The shared low-level DynamoDB client. */
 export function dynamoClient(): DynamoDBClient {
   dynamo ??= new DynamoDBClient({ requestHandler: { ...CLIENT_TIMEOUTS.dynamodb } });
   return dynamo;

@@ -27,7 +27,7 @@ export interface StackState {
   readonly region: string;
   readonly endpoints: { sqs: string; s3: string; dynamodb: string; secretsmanager: string };
   readonly queues: Record<'inbound' | 'timer' | 'outbound' | 'mediaJobs', { url: string; dlqUrl: string }>;
-  readonly tables: Record<'idempotency' | 'memory', string>;
+  readonly tables: Record<'memory', string>;
 }
 
 export interface StartOptions {

@@ -1,6 +1,6 @@
 /**
  * Bring-your-own resources of a larger stack: a customer-managed KMS key used by every queue,
- * both tables and the media bucket (and granted to the functions and the worker), and the media
+ * the memory table and the media bucket (and granted to the functions and the worker), and the media
  * worker running in a given VPC. Both stay cdk-nag clean.
  */
 import { Stack } from 'aws-cdk-lib';
@@ -55,9 +55,9 @@ describe('ChatRelay with a customer-managed KMS key and a given VPC', () => {
     }
   });
 
-  it('encrypts both tables with the key', () => {
+  it('encrypts the memory table with the key', () => {
     const tables = resourcesOf(template, 'AWS::DynamoDB::Table');
-    expect(tables).toHaveLength(2);
+    expect(tables).toHaveLength(1);
     for (const [, table] of tables) {
       expect(table.Properties.SSESpecification).toEqual({
         KMSMasterKeyId: keyArn(),

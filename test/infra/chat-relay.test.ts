@@ -90,7 +90,6 @@ describe('functions', () => {
         ENV.timerQueueUrl,
         ENV.outboundQueueUrl,
         ENV.inboundDlqUrl,
-        ENV.idempotencyTable,
         ENV.memoryTable,
         ENV.tenantSecretPrefix,
         ENV.tenantCacheSeconds,
@@ -98,7 +97,6 @@ describe('functions', () => {
         ENV.debounceMs,
         ENV.maxTurnWaitMs,
         ENV.mediaTimeoutMs,
-        ENV.dedupTtlSeconds,
         ENV.historyTtlDays,
         ENV.historyLimit,
         ENV.summaryEveryTurns,
@@ -120,7 +118,6 @@ describe('functions', () => {
         ...base,
         ENV.outboundQueueUrl,
         ENV.outboundDlqUrl,
-        ENV.idempotencyTable,
         ENV.memoryTable,
         ENV.tenantSecretPrefix,
         ENV.tenantCacheSeconds,
@@ -137,7 +134,6 @@ describe('functions', () => {
       [ENV.debounceMs]: '2500',
       [ENV.maxTurnWaitMs]: '15000',
       [ENV.mediaTimeoutMs]: '120000',
-      [ENV.dedupTtlSeconds]: String(7 * 86400),
       [ENV.historyTtlDays]: '30',
       [ENV.historyLimit]: '20',
       [ENV.summaryEveryTurns]: '10',
@@ -342,21 +338,7 @@ describe('queues', () => {
 });
 
 describe('tables', () => {
-  it('creates the idempotency table with the Powertools schema', () => {
-    s.template.hasResource('AWS::DynamoDB::Table', {
-      Properties: {
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
-        BillingMode: 'PAY_PER_REQUEST',
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        SSESpecification: { SSEEnabled: true },
-      },
-      DeletionPolicy: 'Retain',
-      UpdateReplacePolicy: 'Retain',
-    });
-  });
-
-  it('creates the memory table with pk/sk and TTL expiresAt', () => {
+  it('creates the memory table with pk/sk and TTL expiresAt, and no other table (no idempotency table)', () => {
     s.template.hasResource('AWS::DynamoDB::Table', {
       Properties: {
         KeySchema: [
@@ -369,8 +351,9 @@ describe('tables', () => {
         SSESpecification: { SSEEnabled: true },
       },
       DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
     });
-    expect(resourcesOf(s.template, 'AWS::DynamoDB::Table')).toHaveLength(2);
+    expect(resourcesOf(s.template, 'AWS::DynamoDB::Table')).toHaveLength(1);
   });
 });
 
@@ -472,7 +455,7 @@ describe('IAM', () => {
     expect(actions.some((a) => a.startsWith('dynamodb:') || a.startsWith('bedrock:'))).toBe(false);
   });
 
-  it('lets delivery consume outbound, change visibility, read/write both tables and send only to the outbound DLQ', () => {
+  it('lets delivery consume outbound, change visibility, read/write the memory table and send only to the outbound DLQ', () => {
     const statements = roleStatements(s.template, ids.delivery);
     const pairs = statements.flatMap((st) =>
       actionsOf(st).map((a) => `${a} ${resourcesOfStatement(st).join(',')}`),
@@ -480,16 +463,9 @@ describe('IAM', () => {
     const outbound = `<${logicalId(s.stack, s.relay.outboundQueue)}.Arn>`;
     expect(pairs).toContain(`sqs:ChangeMessageVisibility ${outbound}`);
     expect(pairs).toContain(`sqs:DeleteMessage ${outbound}`);
-    for (const table of [s.relay.idempotencyTable, s.relay.memoryTable]) {
-      const arn = `<${logicalId(s.stack, table)}.Arn>`;
-      for (const action of [
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:Query',
-      ]) {
-        expect(allows(statements, action, arn), `${action} on ${arn}`).toBe(true);
-      }
+    const memory = `<${logicalId(s.stack, s.relay.memoryTable)}.Arn>`;
+    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']) {
+      expect(allows(statements, action, memory), `${action} on ${memory}`).toBe(true);
     }
     // It moves a part that failed for good to the DLQ itself, and sends nowhere else.
     const dlq = `<${logicalId(s.stack, s.relay.outboundDlq)}.Arn>`;

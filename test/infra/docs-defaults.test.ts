@@ -54,7 +54,6 @@ describe('runtime defaults', () => {
     expect(tenant.DEFAULT_SETTINGS.debounceMs).toBe(DEFAULTS.debounceMs);
     expect(tenant.DEFAULT_SETTINGS.maxTurnWaitMs).toBe(DEFAULTS.maxTurnWaitMs);
     expect(tenant.DEFAULT_SETTINGS.humanTakeoverMinutes).toBe(DEFAULTS.humanTakeoverMinutes);
-    expect(config.DEFAULT_DEDUP_TTL_SECONDS).toBe(DEFAULTS.dedupTtlSeconds);
     expect(config.DEFAULT_MEDIA_TIMEOUT_MS).toBe(DEFAULTS.mediaTimeoutMs);
   });
 });

@@ -60,7 +60,8 @@ function fixture(
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
     });
-  const tables = { idempotency: table('Idempotency'), memory: table('Memory') };
+  // A second table stands for one of the caller's own: every table passed in is watched.
+  const tables = { memory: table('Memory'), own: table('Own') };
   const media = options.withMedia === false ? undefined : pair('MediaJobs', false);
   const monitoring = new ChatRelayMonitoring(stack, 'Monitoring', {
     api,
@@ -626,7 +627,7 @@ describe('dashboard', () => {
   });
 
   it('draws DynamoDB throttles of every table', () => {
-    for (const table of ['idempotency', 'memory']) {
+    for (const table of ['memory', 'own']) {
       expect(body.raw).toContain(`"TableName","<${f.ids[table]}>"`);
     }
     expect(body.raw).toMatch(/ThrottledRequests|ReadThrottleEvents|WriteThrottleEvents/);
@@ -674,7 +675,7 @@ describe('on a real ChatRelay', () => {
         timer: { queue: relay.timerQueue, dlq: relay.timerDlq },
         outbound: { queue: relay.outboundQueue, dlq: relay.outboundDlq },
       },
-      tables: { idempotency: relay.idempotencyTable, memory: relay.memoryTable },
+      tables: { memory: relay.memoryTable },
       serviceName: relay.serviceName,
     });
     const template = Template.fromStack(stack);

@@ -36,7 +36,6 @@ describe('validateChatRelayProps', () => {
         debounceMs: 0,
         maxTurnWaitMs: 0,
         mediaTimeoutMs: 60_000,
-        dedupTtl: Duration.days(8),
         historyTtl: Duration.days(90),
         historyLimit: 50,
         summaryEveryTurns: 0,
@@ -64,7 +63,6 @@ describe('validateChatRelayProps', () => {
         functions: { webhook: { timeout: Duration.seconds(30), memorySize: 64 } },
         maxReceiveCount: { inbound: 0 },
         debounceMs: 1_000_000,
-        dedupTtl: Duration.minutes(5),
         historyTtl: Duration.hours(36),
         responder: Responder.bedrock({ modelId: 'bad model!', timeout: Duration.seconds(45) }),
         apiBaseUrls: { telegram: 'ftp://x' },
@@ -78,7 +76,6 @@ describe('validateChatRelayProps', () => {
       'functions.webhook.timeout must be between 1 second and 29 seconds (HTTP API integrations time out after 30 s); got 30 seconds. Set functions.webhook.timeout to a shorter duration.',
       'maxReceiveCount.inbound must be between 1 and 1000; got 0. Set maxReceiveCount.inbound to a larger value.',
       'debounceMs must be between 0 and 900000 (SQS DelaySeconds max 900 s); got 1000000. Set debounceMs to a smaller value.',
-      'dedupTtl must be between 1 hour and 365 days; got 5 minutes. Set dedupTtl to a longer duration.',
       'historyTtl must be a whole number of days; got 1 day 12 hours. Set historyTtl to whole days.',
       'responder.modelId must be a Bedrock model id (e.g. "anthropic.claude-3-haiku-20240307-v1:0"), an inference profile id (e.g. "global.anthropic.claude-haiku-4-5-20251001-v1:0") or an ARN; got "bad model!". Copy the id from the Bedrock console\'s model catalog.',
       'responder.timeout must be at most half the conversation timeout (1 minute) so a regeneration still fits; got 45 seconds. Lower the timeout of Responder.bedrock({ timeout }) or raise functions.conversation.timeout.',
@@ -249,7 +246,6 @@ describe('defaults in one place', () => {
     expect(d.humanTakeoverMinutes).toBe(DEFAULTS.humanTakeoverMinutes);
     expect(d.bedrockModelId).toBe(DEFAULTS.bedrockModelId);
     expect(d.bedrockTimeout.toMilliseconds()).toBe(DEFAULTS.bedrockTimeoutMs);
-    expect(d.dedupTtl.toSeconds()).toBe(DEFAULTS.dedupTtlSeconds);
     expect(d.tenantCacheTtl.toSeconds()).toBe(DEFAULTS.tenantCacheSeconds);
     expect(d.logLevel).toBe(LogLevel.INFO);
   });
@@ -288,7 +284,7 @@ describe('readChatRelayContext', () => {
       'chatRelay:removalPolicy': 'destroy',
       'chatRelay:logRetentionDays': '14',
       'chatRelay:logLevel': 'debug',
-      'chatRelay:dedupTtlDays': '10',
+      'chatRelay:historyTtlDays': '10',
       'chatRelay:sendTimeoutSeconds': '7.5',
       'chatRelay:maxReceiveCount': '4',
       'chatRelay:apiBaseUrls': '{"telegram":"http://127.0.0.1:9000"}',
@@ -303,11 +299,19 @@ describe('readChatRelayContext', () => {
     expect(ctx.props.removalPolicy).toBe('destroy');
     expect(ctx.props.logRetention).toBe(14);
     expect(ctx.props.logLevel).toBe('DEBUG');
-    expect(ctx.props.dedupTtl?.toDays()).toBe(10);
+    expect(ctx.props.historyTtl?.toDays()).toBe(10);
     expect(ctx.props.sendTimeout?.toMilliseconds()).toBe(7500);
     expect(ctx.props.maxReceiveCount).toEqual({ inbound: 4, timer: 4, outbound: 4 });
     expect(ctx.props.apiBaseUrls).toEqual({ telegram: 'http://127.0.0.1:9000' });
     expect(ctx.props.responder?.type).toBe(ResponderType.ECHO);
+  });
+
+  it('says a removed key is gone and why, rather than calling it a typo', () => {
+    const ctx = readChatRelayContext({ 'chatRelay:dedupTtlDays': 7 });
+    expect(ctx.problems).toEqual([
+      'Context chatRelay:dedupTtlDays was removed (it had no effect: de-duplication is by the conversation state, see docs/conversation.md). Remove it from cdk.json.',
+    ]);
+    expect(Object.keys(CONTEXT_KEYS)).not.toContain('chatRelay:dedupTtlDays');
   });
 
   it('turns media and monitoring on, off or into settings from context', () => {

@@ -222,7 +222,7 @@ describe('log redaction of tenant secrets', () => {
     expect(platform.calls.length).toBeGreaterThanOrEqual(channels.length);
   });
 
-  it('stores no quoted token in the failure records or the idempotency records either', async () => {
+  it('stores no quoted token in the failure records or any other stored item either', async () => {
     // Runs after the refusals above: their outcomes are stored, not only logged.
     const stored: string[] = [];
     for (const table of Object.values(emu.tables)) {
