@@ -45,6 +45,9 @@ import {
   holdsMessage,
   isPaused,
   isTurnFull,
+  markSeen,
+  mayBeEvicted,
+  messageTime,
   openTurn,
   orderedTurnMessages,
   type ReplyTarget,
@@ -116,15 +119,34 @@ export class ConversationActor {
     const tenant = await this.deps.loadTenant(event.tenantId);
     const timing = timingFor(this.config, tenant.settings);
     const state = await this.deps.state.load(event);
+    // A long open turn holds more messages than `seen` remembers: its own are duplicates too.
+    const seen = hasSeen(state, message.messageId) || holdsMessage(openTurn(state), message.messageId);
+
+    if (!seen && mayBeEvicted(state, message, now) && (await this.inHistory(event, now))) {
+      // A copy older than what `seen` remembers (a platform retry hours later, a redrive): the
+      // history holds it, so it was taken in already. Nothing to redo: its turn was closed long ago.
+      this.deps.metric('DuplicateMessages', 1, { channel: event.channel });
+      logger.info('Duplicate found in history: dropped', {
+        ...this.logKeys(event),
+        messageId: message.messageId,
+      });
+      return 'duplicate';
+    }
 
     if (isPaused(state, now)) {
-      // A human has the conversation: record the message, do not answer it.
+      if (seen) {
+        this.deps.metric('DuplicateMessages', 1, { channel: event.channel });
+        return 'duplicate';
+      }
+      // A human has the conversation: record the message, do not answer it. Remembered in `seen`
+      // like any other, so a copy after the pause is not answered either.
       await this.deps.memory.putHistory([this.customerHistory(event.conversationKey, message, now)]);
+      await this.deps.state.save(markSeen(state, message, now));
       this.deps.metric('MessagesWhilePaused', 1, { channel: event.channel });
       return 'paused-recorded';
     }
 
-    if (hasSeen(state, message.messageId)) {
+    if (seen) {
       // A retry of a message whose state write succeeded before the invocation died (or a copy
       // the platform sent again): redo the effects that follow the write (they are idempotent),
       // never the append. The state's `seen` digests and its conditional write are this event's
@@ -796,6 +818,21 @@ export class ConversationActor {
     return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * True when the history holds `event`'s message. The window: history keys carry receive times
+   * (a turn item's is its first message's), so the original copy's key lies between the message's
+   * platform time less {@link HISTORY_LOOKBACK_MS} (the turn it joined opened earlier, and clocks
+   * differ) and now (it was received before this copy).
+   */
+  private inHistory(event: MessageEvent, now: number): Promise<boolean> {
+    return this.deps.memory.hasCustomerMessage({
+      conversationKey: event.conversationKey,
+      messageId: storedMessageId(event.message.messageId),
+      from: Math.max(0, messageTime(event.message, now) - HISTORY_LOOKBACK_MS),
+      to: now,
+    });
+  }
+
   private customerHistory(
     conversationKey: string,
     message: { messageId: string; receivedAt: number; text?: string },
@@ -821,6 +858,13 @@ export class ConversationActor {
     return { tenant: ref.tenantId, channel: ref.channel, conversation: ref.conversationKey };
   }
 }
+
+/**
+ * How long before a message's platform time the history item holding it may be keyed: the turn
+ * it joined opened before it (by the debounce, `maxTurnWaitMs` and media waits, normally seconds)
+ * and the platform's clock is not ours. An hour covers both with room to spare.
+ */
+export const HISTORY_LOOKBACK_MS = 60 * 60_000;
 
 /** A stored profile is rewritten when less than this is left of its retention (at most monthly). */
 const PROFILE_REFRESH_SECONDS = 30 * 86_400;

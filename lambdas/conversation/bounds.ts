@@ -51,7 +51,10 @@ export const BOUNDS = {
   replyImageUrl: 4096,
   /** The previous bot reply kept for the repeat gate. */
   lastBotReply: 8 * 1024,
-  /** Message-id digests remembered (second duplicate guard), each {@link SEEN_DIGEST_CHARS} long. */
+  /**
+   * Message ids remembered (the duplicate guard), each a {@link SEEN_DIGEST_CHARS}-long digest and
+   * the second it was sent (a `seen` entry, lambdas/conversation/turn.ts `seenEntry`).
+   */
   seen: 16,
   /** Reserve per message waiting for media (its transcript, keyframes and marker to come). */
   mediaReserve: 8 * 1024 + 8 * 1024 + 1024,
@@ -67,7 +70,10 @@ export const BOUNDS = {
   factValue: 1024,
 } as const;
 
-/** Characters of a `seen` digest (96 bits of sha256: collisions are not a practical concern). */
+/**
+ * Characters of a `seen` digest (48 bits of sha256: the chance that a new id matches one of the
+ * 16 remembered is about 16 / 2^48, not a practical concern).
+ */
 export const SEEN_DIGEST_CHARS = 12;
 
 /** What ends a text cut to its bound. */

@@ -100,6 +100,19 @@ export interface MemoryStore {
     readonly summary?: { readonly at: number; readonly text: string; readonly expiresAt: number };
     readonly now: number;
   }): Promise<void>;
+  /**
+   * True when the conversation's history holds the customer message `messageId` (in its stored
+   * form) in an item whose sort key time is within `from`…`to` (epoch ms, both included): a turn
+   * item's messages, or the entry of a message taken in while paused. One Query over that range
+   * (more pages only for a range holding more than 1 MB), read only for a message that may be
+   * a duplicate `seen` no longer remembers.
+   */
+  hasCustomerMessage(input: {
+    readonly conversationKey: string;
+    readonly messageId: string;
+    readonly from: number;
+    readonly to: number;
+  }): Promise<boolean>;
   /** A turn's history item (a resume re-queues its reply parts from it); undefined when gone. */
   getTurn(conversationKey: string, sk: string): Promise<TurnItem | undefined>;
   /** Records a takeover event (a human or operator took over, or handed the conversation back). */

@@ -148,11 +148,18 @@ export interface ConversationState {
   readonly turnsSinceSummary: number;
   readonly turn?: Turn;
   /**
-   * Digests ({@link seenDigest}) of the most recent platform message ids taken in: a second
-   * guard behind Powertools idempotency, fixed-size whatever the ids (items written before the
-   * digests may still hold raw ids, which are matched too).
+   * The most recent platform message ids taken in, oldest first, each as {@link seenEntry}: its
+   * digest ({@link seenDigest}) and the second of its platform timestamp. Fixed-size whatever
+   * the ids (items written before may still hold bare digests or raw ids, which match too).
    */
   readonly seen: readonly string[];
+  /**
+   * Epoch ms at or before which `seen` is not complete any more: the latest platform timestamp
+   * of a message evicted from it (rounded up to the end of its second). Absent while nothing was
+   * evicted. A message not in `seen` and not newer than this may be an evicted duplicate: only
+   * then is the history looked up ({@link mayBeEvicted}, docs/conversation.md).
+   */
+  readonly seenFrom?: number;
   readonly updatedAt: number;
 }
 
@@ -208,11 +215,65 @@ export function openTurn(state: ConversationState): Turn | undefined {
   return state.turn?.status === 'open' ? state.turn : undefined;
 }
 
-function remember(seen: readonly string[], messageId: string): string[] {
+/** A `seen` entry: the id's digest, `@`, and the second of its platform timestamp in base 36. */
+export function seenEntry(messageId: string, timestamp: number): string {
+  return `${seenDigest(messageId)}@${Math.floor(epochMs(timestamp, 0) / 1000).toString(36)}`;
+}
+
+const SEEN_ENTRY = /^[0-9a-f]+@([0-9a-z]{1,10})$/;
+
+/** The last epoch ms of the second a `seen` entry was sent in; undefined for older entries without it. */
+export function seenEntryTime(entry: string): number | undefined {
+  const match = SEEN_ENTRY.exec(entry);
+  if (!match?.[1]) return undefined;
+  return Number.parseInt(match[1], 36) * 1000 + 999;
+}
+
+/**
+ * `seen` with `messageId` added last, and `seenFrom` moved up to the latest timestamp of what
+ * fell out of it. An entry without a timestamp (written before they were kept) falls out with
+ * the latest timestamp the conversation had seen (`customerLastMessageAt`), no earlier than its own.
+ */
+function remember(
+  state: ConversationState,
+  messageId: string,
+  timestamp: number,
+): Pick<ConversationState, 'seen' | 'seenFrom'> {
   const digest = seenDigest(messageId);
-  const next = seen.filter((id) => !id.startsWith(digest) && id !== messageId);
-  next.push(digest);
-  return next.slice(-SEEN_LIMIT);
+  const next = state.seen.filter((id) => !id.startsWith(digest) && id !== messageId);
+  next.push(seenEntry(messageId, timestamp));
+  let seenFrom = state.seenFrom;
+  for (const evicted of next.slice(0, Math.max(0, next.length - SEEN_LIMIT))) {
+    const at = seenEntryTime(evicted) ?? epochMs(state.customerLastMessageAt, timestamp);
+    seenFrom = Math.max(seenFrom ?? 0, at);
+  }
+  return { seen: next.slice(-SEEN_LIMIT), ...(seenFrom !== undefined ? { seenFrom } : {}) };
+}
+
+/** The platform timestamp of `message` as the state keeps it (else its receive time, else `now`). */
+export function messageTime(message: NormalisedMessage, now: number): number {
+  return epochMs(message.timestamp, epochMs(message.receivedAt, now));
+}
+
+/**
+ * True when `message`, not in `seen`, could still have been taken in before: `seen` has
+ * evicted an id whose timestamp is not older than this one's. Only then is the history looked
+ * up; a message newer than every evicted one (the common case) cannot be a duplicate.
+ */
+export function mayBeEvicted(state: ConversationState, message: NormalisedMessage, now: number): boolean {
+  return messageTime(message, now) <= (seenHorizon(state) ?? Number.NEGATIVE_INFINITY);
+}
+
+/**
+ * `seenFrom`, or for a full `seen` written before entries kept their time (and which may have
+ * evicted ids then), the latest timestamp the conversation has seen: the next message moves
+ * `seenFrom` there anyway.
+ */
+function seenHorizon(state: ConversationState): number | undefined {
+  if (state.seenFrom !== undefined) return state.seenFrom;
+  const legacy =
+    state.seen.length >= SEEN_LIMIT && state.seen.some((entry) => seenEntryTime(entry) === undefined);
+  return legacy ? epochMs(state.customerLastMessageAt, 0) : undefined;
 }
 
 /** Media items of one message sent to the media worker at most (the first ones). */
@@ -401,7 +462,7 @@ export function appendMessage(
   const next: ConversationState = {
     ...takeIn(state, message, record.timestamp),
     turn,
-    seen: remember(state.seen, message.messageId),
+    ...remember(state, message.messageId, record.timestamp),
     updatedAt: now,
   };
   return { state: next, turn, opened: current === undefined, media: options.mediaWorker ? media : [] };
@@ -426,10 +487,10 @@ export function markSeen(
   message: NormalisedMessage,
   now: number,
 ): ConversationState {
-  const receivedAt = epochMs(message.receivedAt, now);
+  const timestamp = messageTime(message, now);
   return {
-    ...takeIn(state, message, epochMs(message.timestamp, receivedAt)),
-    seen: remember(state.seen, message.messageId),
+    ...takeIn(state, message, timestamp),
+    ...remember(state, message.messageId, timestamp),
     updatedAt: now,
   };
 }
@@ -554,6 +615,7 @@ const STATE_ATTRIBUTES = [
   'turnsSinceSummary',
   'turn',
   'seen',
+  'seenFrom',
   'updatedAt',
 ] as const satisfies readonly (keyof ConversationState)[];
 

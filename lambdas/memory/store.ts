@@ -44,6 +44,7 @@ import {
   FACT_PREFIX,
   factSk,
   HISTORY_PREFIX,
+  historySk,
   PROFILE_SK,
   SENT_SK,
   STATE_SK,
@@ -264,6 +265,38 @@ export class DynamoMemoryStore implements MemoryStore {
     ]);
   }
 
+  async hasCustomerMessage(input: Parameters<MemoryStore['hasCustomerMessage']>[0]): Promise<boolean> {
+    const from = epochMs(input.from, 0);
+    const to = Math.max(from, epochMs(input.to, 0));
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const result = await this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            // `hist#<ms>#` sorts before every key of its millisecond, `hist#<ms + 1>#` after them.
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: {
+              ':pk': conversationPk(input.conversationKey),
+              ':from': historySk(from, ''),
+              ':to': historySk(to + 1, ''),
+            },
+            ProjectionExpression: '#messages, #messageId',
+            ExpressionAttributeNames: { '#messages': 'messages', '#messageId': 'messageId' },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of (result.Items ?? []) as Record<string, unknown>[]) {
+          if (holdsCustomerMessage(item, input.messageId)) return true;
+        }
+        start = result.LastEvaluatedKey as Record<string, unknown> | undefined;
+      } while (start);
+    } catch (err) {
+      wrap('look a message up in the history', err);
+    }
+    return false;
+  }
+
   async getTurn(conversationKey: string, sk: string): Promise<TurnItem | undefined> {
     try {
       const result = await this.client.send(
@@ -389,6 +422,18 @@ export class DynamoMemoryStore implements MemoryStore {
       }
     }
   }
+}
+
+/** True when a history item is, or holds, the customer message `messageId` (stored form). */
+function holdsCustomerMessage(item: Record<string, unknown>, messageId: string): boolean {
+  if (item.messageId === messageId) return true;
+  const messages = item.messages;
+  return (
+    Array.isArray(messages) &&
+    messages.some(
+      (m) => typeof m === 'object' && m !== null && (m as { messageId?: unknown }).messageId === messageId,
+    )
+  );
 }
 
 /** A history entry as stored: its text within {@link BOUNDS.historyText}. */

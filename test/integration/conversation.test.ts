@@ -8,9 +8,10 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@a
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { createConversationHandler, createTimerHandler } from '../../lambdas/conversation/runtime.js';
+import { DynamoMemoryStore } from '../../lambdas/memory/store.js';
 import { historyEntries } from '../../lambdas/memory/turn-item.js';
 import type { Reply, Responder, TurnContext } from '../../lambdas/responders/types.js';
-import { resetClients } from '../../lambdas/shared/clients.js';
+import { documentClient, resetClients } from '../../lambdas/shared/clients.js';
 import {
   conversationPk,
   HISTORY_PREFIX,
@@ -38,6 +39,16 @@ const metric = (name: MetricName, value: number, dims: Readonly<Record<string, s
 const count = (name: MetricName) => metrics.filter((m) => m.name === name).reduce((n, m) => n + m.value, 0);
 const outbound: OutboundPart[] = [];
 const typingCalls: string[] = [];
+/** Message ids the actor looked up in the history (only a possible duplicate `seen` forgot). */
+const lookups: string[] = [];
+
+/** The production memory store, counting its history look-ups. */
+class CountingMemoryStore extends DynamoMemoryStore {
+  override async hasCustomerMessage(input: Parameters<DynamoMemoryStore['hasCustomerMessage']>[0]) {
+    lookups.push(input.messageId);
+    return super.hasCustomerMessage(input);
+  }
+}
 
 function putTenant(tenantId: string, settings: TenantSettings): void {
   emu.secrets.putSecret(
@@ -175,6 +186,7 @@ beforeAll(async () => {
     typing: async (target) => {
       typingCalls.push(target.conversationId);
     },
+    deps: { memory: new CountingMemoryStore(documentClient(), emu.tables.memory) },
   });
   const timer = createTimerHandler({ env, now: clock });
   drivers = [
@@ -195,6 +207,7 @@ beforeAll(async () => {
   putTenant('maxwait', { debounceMs: 1000, maxTurnWaitMs: 3000 });
   putTenant('typist', { debounceMs: 1000, maxTurnWaitMs: 3000 });
   putTenant('human', { debounceMs: 0, humanTakeoverMinutes: 30 });
+  putTenant('horizon', { debounceMs: 0, humanTakeoverMinutes: 30 });
   putTenant('gates', {
     debounceMs: 0,
     bannedPhrases: ['forbidden'],
@@ -452,6 +465,61 @@ describe('conversation actor against the emulators', () => {
     const context = responderCalls.filter((c) => c.conversationKey === key).at(-1);
     expect(context?.history.map((h) => h.role)).toEqual(['customer', 'bot', 'human', 'customer']);
   }, 60_000);
+
+  it('answers 22 messages without a history look-up, then drops the first re-delivered hours later and answers a late one', async () => {
+    const key = 'horizon#telegram#o:1';
+    const start = clock();
+    // One a second (Telegram's timestamps are whole seconds), each answered at once.
+    const events = Array.from({ length: 22 }, (_, i) =>
+      messageEvent('horizon', 'o:1', `o-${i}`, `q${i}`, start + i * 1000),
+    );
+    await enqueue(events);
+    await settle(() => repliesFor(key).length === 22, 120_000);
+    expect(repliesFor(key)).toEqual(events.map((_, i) => `echo: q${i}`));
+    expect(lookups.filter((id) => id.startsWith('o-'))).toEqual([]);
+    const state = await stateOf(key);
+    expect(state?.seen).toHaveLength(16);
+    // o-0…o-5 fell out of `seen`: it is complete after o-5 was sent (the end of its second).
+    expect(state?.seenFrom).toBe(Math.floor((start + 5000) / 1000) * 1000 + 999);
+
+    // Hours later, past SQS's 5-minute dedup window, the platform sends the first one again.
+    offset += 3 * 3_600_000;
+    const duplicatesBefore = count('DuplicateMessages');
+    await enqueue([{ ...events[0]!, message: { ...events[0]!.message, receivedAt: clock() } }], 'retry');
+    await settle(() => count('DuplicateMessages') > duplicatesBefore);
+    expect(lookups.filter((id) => id.startsWith('o-'))).toEqual(['o-0']);
+
+    // A new id sent long ago (the platform held it back): answered, after one look-up.
+    await enqueue([messageEvent('horizon', 'o:1', 'o-late', 'late question', start + 2500)]);
+    await settle(() => repliesFor(key).length === 23);
+    await idle(300);
+    expect(repliesFor(key)).toEqual([...events.map((_, i) => `echo: q${i}`), 'echo: late question']);
+    expect(lookups.filter((id) => id.startsWith('o-'))).toEqual(['o-0', 'o-late']);
+    expect(count('DuplicateMessages')).toBe(duplicatesBefore + 1);
+  }, 180_000);
+
+  it('does not answer a copy of a message taken in while paused, 20 messages after the pause', async () => {
+    const key = 'horizon#telegram#p:1';
+    const pausedMessage = messageEvent('horizon', 'p:1', 'p-paused', 'hello? anyone?');
+    const pausedBefore = count('MessagesWhilePaused');
+    await enqueue([humanEvent('horizon', 'p:1', 'agent-p-1'), pausedMessage]);
+    await settle(() => count('MessagesWhilePaused') > pausedBefore);
+    offset += 31 * 60_000;
+    const start = clock();
+    const events = Array.from({ length: 20 }, (_, i) =>
+      messageEvent('horizon', 'p:1', `p-${i}`, `after ${i}`, start + i * 1000),
+    );
+    await enqueue(events);
+    await settle(() => repliesFor(key).length === 20, 120_000);
+    offset += 6 * 3_600_000;
+    const duplicatesBefore = count('DuplicateMessages');
+    await enqueue([pausedMessage], 'retry');
+    await settle(() => count('DuplicateMessages') > duplicatesBefore);
+    await idle(300);
+    expect(repliesFor(key)).toEqual(events.map((_, i) => `echo: after ${i}`));
+    expect(lookups.filter((id) => id.startsWith('p-'))).toEqual(['p-paused']);
+    expect(responderCalls.some((c) => c.messages.some((m) => m.messageId === 'p-paused'))).toBe(false);
+  }, 180_000);
 
   it('regenerates a reply that fails a gate once, then falls back to the tenant reply', async () => {
     const regenerated = 'gates#telegram#g:1';

@@ -16,7 +16,13 @@ import {
   StateConflictError,
   type StateStore,
 } from '../../../lambdas/conversation/ports.js';
-import { type ConversationState, emptyState } from '../../../lambdas/conversation/turn.js';
+import {
+  appendMessage,
+  type ConversationState,
+  emptyState,
+  hasSeen,
+  mayBeEvicted,
+} from '../../../lambdas/conversation/turn.js';
 import { historyEntries, type TurnItem } from '../../../lambdas/memory/turn-item.js';
 import type { TurnContext } from '../../../lambdas/responders/types.js';
 import type { MetricName } from '../../../lambdas/shared/metrics-catalogue.js';
@@ -88,6 +94,21 @@ class MemMemory implements MemoryStore {
     Object.assign(this.facts, input.facts ?? {});
     if (input.summary) this.summaries.push(input.summary.text);
     if (input.profile) this.profiles += 1;
+  }
+  /** Every history look-up the actor made (the common path must make none). */
+  lookups: Parameters<MemoryStore['hasCustomerMessage']>[0][] = [];
+  async hasCustomerMessage(input: Parameters<MemoryStore['hasCustomerMessage']>[0]) {
+    this.lookups.push(input);
+    const inRange = (sk: string) => {
+      const at = Number(sk.split('#')[1]);
+      return at >= input.from && at <= input.to;
+    };
+    return (
+      [...this.history].some(([sk, h]) => inRange(sk) && h.messageId === input.messageId) ||
+      [...this.turns].some(
+        ([sk, t]) => inRange(sk) && t.messages.some((m) => m.messageId === input.messageId),
+      )
+    );
   }
   async getTurn(_key: string, sk: string) {
     return structuredClone(this.turns.get(sk));
@@ -685,7 +706,10 @@ describe('ConversationActor', () => {
     expect(t.jobs.map((j) => j.messageId)).toEqual([id]);
     const stored = t.state.item?.turn?.messages[0]?.messageId ?? '';
     expect(stored.length).toBeLessThanOrEqual(BOUNDS.messageId);
-    expect(t.state.item?.seen.every((d) => d.length === SEEN_DIGEST_CHARS)).toBe(true);
+    // A fixed-size digest, `@`, and the second it was sent (base 36).
+    expect(
+      t.state.item?.seen.every((d) => d.split('@')[0]?.length === SEEN_DIGEST_CHARS && d.length <= 20),
+    ).toBe(true);
     const outcome = await t.actor.onMediaReady(
       {
         v: 1,
@@ -716,5 +740,147 @@ describe('ConversationActor', () => {
     expect(t.state.item?.customerLastMessageAt).toBe(1_700_000_000_000);
     expect(JSON.stringify([...t.memory.turns.values()])).not.toContain('1e+308');
     expect(t.outbound[0]?.customerLastMessageAt).toBe(1_700_000_000_000);
+  });
+
+  describe('duplicates older than what `seen` remembers', () => {
+    /** A message sent `minutes` after the start, delivered then (its platform time is kept on a retry). */
+    const at = (t: ReturnType<typeof setup>, id: string, sentAt: number) =>
+      msg(id, `text ${id}`, { timestamp: sentAt, receivedAt: t.now() });
+
+    /** 20 messages, one a minute, each answered at once (debounce 0). */
+    async function twentyAnswered(t: ReturnType<typeof setup>, start: number) {
+      for (let i = 0; i < 20; i += 1) {
+        expect(await t.actor.onMessage(at(t, `m${i}`, t.now()), first)).toBe('answered');
+        t.advance(60_000);
+      }
+      expect(t.outbound).toHaveLength(20);
+      expect(t.state.item?.seen).toHaveLength(BOUNDS.seen);
+      // m0…m3 fell out of `seen`: it is complete only after m3 was sent.
+      expect(t.state.item?.seenFrom).toBe(Math.floor((start + 3 * 60_000) / 1000) * 1000 + 999);
+    }
+
+    it('answers 20 messages without a history look-up, then drops the first one re-delivered hours later', async () => {
+      const t = setup();
+      const start = t.now();
+      await twentyAnswered(t, start);
+      // The common path: every message newer than what `seen` evicted, none looked up.
+      expect(t.memory.lookups).toHaveLength(0);
+      t.advance(3 * 3_600_000);
+      expect(await t.actor.onMessage(at(t, 'm0', start), first)).toBe('duplicate');
+      expect(t.count('DuplicateMessages')).toBe(1);
+      expect(t.outbound).toHaveLength(20);
+      expect(t.contexts).toHaveLength(20);
+      expect(t.memory.lookups).toEqual([
+        { conversationKey: KEY, messageId: 'm0', from: start - 3_600_000, to: t.now() },
+      ]);
+      // A newer message afterwards is the common path again.
+      expect(await t.actor.onMessage(at(t, 'm20', t.now()), first)).toBe('answered');
+      expect(t.memory.lookups).toHaveLength(1);
+    });
+
+    it('answers a genuinely late message: a new id with an old timestamp, after looking it up once', async () => {
+      const t = setup();
+      const start = t.now();
+      await twentyAnswered(t, start);
+      t.advance(3_600_000);
+      expect(await t.actor.onMessage(at(t, 'late', start + 30_000), first)).toBe('answered');
+      expect(t.memory.lookups.map((l) => l.messageId)).toEqual(['late']);
+      expect(t.outbound.at(-1)?.text).toBe('echo: text late');
+      expect(t.count('DuplicateMessages')).toBe(0);
+      // Now remembered: a copy of it is a duplicate without another look-up.
+      expect(await t.actor.onMessage(at(t, 'late', start + 30_000), first)).toBe('duplicate');
+      expect(t.memory.lookups).toHaveLength(1);
+    });
+
+    it('drops a copy of a message taken in while paused, during the pause and long after it', async () => {
+      const t = setup({ settings: { humanTakeoverMinutes: 30 } });
+      const start = t.now();
+      expect(await t.actor.onHumanActive(humanEvent('agent-1', start))).toBe('paused');
+      expect(await t.actor.onMessage(at(t, 'p1', start), first)).toBe('paused-recorded');
+      t.advance(60_000);
+      // A copy during the pause: neither answered nor recorded twice.
+      expect(await t.actor.onMessage(at(t, 'p1', start), first)).toBe('duplicate');
+      expect(t.count('MessagesWhilePaused')).toBe(1);
+      expect([...t.memory.history.values()].filter((h) => h.messageId === 'p1')).toHaveLength(1);
+      t.advance(30 * 60_000);
+      await twentyAnswered(t, t.now());
+      const lookups = t.memory.lookups.length;
+      t.advance(6 * 3_600_000);
+      expect(await t.actor.onMessage(at(t, 'p1', start), first)).toBe('duplicate');
+      expect(t.memory.lookups).toHaveLength(lookups + 1);
+      expect(t.count('DuplicateMessages')).toBe(2);
+      expect(t.outbound).toHaveLength(20);
+      expect(t.contexts.flatMap((c) => c.messages.map((m) => m.messageId))).not.toContain('p1');
+    });
+
+    it('recognises a copy of a message of a long open turn that `seen` no longer holds, without a look-up', async () => {
+      const t = setup({ settings: { debounceMs: 60_000 } });
+      for (let i = 0; i < 20; i += 1) {
+        expect(await t.actor.onMessage(at(t, `m${i}`, t.now()), first)).toBe('appended');
+        t.advance(1000);
+      }
+      expect(await t.actor.onMessage(at(t, 'm0', t.now() - 20_000), first)).toBe('duplicate');
+      expect(t.state.item?.turn?.messages).toHaveLength(20);
+      expect(t.memory.lookups).toHaveLength(0);
+    });
+
+    it('moves the horizon to the latest timestamp evicted, even when messages arrived out of order', () => {
+      let state: ConversationState = emptyState({
+        tenantId: 'acme',
+        channel: 'messenger',
+        conversationId: 'P1:U1',
+        conversationKey: KEY,
+      });
+      const base = 1_700_000_000_000;
+      // Sent at base + 100 s, but delivered before one sent at base: it is evicted first.
+      const times = [
+        base + 100_000,
+        base,
+        ...Array.from({ length: 15 }, (_, i) => base + 200_000 + i * 1000),
+      ];
+      times.forEach((timestamp, i) => {
+        state = appendMessage(
+          state,
+          { ...msg(`o${i}`, 'x').message, timestamp, receivedAt: base + i },
+          base + i,
+          { mediaWorker: false },
+        ).state;
+      });
+      expect(state.seen).toHaveLength(BOUNDS.seen);
+      // o0 fell out: the horizon is its second, not that of o1, the oldest still remembered.
+      expect(state.seenFrom).toBe(base + 100_999);
+      expect(mayBeEvicted(state, { ...msg('o0').message, timestamp: base + 100_000 }, base)).toBe(true);
+      expect(mayBeEvicted(state, { ...msg('new').message, timestamp: base + 101_000 }, base)).toBe(false);
+      expect(hasSeen(state, 'o1')).toBe(true);
+    });
+
+    it('looks up a possible duplicate of a full `seen` written before entries kept their time', () => {
+      const base = 1_700_000_000_000;
+      const legacy: ConversationState = {
+        ...emptyState({
+          tenantId: 'acme',
+          channel: 'messenger',
+          conversationId: 'P1:U1',
+          conversationKey: KEY,
+        }),
+        seen: Array.from({ length: BOUNDS.seen }, (_, i) => `${i}`.padStart(12, 'a')),
+        customerLastMessageAt: base,
+      };
+      expect(mayBeEvicted(legacy, { ...msg('old').message, timestamp: base - 60_000 }, base)).toBe(true);
+      expect(mayBeEvicted(legacy, { ...msg('new').message, timestamp: base + 1 }, base)).toBe(false);
+      // Not full: nothing was ever evicted, nothing to look up.
+      expect(
+        mayBeEvicted(
+          { ...legacy, seen: legacy.seen.slice(1) },
+          { ...msg('old').message, timestamp: base - 60_000 },
+          base,
+        ),
+      ).toBe(false);
+      // The first new message evicts a bare entry: the horizon becomes the latest time seen before.
+      const next = appendMessage(legacy, { ...msg('m1').message, timestamp: base + 1000 }, base + 1000, {
+        mediaWorker: false,
+      }).state;
+      expect(next.seenFrom).toBe(base);
+    });
   });
 });

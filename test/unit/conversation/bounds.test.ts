@@ -203,7 +203,7 @@ describe('state bounds', () => {
     const state = appendMessage(emptyState(ref), { ...maximal(0), messageId: 'x'.repeat(2000) }, NOW, {
       mediaWorker: false,
     }).state;
-    expect(state.seen).toEqual([seenDigest('x'.repeat(2000))]);
+    expect(state.seen).toEqual([`${seenDigest('x'.repeat(2000))}@${Math.floor(NOW / 1000).toString(36)}`]);
     expect(hasSeen(state, 'x'.repeat(2000))).toBe(true);
     expect(hasSeen({ ...state, seen: ['legacy-raw-id'] }, 'legacy-raw-id')).toBe(true);
     expect(hasSeen(state, 'other')).toBe(false);

@@ -1,9 +1,14 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../../bin/local/emulators.js';
-import { BOUNDS, STORED_TEXT_MARKER, seenDigest } from '../../../lambdas/conversation/bounds.js';
+import { BOUNDS, STORED_TEXT_MARKER } from '../../../lambdas/conversation/bounds.js';
 import { StateConflictError } from '../../../lambdas/conversation/ports.js';
-import { appendMessage, type ConversationState, emptyState } from '../../../lambdas/conversation/turn.js';
+import {
+  appendMessage,
+  type ConversationState,
+  emptyState,
+  seenEntry,
+} from '../../../lambdas/conversation/turn.js';
 import { DynamoMemoryStore, DynamoStateStore } from '../../../lambdas/memory/store.js';
 import {
   conversationPk,
@@ -124,7 +129,9 @@ describe('memory store (dynalite)', () => {
     // Many turns in: a full `seen`, a past pause, a Vietnamese name and question.
     let state: ConversationState = {
       ...emptyState(shop),
-      seen: Array.from({ length: BOUNDS.seen }, (_, i) => seenDigest(`old-${i}`)),
+      // Entries as written now (digest and second), and the horizon of the ids already evicted.
+      seen: Array.from({ length: BOUNDS.seen }, (_, i) => seenEntry(`old-${i}`, now - (16 - i) * 60_000)),
+      seenFrom: now - 17 * 60_000 + 999,
       turnCount: 57,
       turnsSinceSummary: 7,
       customer,
@@ -168,6 +175,61 @@ describe('memory store (dynalite)', () => {
       appendMessage(loaded, { ...message, messageId: 'm_next' }, now + 1, { mediaWorker: true }).state,
     );
     expect(units).toEqual([1, 1, 1]);
+  });
+
+  it('finds a customer message in the history only within the time range asked: turn items and paused entries', async () => {
+    const memory = new DynamoMemoryStore(doc, emu.tables.memory);
+    const key = 'acme#zalo#oa:lookup';
+    const message = (messageId: string, at: number) => ({
+      messageId,
+      kind: 'text',
+      receivedAt: at,
+      timestamp: at,
+      text: messageId,
+    });
+    await memory.putTurn({
+      conversationKey: key,
+      sk: historySk(now - 60_000, 'tfirst'),
+      item: {
+        turnId: 'tfirst',
+        at: now - 60_000,
+        messages: [message('m1', now - 60_000), message('m2', now - 59_000)],
+        reply: { at: now - 58_000, parts: [{ text: 'answer' }] },
+        flushedAt: now - 58_000,
+        flushReason: 'quiet',
+        gates: [],
+        outcome: 'ok',
+        expiresAt: nowS + 86_400,
+      },
+      tenantId: 'acme',
+      channel: 'zalo',
+      customerId: undefined,
+      now,
+    });
+    await memory.putHistory([
+      {
+        conversationKey: key,
+        sk: historySk(now - 30_000, 'paused-1'),
+        role: 'customer',
+        text: 'while paused',
+        at: now - 30_000,
+        messageId: 'paused-1',
+        expiresAt: nowS + 86_400,
+      },
+    ]);
+    const has = (messageId: string, from: number, to: number) =>
+      memory.hasCustomerMessage({ conversationKey: key, messageId, from, to });
+    expect(await has('m2', now - 120_000, now)).toBe(true);
+    expect(await has('paused-1', now - 30_000, now - 30_000)).toBe(true);
+    expect(await has('m3', now - 120_000, now)).toBe(false);
+    // The turn item is keyed by its first message's receive time: outside the range, not found.
+    expect(await has('m2', now - 59_999, now)).toBe(false);
+    expect(await has('paused-1', now - 120_000, now - 30_001)).toBe(false);
+    expect(await has('m1', now - 60_000, now - 60_000)).toBe(true);
+    // Another conversation's history is never read.
+    expect(
+      await memory.hasCustomerMessage({ conversationKey: `${key}x`, messageId: 'm1', from: 0, to: now }),
+    ).toBe(false);
   });
 
   it('reads the profile however many facts the customer has, and a turn item as its history entries', async () => {
