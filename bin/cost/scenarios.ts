@@ -83,8 +83,8 @@ export interface LogSource {
 }
 
 /**
- * The kind of a log line: `EMF <metric names>` for a metric document, `<LEVEL> <message>` for
- * an application line, `text` for anything else.
+ * The kind of a log line: `EMF <metric names>` for a metric document (`… with <message>` when a
+ * summary rides on it), `<LEVEL> <message>` for an application line, `text` for anything else.
  */
 export function logSource(line: string): string {
   try {
@@ -97,7 +97,9 @@ export function logSource(line: string): string {
       const names = (parsed._aws.CloudWatchMetrics ?? []).flatMap((d) =>
         (d.Metrics ?? []).map((m) => m.Name),
       );
-      return `EMF ${names.join('+')}`;
+      // A summary riding on the document (logSummary) is named after its metrics.
+      const summary = typeof parsed.message === 'string' ? ` with ${parsed.message.slice(0, 60)}` : '';
+      return `EMF ${names.join('+')}${summary}`;
     }
     return `${String(parsed.level ?? '?')} ${String(parsed.message ?? '').slice(0, 60)}`;
   } catch {

@@ -12,6 +12,10 @@ export type MetricUnit = 'Count' | 'Milliseconds' | 'Bytes' | 'Seconds';
 
 export interface MetricDefinition {
   readonly name: string;
+  /**
+   * What the value counts or measures. EMF documents carry no `Unit` (bytes on every log line),
+   * so CloudWatch records `None`; the monitoring construct's alarms and graphs name no unit.
+   */
   readonly unit: MetricUnit;
   /** Dimensions besides `service` (Powertools adds `service` to every metric). */
   readonly dimensions: readonly string[];
@@ -105,7 +109,7 @@ export const METRICS = {
     'GateOutcome',
     'Count',
     ['gate', 'outcome'],
-    'Gate results per reply: outcome is pass, fail, regenerated or fallback.',
+    'Gate failures per reply: outcome is fail, regenerated or fallback. Passes are not counted (the audit trail lists them): pass rate = 1 − fail / TurnsFlushed.',
   ),
   // Knowledge and tools (bedrock responder)
   KnowledgeRetrievalLatency: m(

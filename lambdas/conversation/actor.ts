@@ -632,14 +632,17 @@ export class ConversationActor {
       this.deps.metric('MessagesPerTurn', turn.messages.length, { channel: state.channel });
       if (plan.handoff) this.deps.metric('HumanTakeover', 1, { channel: state.channel });
       // The one INFO line of a turn.
-      logger.info('Turn answered', {
-        ...keys,
-        reason,
+      logger.summary('Turn answered', {
+        tenant: keys.tenant,
+        channel: keys.channel,
+        conversation: keys.conversation,
         messages: turn.messages.length,
-        parts: parts.length,
-        outcome: plan.outcome,
-        ...(plan.handoff ? { handoff: true } : {}),
         ms: latencyMs,
+        // Only when not the common case (debounce, one part, ok); the audit trail has every turn's.
+        ...(reason !== 'debounce' ? { reason } : {}),
+        ...(parts.length !== 1 ? { parts: parts.length } : {}),
+        ...(plan.outcome !== 'ok' ? { outcome: plan.outcome } : {}),
+        ...(plan.handoff ? { handoff: true } : {}),
       });
       await this.enqueue(answered, parts);
       return fellBack ? 'fallback-sent' : 'answered';

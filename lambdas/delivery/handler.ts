@@ -50,7 +50,7 @@ import {
   RetryableSendError,
 } from '../shared/errors.js';
 import { CHANNELS, type ChannelName, type OutboundPart, outboundPartSchema } from '../shared/model.js';
-import { emitMetric, logger } from '../shared/powertools.js';
+import { emitMetric, logger, logSummary } from '../shared/powertools.js';
 import { sendToQueue } from '../shared/queue.js';
 import { redactSecrets } from '../shared/redact.js';
 import type { TenantDocument } from '../shared/tenant.js';
@@ -625,12 +625,13 @@ export function createDeliveryHandler(
       emitMetric('SendSucceeded', 1, { channel: part.channel });
       if (part.partIndex === 0)
         emitMetric('ReplyLatency', Math.max(0, outcome.at - part.receivedAt), { channel: part.channel });
-      // The one INFO line of a part.
-      logger.info({
-        message: 'Reply part delivered',
-        ...keys,
-        platformMessageId: outcome.platformMessageId,
-        partIndex: part.partIndex,
+      // The one INFO line of a part, on the invocation's EMF line when their keys agree. Tenant
+      // and conversation only: the part's id and platform message id are in its delivery record
+      // and the audit trail, and every WARN and ERROR line keeps all the keys.
+      logSummary('Reply part delivered', {
+        tenant: keys.tenant,
+        channel: keys.channel,
+        conversation: keys.conversation,
       });
     } else if (outcome.status === 'failed' && outcome.code === AMBIGUOUS_AFTER_CRASH) {
       // Counted and logged as SendAmbiguous where it was found: most likely delivered, not refused.

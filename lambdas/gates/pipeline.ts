@@ -80,7 +80,9 @@ function runGates(
   ];
   for (const [gate, check] of gates) {
     const result = check();
-    emitMetric('GateOutcome', 1, { gate, outcome: result.pass ? 'pass' : 'fail' });
+    // Failures only: a pass on every gate of every reply cost a metric directive per gate in the
+    // turn's EMF line (docs/cost.md); the pass rate is 1 − failures / TurnsFlushed.
+    if (!result.pass) emitMetric('GateOutcome', 1, { gate, outcome: 'fail' });
     audit.push(result.pass ? { gate, outcome: 'pass' } : { gate, outcome: 'fail', reason: result.reason });
     if (!result.pass) return { gate, reason: result.reason };
   }
@@ -193,7 +195,8 @@ function limitFor(context: TurnContext): number {
  * fallback reply, or hands off when no fallback is configured (blank `settings.fallbackReply`).
  * Texts longer than the channel limit are split at sentence boundaries (not a failure).
  * A responder handoff is honoured: its messages (if any, gated) are sent and `handoff` is set.
- * Emits `GateOutcome` per gate result (pass/fail) and per recovery (regenerated/fallback).
+ * Emits `GateOutcome` per failed gate (`fail`) and per recovery (`regenerated`/`fallback`); passes
+ * are not counted (the audit trail keeps them).
  * `ResponderLatency`/`ResponderFailed` are the caller's (the actor measures the whole call).
  * @throws ResponderError (or whatever the responder throws): the turn is retried by the caller.
  */

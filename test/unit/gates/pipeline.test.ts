@@ -41,7 +41,7 @@ beforeEach(() => {
 });
 
 describe('produceReply', () => {
-  it('passes a good reply through unchanged with outcome ok and a pass metric per gate', async () => {
+  it('passes a good reply through unchanged with outcome ok, every gate passed in the plan and no GateOutcome', async () => {
     const responder = scripted({ ...text('Dạ shop còn hàng ạ'), memory: { facts: { size: 'M' } } });
     const plan = await produceReply(responder, turnContext());
     expect(plan).toEqual({
@@ -57,12 +57,8 @@ describe('produceReply', () => {
       ],
     });
     expect(responder.calls).toHaveLength(1);
-    expect(outcomes()).toEqual([
-      { gate: 'non-empty', outcome: 'pass' },
-      { gate: 'no-leak', outcome: 'pass' },
-      { gate: 'no-repeat', outcome: 'pass' },
-      { gate: 'no-banned-phrase', outcome: 'pass' },
-    ]);
+    // Passes are in the plan's audit gates, not in GateOutcome (failures and recoveries only).
+    expect(outcomes()).toEqual([]);
   });
 
   it('regenerates once with the failure reason and uses the regenerated reply when it passes', async () => {
@@ -132,7 +128,7 @@ describe('produceReply', () => {
     expect(plan.parts.length).toBeGreaterThan(5);
     for (const part of plan.parts) expect(part.text!.length).toBeLessThanOrEqual(1000);
     expect(plan.parts.map((p) => p.text).join(' ')).toBe(long);
-    expect(outcomes().every((o) => o.outcome === 'pass')).toBe(true);
+    expect(outcomes()).toEqual([]);
   });
 
   it('never exceeds the channel limit even when the context claims a larger one', async () => {
@@ -173,8 +169,9 @@ describe('produceReply', () => {
       }),
     );
     expect(bracketed.parts).toEqual([{ text: 'echo: [URGENT] {order} <b>now</b>' }]);
-    // Only the non-empty gate ran for it.
-    expect(new Set(outcomes().map((o) => o.gate))).toEqual(new Set(['non-empty']));
+    // Only the non-empty gate ran for it, and passed: nothing counted.
+    expect(bracketed.gates).toEqual([{ gate: 'non-empty', outcome: 'pass' }]);
+    expect(outcomes()).toEqual([]);
   });
 
   it('still applies every gate to a responder whose wording is its own', async () => {

@@ -65,13 +65,12 @@ describe('emitMetric', () => {
         {
           Namespace: 'ChatRelay',
           Dimensions: [['service', 'channel']],
-          Metrics: [{ Name: 'SendSucceeded', Unit: 'Count' }],
+          // No Unit: CloudWatch records None, and the relay's alarms name no unit.
+          Metrics: [{ Name: 'SendSucceeded' }],
         },
       ]);
       expect(succeeded).toMatchObject({ service: 'chat-relay', channel: 'telegram', SendSucceeded: 1 });
-      expect(latency!._aws.CloudWatchMetrics[0]!.Metrics).toEqual([
-        { Name: 'ReplyLatency', Unit: 'Milliseconds' },
-      ]);
+      expect(latency!._aws.CloudWatchMetrics[0]!.Metrics).toEqual([{ Name: 'ReplyLatency' }]);
       expect(latency).toMatchObject({ channel: 'telegram', ReplyLatency: 100 + record });
       expect(failed!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service', 'channel', 'code']]);
       expect(failed).toMatchObject({ channel: 'telegram', code: 'RATE_LIMITED', SendFailed: 1 });
@@ -112,15 +111,12 @@ describe('withMetrics', () => {
       {
         Namespace: 'ChatRelay',
         Dimensions: [['service', 'channel']],
-        Metrics: [
-          { Name: 'SendSucceeded', Unit: 'Count' },
-          { Name: 'ReplyLatency', Unit: 'Milliseconds' },
-        ],
+        Metrics: [{ Name: 'SendSucceeded' }, { Name: 'ReplyLatency' }],
       },
       {
         Namespace: 'ChatRelay',
         Dimensions: [['service', 'channel', 'code']],
-        Metrics: [{ Name: 'SendFailed', Unit: 'Count' }],
+        Metrics: [{ Name: 'SendFailed' }],
       },
     ]);
     expect(docs[0]).toMatchObject({
@@ -167,18 +163,39 @@ describe('withMetrics', () => {
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
-    expect(lines.find((l) => '_aws' in l)).toMatchObject({
-      level: 'INFO',
+    const onDocument = lines.find((l) => '_aws' in l);
+    expect(onDocument).toMatchObject({
       message: 'Webhook accepted',
       channel: 'zalo',
       conversation: 'c1',
       messageId: 'm1',
       WebhookReceived: 1,
     });
+    // No level on a metrics document: Lambda's log filter takes a line without one as INFO.
+    expect(onDocument).not.toHaveProperty('level');
     expect(lines.find((l) => !('_aws' in l))).toMatchObject({
       level: 'INFO',
       message: 'Second record',
       messageId: 'm2',
+    });
+  });
+
+  it("puts the logger's summary on the invocation's EMF document, as logSummary does", async () => {
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+    const { emitMetric, logger, withMetrics } = await import('../../../lambdas/shared/powertools.js');
+    await withMetrics(async () => {
+      emitMetric('TurnsFlushed', 1, { channel: 'zalo' });
+      logger.summary('Turn answered', { tenant: 'acme', channel: 'zalo', messages: 2, ms: 40 });
+    })(undefined, undefined);
+    const docs = documents() as unknown as Record<string, unknown>[];
+    expect(docs).toHaveLength(1);
+    expect(docs[0]).toMatchObject({
+      message: 'Turn answered',
+      tenant: 'acme',
+      channel: 'zalo',
+      messages: 2,
+      ms: 40,
+      TurnsFlushed: 1,
     });
   });
 
