@@ -103,9 +103,9 @@ export interface MemoryStore {
   /**
    * True when the conversation's history holds the customer message `messageId` (in its stored
    * form) in an item whose sort key time is within `from`…`to` (epoch ms, both included): a turn
-   * item's messages, or the entry of a message taken in while paused. One Query over that range
-   * (more pages only for a range holding more than 1 MB), read only for a message that may be
-   * a duplicate `seen` no longer remembers.
+   * item's messages, or the entry of a message taken in while paused. Reads that range oldest
+   * first, a page at a time, and stops at the page that holds it; called only for a message that
+   * may be a duplicate `seen` no longer remembers.
    */
   hasCustomerMessage(input: {
     readonly conversationKey: string;

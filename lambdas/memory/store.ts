@@ -59,6 +59,8 @@ import { historyEntries, type TurnItem } from './turn-item.js';
 
 /** How many episode summaries a flush loads. */
 export const SUMMARY_LIMIT = 5;
+/** History items per page of a duplicate look-up ({@link DynamoMemoryStore.hasCustomerMessage}). */
+export const LOOKUP_PAGE_ITEMS = 20;
 /** How many facts a flush loads at most. */
 export const FACT_LIMIT = 200;
 /**
@@ -283,6 +285,9 @@ export class DynamoMemoryStore implements MemoryStore {
             },
             ProjectionExpression: '#messages, #messageId',
             ExpressionAttributeNames: { '#messages': 'messages', '#messageId': 'messageId' },
+            // Pages, not one read of the whole range: the original is usually among the first
+            // items (received seconds after it was sent), and a query pays for what it reads.
+            Limit: LOOKUP_PAGE_ITEMS,
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
         );

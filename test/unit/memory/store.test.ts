@@ -9,7 +9,7 @@ import {
   emptyState,
   seenEntry,
 } from '../../../lambdas/conversation/turn.js';
-import { DynamoMemoryStore, DynamoStateStore } from '../../../lambdas/memory/store.js';
+import { DynamoMemoryStore, DynamoStateStore, LOOKUP_PAGE_ITEMS } from '../../../lambdas/memory/store.js';
 import {
   conversationPk,
   customerPk,
@@ -230,6 +230,60 @@ describe('memory store (dynalite)', () => {
     expect(
       await memory.hasCustomerMessage({ conversationKey: `${key}x`, messageId: 'm1', from: 0, to: now }),
     ).toBe(false);
+  });
+
+  it('looks a message up a page at a time, oldest first, and stops at the page that holds it', async () => {
+    const queries: number[] = [];
+    const counting = {
+      send: async (command: QueryCommand) => {
+        if (command instanceof QueryCommand) queries.push(command.input.Limit ?? 0);
+        return doc.send(command);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const memory = new DynamoMemoryStore(doc, emu.tables.memory);
+    const key = 'acme#zalo#oa:paging';
+    // 45 turns, one a minute, each with its customer message `c<i>`.
+    for (let i = 0; i < 45; i += 1) {
+      const at = now + i * 60_000;
+      await memory.putTurn({
+        conversationKey: key,
+        sk: historySk(at, `t${i}`),
+        item: {
+          turnId: `t${i}`,
+          at,
+          messages: [
+            { messageId: `c${i}`, kind: 'text', receivedAt: at, timestamp: at, text: `question ${i}` },
+          ],
+          reply: { at: at + 1000, parts: [{ text: `answer ${i}` }] },
+          flushedAt: at + 1000,
+          flushReason: 'quiet',
+          gates: [],
+          outcome: 'ok',
+          expiresAt: nowS + 86_400,
+        },
+        tenantId: 'acme',
+        channel: 'zalo',
+        customerId: undefined,
+        now: at,
+      });
+    }
+    const lookup = new DynamoMemoryStore(counting, emu.tables.memory);
+    const to = now + 60 * 60_000;
+    expect(await lookup.hasCustomerMessage({ conversationKey: key, messageId: 'c3', from: now, to })).toBe(
+      true,
+    );
+    expect(queries).toEqual([LOOKUP_PAGE_ITEMS]);
+    queries.length = 0;
+    expect(await lookup.hasCustomerMessage({ conversationKey: key, messageId: 'c44', from: now, to })).toBe(
+      true,
+    );
+    expect(queries).toHaveLength(3);
+    queries.length = 0;
+    // A late message (no original): the whole range is read, then it is not found.
+    expect(await lookup.hasCustomerMessage({ conversationKey: key, messageId: 'late', from: now, to })).toBe(
+      false,
+    );
+    expect(queries).toHaveLength(3);
   });
 
   it('reads the profile however many facts the customer has, and a turn item as its history entries', async () => {
