@@ -10,7 +10,8 @@
  *   CloudWatch stamps every event.
  * - metrics emitted inside {@link withMetrics} (every handler's invocation) are held and
  *   published once at its end: one EMF document per dimension combination, the same metric
- *   repeated in one document as a list of values, instead of one document per call.
+ *   repeated in one document as a list of values, instead of one document per call, with no
+ *   `Unit`; an invocation's INFO summary ({@link logSummary}) rides on that document.
  *
  * Every string value of every log line goes through {@link redactSecrets} on its way out (the
  * Logger's `jsonReplacerFn`, which Powertools calls for each key/value it serialises, error
@@ -193,8 +194,9 @@ function dropUnits(doc: EmfDocument): void {
  * Publishes metrics as few EMF documents as possible: Powertools serialises one directive per
  * dimension combination (the same metric repeated becomes a list of values), and directives
  * whose dimension values agree share one document (EMF allows several per document). A summary
- * rides on the first document it does not conflict with, as its `level`, `message` and fields
- * (one line instead of a log line and a metric document); when none fits it is logged apart.
+ * rides on the first document it does not conflict with, as its `message` and fields, without
+ * `level` (one line instead of a log line and a metric document); when none fits it is logged
+ * apart. Directives carry no `Unit` ({@link dropUnits}).
  * Synchronous on the shared instance, so invocations in flight together in one process (the
  * local stack) never mix their dimensions.
  */
@@ -279,8 +281,8 @@ function infoEnabled(): boolean {
 
 /**
  * Logs the INFO summary of an invocation (or of one record of it). Inside {@link withMetrics}
- * it is written with the invocation's EMF document, as that document's `level`, `message` and
- * fields, when their keys agree (a field named like a dimension must have its value): one line
+ * it is written with the invocation's EMF document, as that document's `message` and fields
+ * (no `level`: Lambda's JSON log filter takes a line without one as INFO), when their keys agree (a field named like a dimension must have its value): one line
  * instead of two, the keys shared once. Otherwise, and outside an invocation, it is an ordinary
  * `logger.info` line. Fields go through the same redaction as every log line.
  */
