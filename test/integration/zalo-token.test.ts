@@ -90,6 +90,23 @@ function setup(zalo: Record<string, unknown>): Setup {
   };
 }
 
+/** A tenant (as `setup`) whose stored access token Zalo already answers as expired. */
+function setupExpired(zalo: Record<string, unknown> & { accessToken: string }): Setup {
+  const s = setup(zalo);
+  sandbox.zaloOAuth.expire(zalo.accessToken);
+  return s;
+}
+
+/** Another container's refresh lock on the tenant, held by `owner` until `leaseUntil`. */
+async function holdLock(tenantId: string, owner: string, leaseUntil: number): Promise<void> {
+  await documentClient().send(
+    new PutCommand({
+      TableName: emulators.tables.memory,
+      Item: { pk: zaloLockPk(tenantId), sk: ZALO_LOCK_SK, owner, leaseUntil },
+    }),
+  );
+}
+
 async function stored(secret: string): Promise<Record<string, unknown>> {
   const out = await sm.send(new GetSecretValueCommand({ SecretId: secret }));
   return JSON.parse(out.SecretString ?? '{}') as Record<string, unknown>;
@@ -162,12 +179,11 @@ describe('Zalo token refresh', () => {
   });
 
   it('on the expired-token error refreshes, sends once more and delivers the reply exactly once', async () => {
-    const s = setup({
+    const s = setupExpired({
       accessToken: 'expired-a',
       refreshToken: 'ref-a',
       accessTokenExpiresAt: NOW + 20 * HOUR,
     });
-    sandbox.zaloOAuth.expire('expired-a');
     const sent: string[] = [];
     await container({ sent }).sendText(s.target, 'once');
 
@@ -183,12 +199,11 @@ describe('Zalo token refresh', () => {
   });
 
   it('spends a refresh token once when two containers hit the expired token together; both deliver with the pair in the secret', async () => {
-    const s = setup({
+    const s = setupExpired({
       accessToken: 'shared-old',
       refreshToken: 'shared-ref',
       accessTokenExpiresAt: NOW + 20 * HOUR,
     });
-    sandbox.zaloOAuth.expire('shared-old');
     const sentA: string[] = [];
     const sentB: string[] = [];
     // Container B, finding the lock taken, re-reads the secret between real pauses.
@@ -212,23 +227,12 @@ describe('Zalo token refresh', () => {
   });
 
   it('adopts the pair another container wrote while it held the lock, without spending the refresh token', async () => {
-    const s = setup({
+    const s = setupExpired({
       accessToken: 'stale',
       refreshToken: 'spent-elsewhere',
       accessTokenExpiresAt: NOW + 20 * HOUR,
     });
-    sandbox.zaloOAuth.expire('stale');
-    await documentClient().send(
-      new PutCommand({
-        TableName: emulators.tables.memory,
-        Item: {
-          pk: zaloLockPk(s.tenant.tenantId),
-          sk: ZALO_LOCK_SK,
-          owner: 'other',
-          leaseUntil: NOW + 60_000,
-        },
-      }),
-    );
+    await holdLock(s.tenant.tenantId, 'other', NOW + 60_000);
     let pauses = 0;
     const sent: string[] = [];
     const sender = container({
@@ -262,19 +266,12 @@ describe('Zalo token refresh', () => {
   });
 
   it('gives the part back (retryable) when another container holds the lock and no new pair shows up', async () => {
-    const s = setup({ accessToken: 'stuck', refreshToken: 'r', accessTokenExpiresAt: NOW + 20 * HOUR });
-    sandbox.zaloOAuth.expire('stuck');
-    await documentClient().send(
-      new PutCommand({
-        TableName: emulators.tables.memory,
-        Item: {
-          pk: zaloLockPk(s.tenant.tenantId),
-          sk: ZALO_LOCK_SK,
-          owner: 'other',
-          leaseUntil: NOW + 60_000,
-        },
-      }),
-    );
+    const s = setupExpired({
+      accessToken: 'stuck',
+      refreshToken: 'r',
+      accessTokenExpiresAt: NOW + 20 * HOUR,
+    });
+    await holdLock(s.tenant.tenantId, 'other', NOW + 60_000);
     const err = await container({ waitAttempts: 3 })
       .sendText(s.target, 'later')
       .catch((e: unknown) => e);
@@ -285,26 +282,23 @@ describe('Zalo token refresh', () => {
   });
 
   it('takes over a lock whose lease ran out (its holder died) and refreshes', async () => {
-    const s = setup({
+    const s = setupExpired({
       accessToken: 'dead-holder',
       refreshToken: 'r2',
       accessTokenExpiresAt: NOW + 20 * HOUR,
     });
-    sandbox.zaloOAuth.expire('dead-holder');
-    await documentClient().send(
-      new PutCommand({
-        TableName: emulators.tables.memory,
-        Item: { pk: zaloLockPk(s.tenant.tenantId), sk: ZALO_LOCK_SK, owner: 'dead', leaseUntil: NOW - 1 },
-      }),
-    );
+    await holdLock(s.tenant.tenantId, 'dead', NOW - 1);
     await container().sendText(s.target, 'taken over');
     expect(sandbox.zaloOAuth.exchanges().map((e) => e.ok)).toEqual([true]);
     expect(delivered().map((r) => r.text)).toEqual(['taken over']);
   });
 
   it('counts ZaloTokenRefreshFailed and fails the send as token-invalid when Zalo refuses the refresh token', async () => {
-    const s = setup({ accessToken: 'dead', refreshToken: 'revoked', accessTokenExpiresAt: NOW + 20 * HOUR });
-    sandbox.zaloOAuth.expire('dead');
+    const s = setupExpired({
+      accessToken: 'dead',
+      refreshToken: 'revoked',
+      accessTokenExpiresAt: NOW + 20 * HOUR,
+    });
     sandbox.zaloOAuth.revoke('revoked');
     const metrics: string[] = [];
     const err = await container({ metrics })
@@ -330,8 +324,7 @@ describe('Zalo token refresh', () => {
   });
 
   it('uses the stored token as is, and fails for good on expiry, when the tenant has no refresh settings', async () => {
-    const s = setup({ accessToken: 'manual', appSecretKey: undefined });
-    sandbox.zaloOAuth.expire('manual');
+    const s = setupExpired({ accessToken: 'manual', appSecretKey: undefined });
     const err = await container()
       .sendText(s.target, 'no refresh')
       .catch((e: unknown) => e);
@@ -342,8 +335,7 @@ describe('Zalo token refresh', () => {
   });
 
   it('keeps using the pair it refreshed when its cached tenant document is older', async () => {
-    const s = setup({ accessToken: 'v1', refreshToken: 'rv1', accessTokenExpiresAt: NOW + 20 * HOUR });
-    sandbox.zaloOAuth.expire('v1');
+    const s = setupExpired({ accessToken: 'v1', refreshToken: 'rv1', accessTokenExpiresAt: NOW + 20 * HOUR });
     const sent: string[] = [];
     const sender = container({ sent });
     await sender.sendText(s.target, 'first');
