@@ -29,6 +29,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { TENANT_ID_PATTERN } from '../../lambdas/contracts/tenant.js';
+import { parseCsv } from '../../lambdas/knowledge/csv.js';
 import type { CliIo } from './cli.js';
 
 /** Exit codes, as for the other verbs: 0 ok, 1 AWS error, 2 usage or validation error. */
@@ -256,35 +257,7 @@ export function parseCsvRows(text: string): string[][] {
   const clean = text.replace(/^\uFEFF/, '');
   const firstLine = clean.slice(0, clean.search(/\r?\n|$/));
   const delimiter = !firstLine.includes(',') && firstLine.includes(';') ? ';' : ',';
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < clean.length; i += 1) {
-    const c = clean[i]!;
-    if (quoted) {
-      if (c === '"' && clean[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"' && field === '') quoted = true;
-    else if (c === delimiter) {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && clean[i + 1] === '\n') i += 1;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows.filter((r) => r.some((f) => f.trim() !== ''));
+  return parseCsv(clean, delimiter);
 }
 
 /**

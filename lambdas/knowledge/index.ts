@@ -10,7 +10,8 @@ import { LocalRetriever } from './local-retriever.js';
 import type { Retriever } from './retriever.js';
 
 export { BedrockRetriever, retrieveInput, TENANT_METADATA_KEY } from './bedrock-retriever.js';
-export { csvPassages, LocalRetriever, parseCsv, prosePassages } from './local-retriever.js';
+export { parseCsv } from './csv.js';
+export { csvPassages, LocalRetriever, prosePassages } from './local-retriever.js';
 export type { Passage, RetrieveRequest, RetrieveResult, Retriever } from './retriever.js';
 export { DEFAULT_TOP_K, retrievalQuery } from './retriever.js';
 

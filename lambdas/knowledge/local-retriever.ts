@@ -14,6 +14,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { TENANT_ID_PATTERN } from '../contracts/index.js';
 import { DependencyError } from '../shared/errors.js';
+import { parseCsv } from './csv.js';
 import type { Passage, RetrieveRequest, RetrieveResult, Retriever } from './retriever.js';
 import { terms } from './tokenise.js';
 
@@ -23,6 +24,8 @@ export const MAX_PASSAGE_CHARS = 1200;
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
 /** The file types indexed locally. */
 export const LOCAL_EXTENSIONS = ['.md', '.markdown', '.txt', '.csv'] as const;
+
+export { parseCsv } from './csv.js';
 
 const K1 = 1.2;
 const B = 0.75;
@@ -49,39 +52,6 @@ interface TenantIndex {
   readonly docs: readonly Doc[];
   readonly df: Map<string, number>;
   readonly avgLength: number;
-}
-
-/** Splits one CSV text into rows of fields (RFC 4180 quotes, `""` escapes, CRLF or LF). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"' && field === '') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i += 1;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows.filter((r) => r.some((f) => f.trim() !== ''));
 }
 
 /** One passage per catalogue row: `column: value; column: value` (empty cells left out). */
