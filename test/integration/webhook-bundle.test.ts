@@ -3,7 +3,6 @@
  * its default credential chain replaced by the Lambda environment's credentials. The bundle runs
  * against the emulators with credentials in the environment, as Lambda provides them.
  */
-import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handlerOptions, ROOT } from '../../bin/build.js';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { tenantSecretName } from '../../lambdas/shared/tenant.js';
+import { signedMessengerPost } from '../helpers/messenger-webhook.js';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -26,30 +26,13 @@ let file: string;
 const savedEnv = { ...process.env };
 
 function messengerPost(tenant: string, mid: string): APIGatewayProxyEventV2 {
-  const body = JSON.stringify({
-    object: 'page',
-    entry: [
-      {
-        id: PAGE,
-        time: 1_700_000_000_000,
-        messaging: [
-          {
-            sender: { id: 'U1' },
-            recipient: { id: PAGE },
-            timestamp: 1_700_000_000_000,
-            message: { mid, text: 'xin chào' },
-          },
-        ],
-      },
-    ],
-  });
-  const signature = createHmac('sha256', APP_SECRET).update(body).digest('hex');
+  const { body, headers } = signedMessengerPost(APP_SECRET, PAGE, mid);
   return {
     version: '2.0',
     routeKey: 'POST /webhooks/{channel}/{tenantId}',
     rawPath: `/webhooks/messenger/${tenant}`,
     rawQueryString: '',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${signature}` },
+    headers: { 'content-type': 'application/json', ...headers },
     pathParameters: { channel: 'messenger', tenantId: tenant },
     requestContext: { http: { method: 'POST' } } as APIGatewayProxyEventV2['requestContext'],
     isBase64Encoded: false,

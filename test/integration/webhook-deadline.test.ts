@@ -5,7 +5,6 @@
  * request has arrived (no wall-clock bounds), and the test checks the abort reached the socket.
  * The last block runs the bundled Lambda entry with its real timer.
  */
-import { createHmac } from 'node:crypto';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { tenantSecretName } from '../../lambdas/shared/tenant.js';
 import { loadTenant, resetTenantStore } from '../../lambdas/shared/tenant-store.js';
 import { type BundledHandler, bundleHandler } from '../helpers/bundle.js';
 import { type HangingServer, startHangingServer } from '../helpers/hanging-server.js';
+import { signedMessengerPost } from '../helpers/messenger-webhook.js';
 
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -30,25 +30,8 @@ let hanging: HangingServer;
 const savedEnv = { ...process.env };
 
 function messengerPost(tenant: string, mid: string): APIGatewayProxyEventV2 {
-  const body = JSON.stringify({
-    object: 'page',
-    entry: [
-      {
-        id: PAGE,
-        time: 1_700_000_000_000,
-        messaging: [
-          {
-            sender: { id: 'U1' },
-            recipient: { id: PAGE },
-            timestamp: 1_700_000_000_000,
-            message: { mid, text: 'xin chào' },
-          },
-        ],
-      },
-    ],
-  });
-  const signature = createHmac('sha256', APP_SECRET).update(body).digest('hex');
-  return event(tenant, 'POST', { body, headers: { 'x-hub-signature-256': `sha256=${signature}` } });
+  const { body, headers } = signedMessengerPost(APP_SECRET, PAGE, mid);
+  return event(tenant, 'POST', { body, headers });
 }
 
 function event(
