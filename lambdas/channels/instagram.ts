@@ -5,18 +5,8 @@
  * for both DMs and comments (DESIGN §2); each message carries its own surface.
  */
 import type { ParsedEvent } from '../shared/model.js';
-import {
-  type BuildContext,
-  epochMs,
-  idOf,
-  ignored,
-  messageEvent,
-  type Obj,
-  obj,
-  parseJsonObject,
-  str,
-} from './common.js';
-import { commentsOff, metaAuthenticate, metaHandshake, parseMetaEntries, requireMetaBody } from './meta.js';
+import { type BuildContext, epochMs, idOf, ignored, messageEvent, type Obj, obj, str } from './common.js';
+import { metaAuthenticate, metaHandshake, parseMetaWebhook } from './meta.js';
 import type { ChannelAdapter } from './types.js';
 
 /** `changes[].field` values that carry comments on the account's media. */
@@ -59,23 +49,11 @@ export const instagramAdapter: ChannelAdapter<'instagram'> = {
   channel: 'instagram',
   handshake: (request, ctx) => metaHandshake(request, ctx.config.verifyToken),
   authenticate: (request, ctx) => metaAuthenticate(request, ctx.config.appSecret),
-  parse: (rawBody, ctx): ParsedEvent[] => {
-    const body = parseJsonObject(rawBody);
-    requireMetaBody(body, ['instagram', 'page']);
-    const build: BuildContext = {
-      tenantId: ctx.tenant.tenantId,
+  parse: (rawBody, ctx): ParsedEvent[] =>
+    parseMetaWebhook(rawBody, ctx, {
       channel: 'instagram',
-      receivedAt: ctx.receivedAt,
-    };
-    const accounts = ctx.config.accounts;
-    const off = commentsOff(ctx.tenant);
-    return parseMetaEntries(build, body, {
-      isOurs: (id) => Object.hasOwn(accounts, id),
-      ourAppId: ctx.config.appId,
-      parseChange: (accountId, change, entryTime) => {
-        const event = parseInstagramChange(build, accountId, change, entryTime);
-        return off && event.type === 'message' ? ignored('comments-off') : event;
-      },
-    });
-  },
+      objects: ['instagram', 'page'],
+      accounts: ctx.config.accounts,
+      parseChange: parseInstagramChange,
+    }),
 };

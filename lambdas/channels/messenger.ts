@@ -5,18 +5,8 @@
  * `{pageId}:{psid}` for the inbox, `{pageId}:{commenter id}` for comments.
  */
 import type { Attachment, ParsedEvent } from '../shared/model.js';
-import {
-  type BuildContext,
-  epochMs,
-  idOf,
-  ignored,
-  messageEvent,
-  type Obj,
-  obj,
-  parseJsonObject,
-  str,
-} from './common.js';
-import { commentsOff, metaAuthenticate, metaHandshake, parseMetaEntries, requireMetaBody } from './meta.js';
+import { type BuildContext, epochMs, idOf, ignored, messageEvent, type Obj, obj, str } from './common.js';
+import { metaAuthenticate, metaHandshake, parseMetaWebhook } from './meta.js';
 import type { ChannelAdapter } from './types.js';
 
 /**
@@ -69,23 +59,11 @@ export const messengerAdapter: ChannelAdapter<'messenger'> = {
   channel: 'messenger',
   handshake: (request, ctx) => metaHandshake(request, ctx.config.verifyToken),
   authenticate: (request, ctx) => metaAuthenticate(request, ctx.config.appSecret),
-  parse: (rawBody, ctx): ParsedEvent[] => {
-    const body = parseJsonObject(rawBody);
-    requireMetaBody(body, ['page']);
-    const pages = ctx.config.pages;
-    const build: BuildContext = {
-      tenantId: ctx.tenant.tenantId,
+  parse: (rawBody, ctx): ParsedEvent[] =>
+    parseMetaWebhook(rawBody, ctx, {
       channel: 'messenger',
-      receivedAt: ctx.receivedAt,
-    };
-    const off = commentsOff(ctx.tenant);
-    return parseMetaEntries(build, body, {
-      isOurs: (id) => Object.hasOwn(pages, id),
-      ourAppId: ctx.config.appId,
-      parseChange: (pageId, change, entryTime) => {
-        const event = parseMessengerChange(build, pageId, change, entryTime);
-        return off && event.type === 'message' ? ignored('comments-off') : event;
-      },
-    });
-  },
+      objects: ['page'],
+      accounts: ctx.config.pages,
+      parseChange: parseMessengerChange,
+    }),
 };

@@ -20,12 +20,13 @@ import {
   num,
   type Obj,
   obj,
+  parseJsonObject,
   safely,
   str,
 } from './common.js';
 import { hmacSha256Hex, prefixedHexMatches, safeEqual } from './crypto.js';
 import { plausibleTime } from './limits.js';
-import type { WebhookRequest } from './types.js';
+import type { AdapterContext, WebhookRequest } from './types.js';
 
 /**
  * App ids Meta puts on the echo of a message a person sent from the Page inbox (Meta Business
@@ -365,4 +366,46 @@ export function parseMetaEntries(
     }
   }
   return events;
+}
+
+/**
+ * The `parse` step of the Messenger and Instagram adapters: checks the body's shape, then parses
+ * its entries for the accounts configured in `accounts`, with `parseChange` reading the
+ * channel's `changes[]` comments — which are not messages when the tenant's
+ * `settings.comments` is `ignore`.
+ * @throws InvalidPayloadError
+ */
+export function parseMetaWebhook<C extends 'messenger' | 'instagram'>(
+  rawBody: Buffer,
+  ctx: AdapterContext<C>,
+  opts: {
+    readonly channel: C;
+    /** The `object` values the channel's bodies carry. */
+    readonly objects: readonly string[];
+    /** The tenant's configured accounts (Pages or Instagram accounts), by id. */
+    readonly accounts: object;
+    readonly parseChange: (
+      build: BuildContext,
+      accountId: string,
+      change: Obj,
+      entryTime: number | undefined,
+    ) => ParsedEvent;
+  },
+): ParsedEvent[] {
+  const body = parseJsonObject(rawBody);
+  requireMetaBody(body, opts.objects);
+  const build: BuildContext = {
+    tenantId: ctx.tenant.tenantId,
+    channel: opts.channel,
+    receivedAt: ctx.receivedAt,
+  };
+  const off = commentsOff(ctx.tenant);
+  return parseMetaEntries(build, body, {
+    isOurs: (id) => Object.hasOwn(opts.accounts, id),
+    ourAppId: ctx.config.appId,
+    parseChange: (accountId, change, entryTime) => {
+      const event = opts.parseChange(build, accountId, change, entryTime);
+      return off && event.type === 'message' ? ignored('comments-off') : event;
+    },
+  });
 }
