@@ -16,15 +16,12 @@
 import { numberedText } from '../channels/send/rich.js';
 import type {
   AuditDelivery,
-  AuditGate,
-  AuditMedia,
   AuditMessage,
   AuditTakeover,
   AuditTurn,
   DeliveryState,
   FlushReason,
 } from '../contracts/audit.js';
-import type { ResponderDiagnostics } from '../contracts/responder.js';
 
 /** A reply part as the turn item keeps it (the outbound part is rebuilt from it on a resume). */
 export interface StoredReplyPart {
@@ -43,23 +40,19 @@ export interface StoredTurnMessage extends AuditMessage {
   readonly text?: string;
 }
 
-/** The turn item's attributes (without `pk`/`sk`). */
-export interface TurnItem {
-  readonly turnId: string;
+/**
+ * The turn item's attributes (without `pk`/`sk`): the turn's audit fields as the contract
+ * defines them, plus the history (messages with their text, the reply) and the TTL.
+ */
+export interface TurnItem
+  extends Pick<
+    AuditTurn,
+    'turnId' | 'flushedAt' | 'flushReason' | 'media' | 'responder' | 'gates' | 'outcome'
+  > {
   /** When the turn's first message was received (the history entry's time), epoch ms. */
   readonly at: number;
   readonly messages: readonly StoredTurnMessage[];
   readonly reply?: { readonly at: number; readonly parts: readonly StoredReplyPart[] };
-  readonly flushedAt: number;
-  readonly flushReason: FlushReason;
-  readonly media?: readonly AuditMedia[];
-  readonly responder?: {
-    readonly name: string;
-    readonly latencyMs: number;
-    readonly diagnostics?: ResponderDiagnostics;
-  };
-  readonly gates: readonly AuditGate[];
-  readonly outcome: string;
   /** Epoch seconds (the table's TTL): the history TTL. */
   readonly expiresAt: number;
 }
