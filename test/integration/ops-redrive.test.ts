@@ -3,8 +3,6 @@
  * `npm start` writes it), dead letters of several conversations are interleaved in the DLQ, and
  * each conversation must come back to its queue in its own order.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DeleteMessageCommand,
@@ -16,22 +14,14 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Emulators, startEmulators } from '../../bin/local/emulators.js';
 import { runOpsCli } from '../../bin/ops/cli.js';
+import { stackDataDir } from '../helpers/stack-json.js';
 
 let emulators: Emulators;
 let dataDir: string;
 
 beforeAll(async () => {
   emulators = await startEmulators({ prefix: 'ops' });
-  dataDir = mkdtempSync(join(tmpdir(), 'chat-relay-ops-'));
-  writeFileSync(
-    join(dataDir, 'stack.json'),
-    JSON.stringify({
-      region: emulators.region,
-      endpoints: { sqs: emulators.sqsEndpoint, dynamodb: emulators.dynamoEndpoint },
-      queues: emulators.queues,
-      tables: emulators.tables,
-    }),
-  );
+  dataDir = stackDataDir(emulators, 'chat-relay-ops-');
 });
 
 afterAll(async () => {

@@ -4,14 +4,12 @@
  * the CLI on the same memory table (found through a stack.json as the local stack writes it).
  * Pausing must keep the next message unanswered; resuming must bring the bot back.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOpsCli } from '../../bin/ops/cli.js';
 import type { ConversationSummary, ConversationTrail } from '../../lambdas/contracts/audit.js';
 import { customerWebhook, e2eTenant, newCustomer, repliesTo } from '../e2e/support.js';
 import { type Pipeline, startPipeline } from '../helpers/pipeline.js';
+import { stackDataDir } from '../helpers/stack-json.js';
 
 const tenant = e2eTenant('ops-shop');
 let pipeline: Pipeline;
@@ -19,17 +17,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   pipeline = await startPipeline({ tenants: [tenant] });
-  const e = pipeline.emulators;
-  dataDir = mkdtempSync(join(tmpdir(), 'chat-relay-ops-trail-'));
-  writeFileSync(
-    join(dataDir, 'stack.json'),
-    JSON.stringify({
-      region: e.region,
-      endpoints: { sqs: e.sqsEndpoint, dynamodb: e.dynamoEndpoint },
-      queues: e.queues,
-      tables: e.tables,
-    }),
-  );
+  dataDir = stackDataDir(pipeline.emulators, 'chat-relay-ops-trail-');
 });
 
 afterAll(async () => {
