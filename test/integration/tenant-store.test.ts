@@ -4,13 +4,13 @@
  * rate-limited per tenant, writers invalidate or prime the cache, misses are remembered, and
  * concurrent readers share one call.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SecretsManagerEmulator, startSecretsManager } from '../../bin/local/secrets-manager.js';
 import { createDemoTenant } from '../../bin/local/tenants.js';
 import { NotFoundError, TenantConfigError } from '../../lambdas/shared/errors.js';
 import { parseTenantDocument, type TenantDocument, tenantSecretName } from '../../lambdas/shared/tenant.js';
-import { createTenantStore, type TenantStore } from '../../lambdas/shared/tenant-store.js';
+import type { TenantStore } from '../../lambdas/shared/tenant-store.js';
+import { emulatorTenantStore } from '../helpers/tenant-store.js';
 
 const PREFIX = 'store-test';
 const TTL_MS = 3_600_000;
@@ -34,16 +34,11 @@ function put(doc: TenantDocument): void {
 }
 
 function store(): TenantStore {
-  const s = createTenantStore({
+  const s = emulatorTenantStore(sm, {
     ttlMs: TTL_MS,
     refreshIntervalMs: INTERVAL_MS,
     now: () => clock,
     secretPrefix: PREFIX,
-    client: new SecretsManagerClient({
-      endpoint: sm.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    }),
   });
   stores.push(s);
   return s;

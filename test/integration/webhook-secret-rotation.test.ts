@@ -4,7 +4,6 @@
  * with it, without waiting for the cache TTL, and forged requests cost at most one re-read per
  * tenant per interval.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type SecretsManagerEmulator, startSecretsManager } from '../../bin/local/secrets-manager.js';
@@ -15,7 +14,8 @@ import { createWebhookHandler, type WebhookHandler } from '../../lambdas/ingest/
 import type { ChannelName } from '../../lambdas/shared/model.js';
 import type { QueueEntry } from '../../lambdas/shared/queue.js';
 import { parseTenantDocument, type TenantDocument, tenantSecretName } from '../../lambdas/shared/tenant.js';
-import { createTenantStore, type TenantStore } from '../../lambdas/shared/tenant-store.js';
+import type { TenantStore } from '../../lambdas/shared/tenant-store.js';
+import { emulatorTenantStore } from '../helpers/tenant-store.js';
 
 const PREFIX = 'rotation-test';
 const INTERVAL_MS = 60_000;
@@ -56,16 +56,11 @@ function event(channel: ChannelName, tenantId: string, built: BuiltWebhook): API
 }
 
 function wire(): { handle: WebhookHandler; sent: QueueEntry[]; infos: string[] } {
-  const store = createTenantStore({
+  const store = emulatorTenantStore(sm, {
     ttlMs: 3_600_000,
     refreshIntervalMs: INTERVAL_MS,
     now: () => clock,
     secretPrefix: PREFIX,
-    client: new SecretsManagerClient({
-      endpoint: sm.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    }),
   });
   stores.push(store);
   const sent: QueueEntry[] = [];
