@@ -10,9 +10,10 @@ import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
 import { CfnDataSource, CfnKnowledgeBase } from 'aws-cdk-lib/aws-bedrock';
 import { Effect, Grant, type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { CfnIndex, CfnVectorBucket } from 'aws-cdk-lib/aws-s3vectors';
 import { Construct } from 'constructs';
+import { accessLogsBucket, dataBucketEncryption } from './buckets.js';
 import { addProblemsValidation } from './errors.js';
 import { acknowledgeKeyGrant, iam5ResourceId } from './nag.js';
 
@@ -167,18 +168,9 @@ export class ChatRelayKnowledge extends Construct {
       addProblemsValidation(this, validateKnowledgeSettings(props));
     }
 
-    this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
-      removalPolicy,
-    });
+    this.accessLogsBucket = accessLogsBucket(this, 'AccessLogs', removalPolicy);
     this.bucket = new Bucket(this, 'Documents', {
-      ...(props.encryptionKey
-        ? { encryption: BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
-        : { encryption: BucketEncryption.S3_MANAGED }),
+      ...dataBucketEncryption(props.encryptionKey),
       enforceSSL: true,
       // Versioned: a document removed or overwritten by mistake can be restored.
       versioned: true,

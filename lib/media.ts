@@ -18,13 +18,14 @@ import { QueueProcessingFargateService } from 'aws-cdk-lib/aws-ecs-patterns';
 import { Grant, type IGrantable, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_MEDIA_SERVICE_NAME, DEFAULTS } from '../lambdas/contracts/defaults.js';
 import { QUEUE_DEFINITIONS, queueName } from '../lambdas/contracts/definitions.js';
 import { ENV } from '../lambdas/contracts/env.js';
 import { METRICS_NAMESPACE } from '../lambdas/contracts/metrics.js';
+import { accessLogsBucket, dataBucketEncryption } from './buckets.js';
 import { addProblemsValidation, ValidationError } from './errors.js';
 import { assetPath } from './function-defaults.js';
 import { acknowledgeKeyGrant, iam5ResourceId } from './nag.js';
@@ -165,19 +166,9 @@ export class ChatRelayMedia extends Construct {
     });
 
     // Buckets: media (1-day objects) and its access logs.
-    this.accessLogsBucket = new Bucket(this, 'AccessLogs', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
-      removalPolicy,
-      autoDeleteObjects: destroy,
-    });
+    this.accessLogsBucket = accessLogsBucket(this, 'AccessLogs', removalPolicy, destroy);
     this.bucket = new Bucket(this, 'Bucket', {
-      ...(props.encryptionKey
-        ? { encryption: BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
-        : { encryption: BucketEncryption.S3_MANAGED }),
+      ...dataBucketEncryption(props.encryptionKey),
       enforceSSL: true,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
