@@ -3,6 +3,7 @@
  * with a message that says the fix.
  */
 import { CHANNELS, type ChannelName, isChannelName } from '../../lambdas/shared/model.js';
+import { flagValue } from '../cli-common.js';
 import { DLQ_KINDS, type DlqKind } from './redrive.js';
 import { OpsUsageError } from './resources.js';
 
@@ -63,22 +64,13 @@ export function parseDuration(value: string): number {
   return Number(match[1]) * UNITS[match[2]!]!;
 }
 
-function flagValue(argv: readonly string[], i: number, flag: string): string {
-  const value = argv[i + 1];
-  if (value === undefined || value.startsWith('--')) throw new OpsUsageError(`${flag} needs a value.`);
-  return value;
-}
-
 /** Parses `argv` (without node and the script). `now` turns `--since` into a time. @throws OpsUsageError */
 export function parseOpsArgs(argv: readonly string[], now: number): OpsArgs {
   const positional: string[] = [];
   let local = false;
   let json = false;
   let dryRun = false;
-  let stack: string | undefined;
-  let tenant: string | undefined;
-  let since: string | undefined;
-  let max: string | undefined;
+  const values: Partial<Record<'--stack' | '--tenant' | '--since' | '--max', string>> = {};
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;
     switch (arg) {
@@ -92,19 +84,10 @@ export function parseOpsArgs(argv: readonly string[], now: number): OpsArgs {
         dryRun = true;
         break;
       case '--stack':
-        stack = flagValue(argv, i, arg);
-        i += 1;
-        break;
       case '--tenant':
-        tenant = flagValue(argv, i, arg);
-        i += 1;
-        break;
       case '--since':
-        since = flagValue(argv, i, arg);
-        i += 1;
-        break;
       case '--max':
-        max = flagValue(argv, i, arg);
+        values[arg] = flagValue(argv, i, arg, OpsUsageError);
         i += 1;
         break;
       case '--help':
@@ -115,6 +98,7 @@ export function parseOpsArgs(argv: readonly string[], now: number): OpsArgs {
         positional.push(arg);
     }
   }
+  const { '--stack': stack, '--tenant': tenant, '--since': since, '--max': max } = values;
   const [verb, ...rest] = positional;
   const common = { local, json, ...(stack ? { stack } : {}) };
   if (verb === undefined || verb === 'help') return { verb: 'help', ...common };

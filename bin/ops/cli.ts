@@ -4,6 +4,7 @@
  * the tenant CLI: 0 ok, 2 usage or nothing to act on, 1 AWS error.
  */
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { EXIT, parseCommandLine, unexpectedError } from '../cli-common.js';
 import { type OpsArgs, parseOpsArgs, USAGE } from './args.js';
 import { formatConversations, formatRedriven, formatTrail, utc } from './format.js';
 import { redrive } from './redrive.js';
@@ -22,8 +23,7 @@ export interface OpsIo {
   readonly openTrail?: (options: TrailStoreOptions) => Promise<TrailApi>;
 }
 
-/** Exit codes. */
-export const EXIT = { ok: 0, aws: 1, usage: 2 } as const;
+export { EXIT };
 
 function isAwsFailure(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -38,17 +38,13 @@ function isAwsFailure(err: unknown): boolean {
 /** Runs the CLI; resolves to the exit code. Never throws. */
 export async function runOpsCli(argv: readonly string[], io: OpsIo): Promise<number> {
   const now = io.now ?? Date.now;
-  let args: OpsArgs;
-  try {
-    args = parseOpsArgs(argv, now());
-  } catch (err) {
-    io.err(err instanceof Error ? err.message : String(err));
-    return EXIT.usage;
-  }
-  if (args.verb === 'help') {
-    io.out(USAGE);
-    return EXIT.ok;
-  }
+  const args = parseCommandLine(
+    io,
+    () => parseOpsArgs(argv, now()),
+    (a): a is Extract<OpsArgs, { verb: 'help' }> => a.verb === 'help',
+    USAGE,
+  );
+  if (typeof args === 'number') return args;
   try {
     const resources = await resolveResources({
       env: io.env,
@@ -72,8 +68,7 @@ export async function runOpsCli(argv: readonly string[], io: OpsIo): Promise<num
       io.err(`AWS call failed: ${e.name}: ${e.message}`);
       return EXIT.aws;
     }
-    io.err(`Unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return EXIT.aws;
+    return unexpectedError(io, err);
   }
 }
 

@@ -20,6 +20,7 @@ import {
   ListStackResourcesCommand,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
+import { awsFailureMessage } from '../cli-common.js';
 import { DLQ_KINDS, type DlqKind } from './redrive.js';
 
 /** A usage or configuration mistake: exit code 2. */
@@ -161,15 +162,7 @@ export function queuesFromStackResources(
 }
 
 function describe(action: string, err: unknown): OpsAwsError {
-  const name = err instanceof Error ? err.name : 'Error';
-  const message = err instanceof Error ? err.message : String(err);
-  let hint = '';
-  if (/credential/i.test(message) || name === 'CredentialsProviderError') {
-    hint = ' Configure AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).';
-  } else if (/region/i.test(message)) {
-    hint = ' Set AWS_REGION.';
-  }
-  return new OpsAwsError(`${action} failed: ${name}: ${message}.${hint}`);
+  return new OpsAwsError(awsFailureMessage(action, err));
 }
 
 async function fromStack(options: ResolveOptions): Promise<OpsResources> {

@@ -4,6 +4,7 @@
  * channels can be configured in one command.
  */
 import { CHANNELS, type ChannelName, isChannelName } from '../../lambdas/shared/model.js';
+import { flagValue } from '../cli-common.js';
 
 /** A usage mistake: exit code 2, the message says the fix. */
 export class UsageError extends Error {
@@ -105,13 +106,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const sets: SetOperation[] = [];
   const removeChannels: ChannelName[] = [];
 
-  const nextValue = (flag: string, i: number): string => {
-    const value = argv[i + 1];
-    if (value === undefined || (value.startsWith('--') && value !== '-')) {
-      throw new UsageError(`${flag} needs a value.`);
-    }
-    return value;
-  };
+  const nextValue = (flag: string, i: number): string => flagValue(argv, i, flag, UsageError);
 
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i]!;

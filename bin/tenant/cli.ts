@@ -23,7 +23,15 @@ import {
   type TenantDocument,
   tenantSecretName,
 } from '../../lambdas/shared/tenant.js';
-import { type ParsedArgs, parseArgs, USAGE, UsageError } from './args.js';
+import {
+  awsFailureMessage,
+  awsName,
+  EXIT,
+  errorText,
+  parseCommandLine,
+  unexpectedError,
+} from '../cli-common.js';
+import { type Command, type ParsedArgs, parseArgs, USAGE, UsageError } from './args.js';
 import { applySets, type DraftDocument, generateMissingTokens, maskDocument } from './document.js';
 import { runKnowledgeCli } from './knowledge.js';
 import { BASE_URL_PLACEHOLDER, channelSetups, formatSetups } from './setup.js';
@@ -36,8 +44,7 @@ export interface CliIo {
   readonly readStdin?: () => string;
 }
 
-/** Exit codes. */
-export const EXIT = { ok: 0, aws: 1, usage: 2 } as const;
+export { EXIT };
 
 export const DEFAULT_PREFIX = DEFAULT_SECRET_PREFIX;
 export const DEFAULT_STACK = 'ChatRelay';
@@ -49,22 +56,12 @@ class AwsCallError extends Error {
   override readonly name = 'AwsCallError';
 }
 
-function awsName(err: unknown): string {
-  return err instanceof Error ? err.name : 'Error';
-}
-
 function describeAwsError(action: string, err: unknown): AwsCallError {
-  const name = awsName(err);
-  const message = err instanceof Error ? err.message : String(err);
-  let hint = '';
-  if (/credential/i.test(message) || name === 'CredentialsProviderError') {
-    hint = ' Configure AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).';
-  } else if (/region/i.test(message)) {
-    hint = ' Set AWS_REGION.';
-  } else if (name === 'AccessDeniedException') {
-    hint = ' Your identity needs secretsmanager permissions on the tenant secrets.';
-  }
-  return new AwsCallError(`${action} failed: ${name}: ${message}.${hint}`);
+  return new AwsCallError(
+    awsFailureMessage(action, err, {
+      AccessDeniedException: 'Your identity needs secretsmanager permissions on the tenant secrets.',
+    }),
+  );
 }
 
 function readDocumentFile(path: string, io: CliIo): DraftDocument {
@@ -72,15 +69,13 @@ function readDocumentFile(path: string, io: CliIo): DraftDocument {
   try {
     text = path === '-' ? (io.readStdin?.() ?? readFileSync(0, 'utf8')) : readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`Cannot read --file ${path}: ${err instanceof Error ? err.message : String(err)}.`);
+    throw new UsageError(`Cannot read --file ${path}: ${errorText(err)}.`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(
-      `--file ${path} is not valid JSON: ${err instanceof Error ? err.message : String(err)}.`,
-    );
+    throw new UsageError(`--file ${path} is not valid JSON: ${errorText(err)}.`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new UsageError(`--file ${path} must hold a JSON object (a tenant document).`);
@@ -92,21 +87,18 @@ function readDocumentFile(path: string, io: CliIo): DraftDocument {
 export async function runTenantCli(argv: readonly string[], io: CliIo): Promise<number> {
   // Knowledge documents have their own verbs and options (bin/tenant/knowledge.ts).
   if (argv[0] === 'knowledge') return runKnowledgeCli(argv.slice(1), io);
-  let args: ParsedArgs;
-  try {
-    args = parseArgs(argv);
-  } catch (err) {
-    io.err(err instanceof Error ? err.message : String(err));
-    return EXIT.usage;
-  }
-  if (args.command === 'help') {
-    io.out(USAGE);
-    return EXIT.ok;
-  }
+  const args = parseCommandLine(
+    io,
+    () => parseArgs(argv),
+    (a) => a.command === 'help',
+    USAGE,
+  );
+  if (typeof args === 'number') return args;
   const prefix = args.prefix ?? (io.env.TENANT_SECRET_PREFIX || DEFAULT_PREFIX);
   const sm = new SecretsManagerClient({});
   try {
-    switch (args.command) {
+    // parseCommandLine answered help already.
+    switch (args.command as Command) {
       case 'add':
         return await add(args, prefix, sm, io);
       case 'update':
@@ -133,8 +125,7 @@ export async function runTenantCli(argv: readonly string[], io: CliIo): Promise<
       io.err(err.message);
       return EXIT.aws;
     }
-    io.err(`Unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return EXIT.aws;
+    return unexpectedError(io, err);
   } finally {
     sm.destroy();
   }
@@ -173,6 +164,23 @@ async function readTenant(
   throw new UsageError(
     `The secret ${name} does not hold a JSON object; replace it with update ${tenantId} --file doc.json.`,
   );
+}
+
+/** The tenant the command names: its id (checked) and secret name. @throws UsageError */
+function namedTenant(args: ParsedArgs, prefix: string): { tenantId: string; name: string } {
+  const tenantId = args.tenantId!;
+  checkTenantId(tenantId);
+  return { tenantId, name: tenantSecretName(prefix, tenantId) };
+}
+
+/** {@link namedTenant} and its stored document. @throws UsageError, AwsCallError */
+async function readNamedTenant(
+  args: ParsedArgs,
+  prefix: string,
+  sm: SecretsManagerClient,
+): Promise<{ tenantId: string; name: string; raw: Record<string, unknown> }> {
+  const { tenantId, name } = namedTenant(args, prefix);
+  return { tenantId, name, raw: await readTenant(sm, name, tenantId) };
 }
 
 /** Resolves the webhook base URL: --api-url, CHAT_RELAY_API_URL, else the stack output. */
@@ -229,11 +237,9 @@ function finalise(
 }
 
 async function add(args: ParsedArgs, prefix: string, sm: SecretsManagerClient, io: CliIo): Promise<number> {
-  const tenantId = args.tenantId!;
-  checkTenantId(tenantId);
+  const { tenantId, name } = namedTenant(args, prefix);
   const draft: DraftDocument = args.file ? readDocumentFile(args.file, io) : { tenantId, channels: {} };
   const { doc, generated } = finalise(draft, args, tenantId);
-  const name = tenantSecretName(prefix, tenantId);
   try {
     await sm.send(
       new CreateSecretCommand({
@@ -265,10 +271,7 @@ async function update(
   sm: SecretsManagerClient,
   io: CliIo,
 ): Promise<number> {
-  const tenantId = args.tenantId!;
-  checkTenantId(tenantId);
-  const name = tenantSecretName(prefix, tenantId);
-  const current = await readTenant(sm, name, tenantId);
+  const { tenantId, name, raw: current } = await readNamedTenant(args, prefix, sm);
   const draft: DraftDocument = args.file ? readDocumentFile(args.file, io) : current;
   if (args.removeChannels.length > 0) {
     const channels = (draft.channels ?? {}) as Record<string, unknown>;
@@ -292,10 +295,7 @@ async function update(
 }
 
 async function show(args: ParsedArgs, prefix: string, sm: SecretsManagerClient, io: CliIo): Promise<number> {
-  const tenantId = args.tenantId!;
-  checkTenantId(tenantId);
-  const name = tenantSecretName(prefix, tenantId);
-  const raw = await readTenant(sm, name, tenantId);
+  const { tenantId, raw } = await readNamedTenant(args, prefix, sm);
   io.out(JSON.stringify(args.reveal ? raw : maskDocument(raw), null, 2));
   let doc: TenantDocument;
   try {
@@ -347,9 +347,7 @@ async function remove(
   sm: SecretsManagerClient,
   io: CliIo,
 ): Promise<number> {
-  const tenantId = args.tenantId!;
-  checkTenantId(tenantId);
-  const name = tenantSecretName(prefix, tenantId);
+  const { tenantId, name } = namedTenant(args, prefix);
   try {
     await sm.send(new DescribeSecretCommand({ SecretId: name }));
   } catch (err) {
@@ -390,10 +388,7 @@ async function zaloAuthorize(
   sm: SecretsManagerClient,
   io: CliIo,
 ): Promise<number> {
-  const tenantId = args.tenantId!;
-  checkTenantId(tenantId);
-  const name = tenantSecretName(prefix, tenantId);
-  const raw = await readTenant(sm, name, tenantId);
+  const { tenantId, name, raw } = await readNamedTenant(args, prefix, sm);
   const channels = (raw.channels ?? {}) as Record<string, Record<string, unknown> | undefined>;
   const zalo = channels.zalo;
   if (!zalo) {
