@@ -14,6 +14,7 @@ import type { OutboundPart } from '../../lambdas/shared/model.js';
 import { tenantSecretName } from '../../lambdas/shared/tenant.js';
 import { createTenantStore, type TenantStore } from '../../lambdas/shared/tenant-store.js';
 import { captureOutput } from '../helpers/capture-output.js';
+import { inboxPart } from '../helpers/outbound-part.js';
 import { queueDepth, runUntil } from '../helpers/sqs-driver.js';
 
 const TENANT = 'rotor';
@@ -50,24 +51,15 @@ function part(text: string): OutboundPart {
   const recipientId = `cust-rot-${seq}`;
   const conversationId = `${PAGE}:${recipientId}`;
   const turnId = `turn-rot-${seq}`;
-  return {
-    v: 1,
-    replyId: `${turnId}:0`,
-    turnId,
-    partIndex: 0,
-    partCount: 1,
+  return inboxPart({
     tenantId: TENANT,
     channel: 'messenger',
-    conversationId,
-    conversationKey: `${TENANT}#messenger#${conversationId}`,
     pageId: PAGE,
     recipientId,
-    surface: 'inbox',
+    conversationId,
+    turnId,
     text,
-    customerLastMessageAt: Date.now() - 60_000,
-    receivedAt: Date.now() - 5_000,
-    createdAt: Date.now(),
-  };
+  });
 }
 
 async function enqueue(p: OutboundPart): Promise<void> {

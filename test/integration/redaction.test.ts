@@ -17,6 +17,7 @@ import { messageGroupId, outboundDedupId } from '../../lambdas/shared/keys.js';
 import type { ChannelName, OutboundPart } from '../../lambdas/shared/model.js';
 import { tenantSecretName } from '../../lambdas/shared/tenant.js';
 import { captureOutput } from '../helpers/capture-output.js';
+import { inboxPart } from '../helpers/outbound-part.js';
 import { type Driver, pollOnce } from '../helpers/sqs-driver.js';
 
 // ERROR lines must be written (the shared logger reads the level when it is first imported).
@@ -128,24 +129,15 @@ function part(channel: ChannelName, n: number): OutboundPart {
   const recipientId = channel === 'telegram' ? `55500${n}` : `cust-${channel}-${n}`;
   const conversationId = channel === 'pancake' ? `${pageId}_conv${n}` : `${pageId}:${recipientId}`;
   const turnId = `turn-redact-${channel}-${n}`;
-  return {
-    v: 1,
-    replyId: `${turnId}:0`,
-    turnId,
-    partIndex: 0,
-    partCount: 1,
+  return inboxPart({
     tenantId: TENANT,
     channel,
-    conversationId,
-    conversationKey: `${TENANT}#${channel}#${conversationId}`,
     pageId,
     recipientId,
-    surface: 'inbox',
+    conversationId,
+    turnId,
     text: `redaction ${channel} ${n}`,
-    customerLastMessageAt: Date.now() - 60_000,
-    receivedAt: Date.now() - 5_000,
-    createdAt: Date.now(),
-  };
+  });
 }
 
 let emu: Emulators;
