@@ -71,6 +71,36 @@ async function postRaw(channel: (typeof CHANNELS)[number], body: string, message
   expect(res.status, res.body).toBe(200);
 }
 
+/** Posts a Messenger postback (a button tap) from `psid` to the demo page, sent at `now`. */
+async function postMessengerPostback(
+  psid: string,
+  mid: string,
+  now: number,
+  postback: { title: string; payload: string },
+): Promise<void> {
+  await postRaw(
+    'messenger',
+    metaJson({
+      object: 'page',
+      entry: [
+        {
+          id: DEMO_IDS.messengerPageId,
+          time: now,
+          messaging: [
+            {
+              sender: { id: psid },
+              recipient: { id: DEMO_IDS.messengerPageId },
+              timestamp: now,
+              postback: { mid, ...postback },
+            },
+          ],
+        },
+      ],
+    }),
+    mid,
+  );
+}
+
 const bodyText = (record: SandboxRecord): string => JSON.stringify(record.body);
 
 describe('rich replies through the local stack', { timeout: 2 * HANG_MS }, () => {
@@ -149,27 +179,7 @@ describe('rich replies through the local stack', { timeout: 2 * HANG_MS }, () =>
     const chatId = freshDigits();
     const now = Date.now();
     const mid = `m_pb_${tag()}`;
-    await postRaw(
-      'messenger',
-      metaJson({
-        object: 'page',
-        entry: [
-          {
-            id: DEMO_IDS.messengerPageId,
-            time: now,
-            messaging: [
-              {
-                sender: { id: psid },
-                recipient: { id: DEMO_IDS.messengerPageId },
-                timestamp: now,
-                postback: { mid, title: 'Đặt hàng', payload: 'ORDER' },
-              },
-            ],
-          },
-        ],
-      }),
-      mid,
-    );
+    await postMessengerPostback(psid, mid, now, { title: 'Đặt hàng', payload: 'ORDER' });
     const wamid = `wamid.${tag()}`;
     await postRaw(
       'whatsapp',
@@ -308,27 +318,7 @@ describe('rich replies through the local stack', { timeout: 2 * HANG_MS }, () =>
     const chatId = freshDigits();
     const now = Date.now();
     const mid = `m_gs_${tag()}`;
-    await postRaw(
-      'messenger',
-      metaJson({
-        object: 'page',
-        entry: [
-          {
-            id: DEMO_IDS.messengerPageId,
-            time: now,
-            messaging: [
-              {
-                sender: { id: psid },
-                recipient: { id: DEMO_IDS.messengerPageId },
-                timestamp: now,
-                postback: { mid, title: 'Get Started', payload: 'GET_STARTED' },
-              },
-            ],
-          },
-        ],
-      }),
-      mid,
-    );
+    await postMessengerPostback(psid, mid, now, { title: 'Get Started', payload: 'GET_STARTED' });
     const updateId = freshDigits().slice(0, 9);
     await postRaw(
       'telegram',
