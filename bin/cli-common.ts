@@ -3,6 +3,11 @@
  * AWS failure messages and the parse-then-help step every run starts with.
  */
 
+import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+
+/** The stack name the CDK app deploys by default. */
+export const DEFAULT_STACK = 'ChatRelay';
+
 /** Exit codes: 0 ok, 1 AWS error, 2 usage error. */
 export const EXIT = { ok: 0, aws: 1, usage: 2 } as const;
 
@@ -87,4 +92,14 @@ export function parseCommandLine<T, H extends T = never>(
 export function unexpectedError(io: CliOutput, err: unknown): number {
   io.err(`Unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return EXIT.aws;
+}
+
+/** The value of output `key` of CloudFormation stack `stack` (undefined when it has none). */
+export async function stackOutput(
+  cfn: CloudFormationClient,
+  stack: string,
+  key: string,
+): Promise<string | undefined> {
+  const res = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
+  return res.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === key)?.OutputValue;
 }

@@ -16,11 +16,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   CloudFormationClient,
-  DescribeStacksCommand,
   ListStackResourcesCommand,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
-import { awsFailureMessage } from '../cli-common.js';
+import { awsFailureMessage, DEFAULT_STACK, stackOutput } from '../cli-common.js';
 import { DLQ_KINDS, type DlqKind } from './redrive.js';
 
 /** A usage or configuration mistake: exit code 2. */
@@ -51,7 +50,7 @@ export interface OpsResources {
 }
 
 /** The stack's default name (bin/app.ts), as the tenant CLI uses it. */
-export const DEFAULT_STACK = 'ChatRelay';
+export { DEFAULT_STACK };
 
 const ENV_KIND: Record<DlqKind, string> = {
   inbound: 'INBOUND',
@@ -186,8 +185,7 @@ async function fromStack(options: ResolveOptions): Promise<OpsResources> {
     } while (next);
     let memoryTable = explicitTable;
     if (!memoryTable) {
-      const stacks = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
-      memoryTable = stacks.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'MemoryTableName')?.OutputValue;
+      memoryTable = await stackOutput(cfn, stack, 'MemoryTableName');
     }
     return {
       source: `stack ${stack}`,

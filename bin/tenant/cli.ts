@@ -4,7 +4,7 @@
  * variables, so the same commands work against the local emulator.
  */
 import { readFileSync } from 'node:fs';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -26,9 +26,11 @@ import {
 import {
   awsFailureMessage,
   awsName,
+  DEFAULT_STACK,
   EXIT,
   errorText,
   parseCommandLine,
+  stackOutput,
   unexpectedError,
 } from '../cli-common.js';
 import { type Command, type ParsedArgs, parseArgs, USAGE, UsageError } from './args.js';
@@ -47,7 +49,7 @@ export interface CliIo {
 export { EXIT };
 
 export const DEFAULT_PREFIX = DEFAULT_SECRET_PREFIX;
-export const DEFAULT_STACK = 'ChatRelay';
+export { DEFAULT_STACK };
 /** The stack output holding the API's base URL. */
 export const BASE_URL_OUTPUT = 'WebhookBaseUrl';
 
@@ -190,8 +192,7 @@ async function baseUrl(args: ParsedArgs, io: CliIo): Promise<string> {
   const stack = args.stack ?? DEFAULT_STACK;
   const cfn = new CloudFormationClient({});
   try {
-    const res = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
-    const output = res.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === BASE_URL_OUTPUT)?.OutputValue;
+    const output = await stackOutput(cfn, stack, BASE_URL_OUTPUT);
     if (output) return output;
     io.err(
       `Note: stack ${stack} has no ${BASE_URL_OUTPUT} output; pass --api-url to print the real webhook URLs.`,
