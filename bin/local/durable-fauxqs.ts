@@ -4,6 +4,7 @@
  * builds the same server from fauxqs's `buildApp` with stores it can reach, wraps the queues
  * once they exist, and makes every SQS response wait for the journal to be on disk.
  */
+import type { FastifyInject } from './inproc-server.js';
 import { type JournalQueue, openSqsJournal, type ReplayStats } from './sqs-journal.js';
 
 interface SqsStoreLike {
@@ -16,6 +17,7 @@ interface FastifyLike {
   addHook(name: 'onSend', hook: (request: { headers: Record<string, unknown> }) => Promise<void>): void;
   listen(options: { port: number; host: string }): Promise<string>;
   close(): Promise<void>;
+  inject: FastifyInject;
 }
 type Ctor<T> = new () => T;
 
@@ -23,6 +25,8 @@ type Ctor<T> = new () => T;
 export interface DurableFauxqs {
   readonly port: number;
   readonly createBucket: (name: string) => void;
+  /** Runs a request through the server without a socket (bin/local/inproc-server.ts). */
+  readonly inject: FastifyInject;
   /** Replays the journal into the named queues (created beforehand) and starts journalling them. */
   readonly attachQueues: (names: readonly string[]) => ReplayStats;
   readonly stop: () => Promise<void>;
@@ -59,6 +63,7 @@ export async function startDurableFauxqs(options: {
   return {
     port: Number(new URL(address).port),
     createBucket: (name) => s3Store.createBucket(name),
+    inject: (request) => app.inject(request),
     attachQueues: (names) => {
       if (attached) throw new Error('the SQS journal is already attached');
       attached = true;

@@ -3,8 +3,16 @@
  * and Secrets Manager servers use a second core while the handlers run on the main thread:
  * every AWS call of the pipeline costs CPU on both ends, and one thread would do both.
  */
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import {
+  isMainThread,
+  MessageChannel,
+  type MessagePort,
+  parentPort,
+  Worker,
+  workerData,
+} from 'node:worker_threads';
 import { type EmulatorOptions, type Emulators, startEmulators } from './emulators.js';
+import { type InprocRoute, serveInproc } from './inproc-server.js';
 
 /** What the thread reports once its servers listen (plain data: it crosses threads). */
 export interface EmulatorEndpoints
@@ -22,17 +30,27 @@ export interface EmulatorEndpoints
     | 'replayed'
   > {
   readonly secretsEndpoint: string;
+  /** The emulators served in process over {@link EmulatorThread.connect}, by loopback port. */
+  readonly inprocRoutes: Readonly<Record<number, InprocRoute>>;
 }
 
 /** The emulators running in their thread. */
 export interface EmulatorThread extends EmulatorEndpoints {
   /** Stores a secret directly (no SDK round trip). */
   readonly putSecret: (name: string, value: string) => Promise<void>;
+  /**
+   * A new port to the emulators' in-process transport (bin/local/inproc-transport.ts): usable
+   * in this thread, or transferred to another one.
+   */
+  readonly connect: () => MessagePort;
   /** Stops the servers and the thread. */
   readonly stop: () => Promise<void>;
 }
 
-type Command = { op: 'putSecret'; name: string; value: string } | { op: 'stop' };
+type Command =
+  | { op: 'putSecret'; name: string; value: string }
+  | { op: 'connect'; port: MessagePort }
+  | { op: 'stop' };
 type Request = Command & { id: number };
 type Reply = { id: number; ok: true } | { id: number; ok: false; error: string };
 interface ThreadData {
@@ -73,12 +91,20 @@ export async function startEmulatorThread(options: EmulatorOptions = {}): Promis
     new Promise((resolve, reject) => {
       next += 1;
       pending.set(next, { resolve, reject });
-      worker.postMessage({ ...request, id: next });
+      worker.postMessage({ ...request, id: next }, request.op === 'connect' ? [request.port] : []);
     });
 
   return {
     ...endpoints,
     putSecret: (name, value) => call({ op: 'putSecret', name, value }),
+    connect: () => {
+      const { port1, port2 } = new MessageChannel();
+      // Messages posted on port2 before the thread takes port1 wait in port1's queue.
+      call({ op: 'connect', port: port1 }).catch((err: unknown) => {
+        console.error(`chat-relay: could not connect to the emulator thread: ${String(err)}`);
+      });
+      return port2;
+    },
     stop: async () => {
       await Promise.race([call({ op: 'stop' }), new Promise((r) => setTimeout(r, 2000))]).catch(() => {});
       await worker.terminate();
@@ -103,11 +129,13 @@ if (parentPort && data?.chatRelayEmulatorThread === true) {
       secretPrefix: emulators.secretPrefix,
       env: emulators.env,
       ...(emulators.replayed ? { replayed: emulators.replayed } : {}),
+      inprocRoutes: emulators.inproc.routes,
     };
     port.on('message', (request: Request) => {
       void (async () => {
         try {
           if (request.op === 'putSecret') emulators.secrets.putSecret(request.name, request.value);
+          else if (request.op === 'connect') serveInproc(request.port, emulators.inproc.dispatch);
           else await emulators.stop();
           port.postMessage({ id: request.id, ok: true } satisfies Reply);
         } catch (err) {

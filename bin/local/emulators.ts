@@ -16,6 +16,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
+import { patchFauxqsFifoReceive } from './fauxqs-fifo.js';
 import { DEFAULT_SECRET_PREFIX } from '../../lambdas/contracts/defaults.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import {
@@ -26,6 +27,13 @@ import {
   type TableKey,
 } from '../../lib/definitions.js';
 import { startDurableFauxqs } from './durable-fauxqs.js';
+import {
+  type FastifyInject,
+  type InprocDispatch,
+  type InprocRoute,
+  injectDispatch,
+  nodeListenerDispatch,
+} from './inproc-server.js';
 import { type SecretsManagerEmulator, startSecretsManager } from './secrets-manager.js';
 import type { ReplayStats } from './sqs-journal.js';
 
@@ -75,6 +83,14 @@ export interface Emulators {
   readonly dynamo: DynamoDBClient;
   /** With `dataDir`: the queue messages restored from the journal. */
   readonly replayed?: ReplayStats;
+  /**
+   * The emulators a request can reach without a socket (bin/local/inproc-server.ts), by their
+   * loopback port: dynalite always, fauxqs when journalled (`dataDir`: its fastify app is ours).
+   */
+  readonly inproc: {
+    readonly dispatch: ReadonlyMap<number, InprocDispatch>;
+    readonly routes: Readonly<Record<number, InprocRoute>>;
+  };
   /** Stops every server. */
   readonly stop: () => Promise<void>;
 }
@@ -83,11 +99,14 @@ export interface Emulators {
 interface SqsServer {
   readonly port: number;
   readonly createBucket: (name: string) => unknown;
+  readonly inject?: FastifyInject;
   readonly stop: () => Promise<void>;
 }
 
 /** Starts dynalite, fauxqs and the Secrets Manager emulator and creates every queue and table. */
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  // SQS returns several messages of one FIFO group per receive; fauxqs must too (see the module).
+  await patchFauxqsFifoReceive();
   const prefix = options.prefix ?? 'chat-relay';
   const secretPrefix = options.secretPrefix ?? DEFAULT_SECRET_PREFIX;
   const mediaBucket = options.mediaBucket ?? `${prefix}-media`;
@@ -207,6 +226,15 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   fauxqs.createBucket(mediaBucket);
   const replayed = durable?.attachQueues(queueNames);
 
+  const dynamoPort = (dynamoServer.address() as AddressInfo).port;
+  const dynamoListener = dynamoServer.listeners('request')[0] as Parameters<typeof nodeListenerDispatch>[0];
+  const dispatch = new Map<number, InprocDispatch>([[dynamoPort, nodeListenerDispatch(dynamoListener)]]);
+  const routes: Record<number, InprocRoute> = { [dynamoPort]: { service: 'dynamodb' } };
+  if (fauxqs.inject) {
+    dispatch.set(fauxqs.port, injectDispatch(fauxqs.inject));
+    routes[fauxqs.port] = { service: 'sqs' };
+  }
+
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
     AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -240,6 +268,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     sqs,
     dynamo,
     ...(replayed ? { replayed } : {}),
+    inproc: { dispatch, routes },
     stop: async () => {
       sqs.destroy();
       dynamo.destroy();

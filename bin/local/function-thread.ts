@@ -5,9 +5,11 @@
  * its core while the second core idles; a thread per function spreads them. Each thread loads
  * its own copy of the handler modules, SDK clients and caches, as separate Lambda functions do.
  */
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, type MessagePort, parentPort, Worker, workerData } from 'node:worker_threads';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_CREDENTIALS } from './emulators.js';
+import type { InprocRoute } from './inproc-server.js';
+import { InprocHttpHandler, inprocClientConfig } from './inproc-transport.js';
 import type { LocalFunction } from './lambda-context.js';
 import { type PollerStats, type SqsHandler, type SqsPoller, startSqsPoller } from './sqs-poller.js';
 
@@ -30,6 +32,11 @@ export interface FunctionThreadOptions {
   readonly sqsEndpoint: string;
   /** The handlers' environment (an empty value removes the variable). */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * A port to the emulators' in-process transport (moved to the thread): the handlers' shared
+   * clients and the pollers send over it instead of loopback HTTP. Without it, HTTP.
+   */
+  readonly inproc?: { readonly port: MessagePort; readonly routes: Readonly<Record<number, InprocRoute>> };
   /** Receives the pollers' warnings and debug lines (printed by the main thread's logger). */
   readonly log?: { warn(message: string): void; debug(message: string): void };
 }
@@ -74,6 +81,7 @@ export async function startFunctionThread(options: FunctionThreadOptions): Promi
       module: import.meta.url,
       options: rest,
     } satisfies ThreadData,
+    transferList: rest.inproc ? [rest.inproc.port] : [],
   });
   let next = 0;
   const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
@@ -129,9 +137,17 @@ export async function startFunctionThread(options: FunctionThreadOptions): Promi
 const data = isMainThread ? undefined : (workerData as Partial<ThreadData> | undefined);
 if (parentPort && data?.chatRelayFunctionThread === true && data.options) {
   const port = parentPort;
-  const { functions, region, sqsEndpoint } = data.options;
+  const { functions, region, sqsEndpoint, inproc } = data.options;
   const post = (event: Event): void => port.postMessage(event);
   try {
+    const transport = inproc
+      ? inprocClientConfig(new InprocHttpHandler({ port: inproc.port, routes: inproc.routes, region }))
+      : {};
+    if (inproc) {
+      // Before any handler builds its clients (they are built on first use, per module instance).
+      const { setLocalClientHook } = await import('../../lambdas/shared/clients.js');
+      setLocalClientHook({ config: transport });
+    }
     // Handlers read their environment when their modules load: the thread's env is already set.
     const handlers = await Promise.all(
       functions.map(async (f) => {
@@ -144,6 +160,7 @@ if (parentPort && data?.chatRelayFunctionThread === true && data.options) {
       credentials: LOCAL_CREDENTIALS,
       endpoint: sqsEndpoint,
       useQueueUrlAsEndpoint: false,
+      ...transport,
     });
     const log = {
       warn: (message: string) => post({ log: 'warn', message }),

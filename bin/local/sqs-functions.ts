@@ -9,6 +9,7 @@ import type { LocalConfig } from './config.js';
 import type { EmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
 import { type FunctionSpec, type SqsFunctionName, startFunctionThread } from './function-thread.js';
+import { InprocHttpHandler, inprocClientConfig, inprocTransportEnabled } from './inproc-transport.js';
 import type { LocalFunction } from './lambda-context.js';
 import { type PollerLog, type PollerStats, type SqsHandler, startSqsPoller } from './sqs-poller.js';
 
@@ -54,12 +55,15 @@ function specs(
  */
 export async function startSqsFunctions(
   config: Pick<LocalConfig, 'fifoPollers' | 'functionThreads'>,
-  emulators: Pick<EmulatorThread, 'queues' | 'region' | 'sqsEndpoint'>,
+  emulators: Pick<EmulatorThread, 'queues' | 'region' | 'sqsEndpoint'> &
+    Partial<Pick<EmulatorThread, 'connect' | 'inprocRoutes'>>,
   env: Readonly<Record<string, string>>,
   log: PollerLog,
   fns: Readonly<Record<SqsFunctionName, LocalFunction>>,
 ): Promise<SqsFunctions> {
   const all = specs(config, emulators, fns);
+  const { connect, inprocRoutes } = emulators;
+  const inproc = inprocTransportEnabled() && connect !== undefined && inprocRoutes !== undefined;
   if (config.functionThreads) {
     const groups: FunctionSpec[][] = [[all.conversation, all.timer], [all.delivery]];
     const started = await Promise.allSettled(
@@ -70,6 +74,7 @@ export async function startSqsFunctions(
           sqsEndpoint: emulators.sqsEndpoint,
           env,
           log,
+          ...(inproc ? { inproc: { port: connect(), routes: inprocRoutes } } : {}),
         }),
       ),
     );
@@ -89,6 +94,13 @@ export async function startSqsFunctions(
   }
 
   const names = ['conversation', 'timer', 'delivery'] as const;
+  // The handlers' shared clients are this thread's: the caller installs the hook for them
+  // (bin/local/stack.ts does for the webhook); the pollers' client gets the transport here.
+  const transport = inproc
+    ? inprocClientConfig(
+        new InprocHttpHandler({ port: connect(), routes: inprocRoutes, region: emulators.region }),
+      )
+    : {};
   const handlers = await Promise.all(
     names.map(async (name) => {
       const mod = (await import(`../../lambdas/handlers/${name}.js`)) as { handler: SqsHandler };
@@ -100,6 +112,7 @@ export async function startSqsFunctions(
     credentials: LOCAL_CREDENTIALS,
     endpoint: emulators.sqsEndpoint,
     useQueueUrlAsEndpoint: false,
+    ...transport,
   });
   const pollers = names.map((name, i) => {
     const spec = all[name];

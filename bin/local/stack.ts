@@ -32,6 +32,7 @@ import { mountConsole } from './console/mount.js';
 import { keptDemoTenant, SANDBOX_JOURNAL, takeDataDir } from './data-dir.js';
 import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
+import { InprocHttpHandler, inprocClientConfig, inprocTransportEnabled } from './inproc-transport.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
 import type { SandboxHandler } from './sandbox.js';
 import { mountSandbox } from './sandbox-mount.js';
@@ -344,6 +345,17 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
       else process.env[name] = value;
     }
 
+    if (inprocTransportEnabled()) {
+      // This thread's shared SDK clients (the webhook's) reach the emulators without a socket.
+      const { setLocalClientHook } = await import('../../lambdas/shared/clients.js');
+      const handler = new InprocHttpHandler({
+        port: emulators.connect(),
+        routes: emulators.inprocRoutes,
+        region: emulators.region,
+      });
+      setLocalClientHook({ config: inprocClientConfig(handler) });
+      stoppers.push(async () => setLocalClientHook(undefined));
+    }
     const webhookModule = (await import('../../lambdas/handlers/webhook.js')) as { handler: WebhookHandler };
 
     const pollerLog = { warn: log.warn, debug: log.debug };

@@ -8,16 +8,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CLIENT_TIMEOUTS } from './client-timeouts.js';
-import { resetSqsClient } from './sqs-client.js';
+import {
+  type LocalClientHook,
+  localClientConfig,
+  resetSqsClient,
+  setLocalClientHook as setSqsLocalClientHook,
+} from './sqs-client.js';
 
-export { sqsClient } from './sqs-client.js';
+export { type LocalClientHook, sqsClient } from './sqs-client.js';
 
 let dynamo: DynamoDBClient | undefined;
 let doc: DynamoDBDocumentClient | undefined;
 
 /** The shared low-level DynamoDB client. */
 export function dynamoClient(): DynamoDBClient {
-  dynamo ??= new DynamoDBClient({ requestHandler: { ...CLIENT_TIMEOUTS.dynamodb } });
+  dynamo ??= new DynamoDBClient({ requestHandler: { ...CLIENT_TIMEOUTS.dynamodb }, ...localClientConfig() });
   return dynamo;
 }
 
@@ -27,6 +32,15 @@ export function documentClient(): DynamoDBDocumentClient {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
   return doc;
+}
+
+/**
+ * Local stack only: installs (or removes) the hook that configures every shared client (SQS and
+ * DynamoDB) and drops the cached ones, so that the next ones are built with it.
+ */
+export function setLocalClientHook(hook: LocalClientHook | undefined): void {
+  setSqsLocalClientHook(hook);
+  resetClients();
 }
 
 /** Drops cached clients (tests that restart emulators on new ports call this). */

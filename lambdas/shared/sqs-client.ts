@@ -109,6 +109,32 @@ function longPollTimeoutMs(body: unknown): number {
   return Math.max(wait * 1000 + LONG_POLL_MARGIN_MS, CLIENT_TIMEOUTS.sqs.requestTimeout);
 }
 
+/**
+ * Local stack only: extra configuration for the shared clients, set by a local-stack thread
+ * before its handlers create them (bin/local/inproc-transport.ts hands requests to the emulators
+ * in process instead of over loopback HTTP). Never set in a deployed Lambda.
+ */
+export interface LocalClientHook {
+  /** Merged into every shared client's constructor configuration (e.g. `requestHandler`). */
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+let localHook: LocalClientHook | undefined;
+
+/**
+ * Installs (or removes, with `undefined`) the local stack's client hook and drops the cached
+ * SQS client so that the next one is built with it. `clients.ts` applies it to DynamoDB too.
+ */
+export function setLocalClientHook(hook: LocalClientHook | undefined): void {
+  localHook = hook;
+  resetSqsClient();
+}
+
+/** The installed local client hook's configuration (empty in AWS). */
+export function localClientConfig(): Readonly<Record<string, unknown>> {
+  return localHook?.config ?? {};
+}
+
 let sqs: SQSClient | undefined;
 
 /** The shared SQS client. */
@@ -119,6 +145,7 @@ export function sqsClient(): SQSClient {
     new SQSClient({
       ...(process.env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}),
       requestHandler: { ...CLIENT_TIMEOUTS.sqs },
+      ...localHook?.config,
     }),
   );
   return sqs;

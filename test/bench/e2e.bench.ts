@@ -23,6 +23,8 @@
  * `--messages M`, `--rate R`, `--hogs H` (H CPU-bound processes beside the stack, as on a busy
  * machine), `--stall-seconds S` (stop waiting once no reply arrived for S seconds; default 120),
  * `--pollers P` (LOCAL_FIFO_POLLERS of the stack), `--threads 0|1` (LOCAL_FUNCTION_THREADS),
+ * `--inproc 0|1` (LOCAL_INPROC_TRANSPORT: the handlers' SDK clients reach the emulators in
+ * process, the default, or over loopback HTTP),
  * `--cpu-prof DIR` (the stack process and its
  * emulator thread write V8 CPU profiles to DIR; summarise them with
  * `npx tsx test/bench/cpu-profile.ts DIR`).
@@ -44,6 +46,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string' },
     pollers: { type: 'string' },
     threads: { type: 'string' },
+    inproc: { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
   strict: true,
@@ -63,6 +66,7 @@ const RATE = intFlag(flags.rate, process.env.BENCH_RATE, 0);
 const POLLERS = flags.pollers === undefined ? undefined : intFlag(flags.pollers, undefined, 4);
 const PROFILE_DIR = flags['cpu-prof'];
 const THREADS = flags.threads === undefined ? undefined : intFlag(flags.threads, undefined, 1);
+const INPROC = flags.inproc === undefined ? undefined : intFlag(flags.inproc, undefined, 1);
 const LIGHT_MESSAGES = 20;
 const TARGET_P99_MS = 300;
 const CHANNELS = ['messenger', 'instagram', 'whatsapp', 'zalo'] as const;
@@ -87,6 +91,7 @@ const stack = await startLocalStackProcess({
     LOG_LEVEL: 'INFO',
     ...(POLLERS !== undefined ? { LOCAL_FIFO_POLLERS: String(POLLERS) } : {}),
     ...(THREADS !== undefined ? { LOCAL_FUNCTION_THREADS: String(THREADS) } : {}),
+    ...(INPROC !== undefined ? { LOCAL_INPROC_TRANSPORT: String(INPROC) } : {}),
   },
   nodeArgs: [...(PROFILE_DIR !== undefined ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [])],
 });
@@ -260,7 +265,7 @@ try {
       : `misses (${(p99 / TARGET_P99_MS).toFixed(1)}× target)`;
   const ms = (n: number): string => `${Math.round(n)} ms`;
   console.log(
-    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, ${POLLERS ?? 'default'} batches in flight per FIFO queue, handlers ${THREADS === 0 ? 'on the main thread' : 'in worker threads'}, channels ${CHANNELS.join('/')}.\n`,
+    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, ${POLLERS ?? 'default'} batches in flight per FIFO queue, handlers ${THREADS === 0 ? 'on the main thread' : 'in worker threads'}, SDK clients ${INPROC === 0 ? 'over loopback HTTP' : 'in process'}, channels ${CHANNELS.join('/')}.\n`,
   );
   console.log('| load | value |');
   console.log('|---|---|');

@@ -1,0 +1,141 @@
+/**
+ * The emulators' end of the local stack's in-process transport (bin/local/inproc-transport.ts):
+ * requests arrive as messages on a `MessagePort` and are handed to the emulator's own request
+ * handling (dynalite's `request` listener, fauxqs's fastify `inject`) without a socket, so
+ * neither side pays for loopback HTTP (Node's HTTP client and server, socket writes that wake
+ * the other core). The emulators' behaviour is the same code as over HTTP: validation, errors,
+ * the SQS journal's wait for the disk before a response.
+ */
+import { EventEmitter } from 'node:events';
+import type { MessagePort } from 'node:worker_threads';
+
+/** A request as it crosses threads (header names in lower case). */
+export interface InprocRequest {
+  readonly id: number;
+  /** The emulator's loopback port: which emulator the client's endpoint names. */
+  readonly port: number;
+  readonly method: string;
+  /** Path and query string. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | Uint8Array | undefined;
+}
+
+/** An emulator's answer (header names in lower case), or why it could not answer. */
+export type InprocResponse =
+  | {
+      readonly id: number;
+      readonly status: number;
+      readonly headers: Record<string, string>;
+      readonly body: string | Uint8Array;
+    }
+  | { readonly id: number; readonly error: string };
+
+/** Runs one request through an emulator. */
+export type InprocDispatch = (
+  request: Omit<InprocRequest, 'id' | 'port'>,
+) => Promise<{ status: number; headers: Record<string, string>; body: string | Uint8Array }>;
+
+/** What a client needs to know about an emulator served in process. */
+export interface InprocRoute {
+  /** Signing name of the service (what its credential scope names). */
+  readonly service: 'dynamodb' | 'sqs';
+}
+
+type NodeListener = (req: EventEmitter, res: object) => void;
+
+/** Header values as a client sees them: strings, lower-case names. */
+function stringHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return out;
+}
+
+/**
+ * A dispatcher over a Node `(req, res)` request listener that reads the request as events and
+ * answers with `statusCode`, `setHeader` and `end` only — dynalite's listener
+ * (node_modules/dynalite/index.js `httpHandler`). Lighter than a full fake socket.
+ */
+export function nodeListenerDispatch(listener: NodeListener): InprocDispatch {
+  return (request) =>
+    new Promise((resolve, reject) => {
+      const req = Object.assign(new EventEmitter(), {
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+      });
+      const headers: Record<string, unknown> = {};
+      const res = {
+        statusCode: 200,
+        setHeader(name: string, value: unknown) {
+          headers[name.toLowerCase()] = value;
+        },
+        getHeader(name: string) {
+          return headers[name.toLowerCase()];
+        },
+        end(body?: string | Uint8Array) {
+          resolve({ status: res.statusCode, headers: stringHeaders(headers), body: body ?? '' });
+        },
+      };
+      try {
+        listener(req, res);
+        const body = request.body;
+        if (body !== undefined && body.length > 0)
+          req.emit('data', typeof body === 'string' ? Buffer.from(body) : Buffer.from(body));
+        req.emit('end');
+      } catch (err) {
+        reject(err);
+      }
+    });
+}
+
+/** The part of fastify's `inject` (light-my-request) used here. */
+export type FastifyInject = (options: {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  payload?: string | Buffer;
+}) => Promise<{ statusCode: number; headers: Record<string, unknown>; rawPayload: Buffer }>;
+
+/** A dispatcher over a fastify app's `inject` (fauxqs): the whole fastify lifecycle, hooks included. */
+export function injectDispatch(inject: FastifyInject): InprocDispatch {
+  return async (request) => {
+    const body = request.body;
+    const response = await inject({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : Buffer.from(body) }),
+    });
+    return {
+      status: response.statusCode,
+      headers: stringHeaders(response.headers),
+      body: response.rawPayload,
+    };
+  };
+}
+
+/** Answers the requests arriving on `port` with the emulator each one's `port` field names. */
+export function serveInproc(port: MessagePort, routes: ReadonlyMap<number, InprocDispatch>): void {
+  port.on('message', (request: InprocRequest) => {
+    const dispatch = routes.get(request.port);
+    if (dispatch === undefined) {
+      port.postMessage({
+        id: request.id,
+        error: `no emulator served in process on port ${request.port}`,
+      } satisfies InprocResponse);
+      return;
+    }
+    dispatch(request).then(
+      (response) => port.postMessage({ id: request.id, ...response } satisfies InprocResponse),
+      (err: unknown) =>
+        port.postMessage({
+          id: request.id,
+          error: err instanceof Error ? err.message : String(err),
+        } satisfies InprocResponse),
+    );
+  });
+}
