@@ -73,12 +73,20 @@ async function bodyOf(body: unknown): Promise<string | Uint8Array | undefined> {
   throw new InprocTransportError(`unsupported request body: ${Object.prototype.toString.call(body)}`);
 }
 
-/** ISO-8601 basic format, as SigV4's X-Amz-Date. */
-function amzDate(now: Date): string {
-  return now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
+let dateSecond = -1;
+let dateText = '';
+
+/** Now in ISO-8601 basic format, as SigV4's X-Amz-Date (formatted once per second). */
+function amzDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
+  }
+  return dateText;
 }
 
 /**
@@ -121,7 +129,7 @@ export class InprocHttpHandler {
     for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
     headers.host ??= `${request.hostname}:${port}`;
     if (headers.authorization === undefined) {
-      const date = headers['x-amz-date'] ?? amzDate(new Date());
+      const date = headers['x-amz-date'] ?? amzDate();
       headers['x-amz-date'] = date;
       headers.authorization =
         `AWS4-HMAC-SHA256 Credential=local/${date.slice(0, 8)}/${this.#region}/${route.service}/aws4_request, ` +
