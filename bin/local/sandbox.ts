@@ -14,15 +14,7 @@
  * (token exchange and refresh) and expires a token on demand (sandbox-zalo-oauth.ts).
  */
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fdatasyncSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fdatasync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createZaloOAuthFake, ZALO_OAUTH_MOUNT, type ZaloOAuthFake } from './sandbox-zalo-oauth.js';
@@ -319,10 +311,32 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
     1000,
   );
   const journal = options.journalPath ? openSync(options.journalPath, 'a') : undefined;
-  const keep = (record: SandboxRecord): void => {
-    if (journal === undefined) return;
+  // Group commit: a delivered record is answered once an fdatasync that started after its write
+  // has finished. The syncs run on libuv's pool, not on the thread that also runs the webhook,
+  // and one sync covers every record written while the previous one ran.
+  let syncing: Promise<void> | undefined;
+  let nextSync: Promise<void> | undefined;
+  const sync = (fd: number): Promise<void> => {
+    if (syncing === undefined) {
+      syncing = new Promise<void>((resolve, reject) =>
+        fdatasync(fd, (err) => (err ? reject(err) : resolve())),
+      ).finally(() => {
+        syncing = undefined;
+      });
+      return syncing;
+    }
+    nextSync ??= syncing
+      .catch(() => undefined)
+      .then(() => {
+        nextSync = undefined;
+        return sync(fd);
+      });
+    return nextSync;
+  };
+  const keep = (record: SandboxRecord): Promise<void> => {
+    if (journal === undefined) return Promise.resolve();
     writeSync(journal, `${JSON.stringify(record)}\n`);
-    fdatasyncSync(journal);
+    return sync(journal);
   };
   const forget = (): void => {
     if (journal !== undefined) ftruncateSync(journal, 0);
@@ -784,7 +798,7 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
       if (messageId !== undefined) {
         record.delivered = true;
         record.messageId = messageId;
-        keep(record);
+        await keep(record);
       }
     }
     send(res, reply);
