@@ -79,6 +79,26 @@ export interface Attempt {
    * cleanly instead of the whole batch timing out.
    */
   readonly deadline?: number;
+  /**
+   * True when the next record of this conversation in the same batch is a customer message:
+   * a message taken in now leaves the debounce to that one (no tick, no hold) and returns
+   * `deferred`.
+   */
+  readonly more?: boolean;
+  /**
+   * True when any record of this conversation follows in the same batch: a due turn is then not
+   * answered inline (what follows may be a human taking over) but through a tick behind it.
+   */
+  readonly followed?: boolean;
+  /** True when the previous record of this conversation in the same batch returned `deferred`. */
+  readonly settle?: boolean;
+  /**
+   * Keeps this record in flight for `delaySeconds` and hands it back then: the record itself
+   * becomes the debounce tick (docs/conversation.md, *Debounce*). Present only when the record is
+   * the last of its conversation in the batch and has receives to spare. Resolves false when the
+   * record could not be held; the actor then arms a timer tick instead.
+   */
+  readonly hold?: (delaySeconds: number) => Promise<boolean>;
 }
 
 /** What the actor did with an event (logged, asserted by tests). */
@@ -94,7 +114,11 @@ export type Outcome =
   | 'paused'
   | 'unpaused'
   | 'echo-ignored'
-  | 'fallback-sent';
+  | 'fallback-sent'
+  /** The record is kept in flight as the turn's debounce tick (the runtime reports it failed). */
+  | 'held'
+  /** The next message of the conversation in the batch decides the debounce. */
+  | 'deferred';
 
 /** Text recorded in history when a human agent answered from the platform inbox. */
 export const HUMAN_HISTORY_TEXT = '[a team member replied]';
@@ -130,7 +154,7 @@ export class ConversationActor {
         ...this.logKeys(event),
         messageId: message.messageId,
       });
-      return 'duplicate';
+      return (await this.settleAfterDuplicate(state, event, tenant, timing, now, attempt)) ?? 'duplicate';
     }
 
     if (isPaused(state, now)) {
@@ -150,17 +174,21 @@ export class ConversationActor {
       // A retry of a message whose state write succeeded before the invocation died (or a copy
       // the platform sent again): redo the effects that follow the write (they are idempotent),
       // never the append. The state's `seen` digests and its conditional write are this event's
-      // idempotency (docs/conversation.md).
-      this.deps.metric('DuplicateMessages', 1, { channel: event.channel });
+      // idempotency (docs/conversation.md). The common case is no duplicate at all: the record
+      // held as its turn's debounce tick coming back (the turn's last message, received again).
       const trigger = answerTrigger({ type: 'message', messageId: message.messageId });
+      const turn = openTurn(state);
+      const returning = attempt.receiveCount > 1 && isLastMessage(turn, message.messageId);
+      if (!returning) this.deps.metric('DuplicateMessages', 1, { channel: event.channel });
       if (state.turn?.status === 'answered' && state.turn.reply?.trigger === trigger) {
-        // This message answered its turn (debounce 0, or a full turn) and the invocation died
-        // before every part was queued: queue them now.
+        // This message answered its turn (debounce 0, a full turn, or its held record came back)
+        // and the invocation died before every part was queued: queue them now.
         await this.queueReply(state);
         return 'duplicate';
       }
-      const turn = openTurn(state);
-      if (!turn || !holdsMessage(turn, message.messageId)) return 'duplicate';
+      if (!turn || !holdsMessage(turn, message.messageId)) {
+        return (await this.settleAfterDuplicate(state, event, tenant, timing, now, attempt)) ?? 'duplicate';
+      }
       if (!isTurnFull(turn)) {
         await this.sendMediaJobs(event, tenant, turn, message.messageId, now);
         const id = storedMessageId(message.messageId);
@@ -168,8 +196,12 @@ export class ConversationActor {
           await this.arm(state, 'media-timeout', now, this.config.mediaTimeoutMs);
         }
       }
-      await this.afterChange(state, tenant, timing, now, attempt, trigger);
-      return 'duplicate';
+      const outcome = await this.afterChange(state, tenant, timing, now, attempt, trigger, 'immediate', {
+        returning,
+        mayHold: isLastMessage(turn, message.messageId),
+      });
+      // A held or deferred record tells the runtime so.
+      return outcome === 'held' || outcome === 'deferred' ? outcome : 'duplicate';
     }
 
     // An `answered` turn before this message had its reply queued by the event that answered it
@@ -184,8 +216,32 @@ export class ConversationActor {
       }
     }
     const trigger = answerTrigger({ type: 'message', messageId: message.messageId });
-    const outcome = await this.afterChange(saved, tenant, timing, now, attempt, trigger);
+    const outcome = await this.afterChange(saved, tenant, timing, now, attempt, trigger, 'immediate', {
+      returning: false,
+      mayHold: true,
+      appended: true,
+    });
     return outcome ?? 'appended';
+  }
+
+  /**
+   * A duplicate that was the last message record of its batch after one that deferred to it
+   * (`attempt.settle`): the open turn still needs its tick, or its answer when it is due.
+   */
+  private async settleAfterDuplicate(
+    state: ConversationState,
+    event: MessageEvent,
+    tenant: TenantDocument,
+    timing: TurnTiming,
+    now: number,
+    attempt: Attempt,
+  ): Promise<Outcome | undefined> {
+    if (!attempt.settle || !openTurn(state)) return undefined;
+    const trigger = answerTrigger({ type: 'message', messageId: event.message.messageId });
+    return this.afterChange(state, tenant, timing, now, attempt, trigger, 'immediate', {
+      returning: false,
+      mayHold: false,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -367,6 +423,14 @@ export class ConversationActor {
     attempt: Attempt,
     trigger: string,
     inline: AnswerReason = 'immediate',
+    message?: {
+      /** The turn's last message, held as its tick, came back: the turn is due. */
+      readonly returning: boolean;
+      /** The record handled is the turn's last message: it may be held as the tick. */
+      readonly mayHold: boolean;
+      /** The message was taken in just now (its quiet time may count from its arrival). */
+      readonly appended?: boolean;
+    },
   ): Promise<Outcome | undefined> {
     const turn = openTurn(state);
     if (!turn) return undefined;
@@ -381,7 +445,32 @@ export class ConversationActor {
     }
     if (turn.pendingMedia.length > 0) return 'waiting-media';
     if (timing.debounceMs === 0) return this.answer(state, tenant, inline, attempt, trigger);
-    await this.arm(state, 'debounce', now, timing.debounceMs);
+    if (!message) {
+      await this.arm(state, 'debounce', now, timing.debounceMs);
+      return undefined;
+    }
+    // A customer message: the next one in the batch decides, or this record becomes the tick.
+    if (attempt.more) return 'deferred';
+    const due = debounceDue(
+      turn,
+      timing,
+      message.appended ? arrivedAt(turn, timing, now) : turn.lastMessageAt,
+    );
+    // A held record comes back no earlier than its delay (whole seconds, rounded up); the slack
+    // covers clock differences between Lambda instances. A retry within the quiet time (a crash)
+    // is not a tick: it keeps waiting.
+    const isDue = now >= due.at || (message.returning && now >= due.at - RETURN_SLACK_MS);
+    if (isDue && !attempt.followed) return this.answer(state, tenant, due.reason, attempt, trigger);
+    const waitMs = Math.max(0, due.at - now);
+    if (
+      message.mayHold &&
+      attempt.hold &&
+      waitMs <= MAX_HOLD_MS &&
+      (await attempt.hold(delaySecondsFor(waitMs)))
+    ) {
+      return 'held';
+    }
+    await this.arm(state, due.reason, now, waitMs);
     return undefined;
   }
 
@@ -918,4 +1007,40 @@ function toTurnMessage(m: Turn['messages'][number]): TurnMessage {
     ...(m.mediaNote !== undefined ? { mediaNote: m.mediaNote } : {}),
     ...(m.postback !== undefined ? { postback: turnPostback(m.postback, m) } : {}),
   };
+}
+
+/** How early a held record may come back and still be the tick (clock differences). */
+const RETURN_SLACK_MS = 1000;
+
+/**
+ * The longest wait a record is held for as the tick. Everything else of the conversation waits
+ * behind a held record, so longer debounces (a tenant's minutes-long one, waits past SQS's
+ * 900 s) go through the timer queue and keep taking messages in as they come.
+ */
+export const MAX_HOLD_MS = 15_000;
+
+/** True when `messageId` is the last message of the open `turn`. */
+function isLastMessage(turn: Turn | undefined, messageId: string): boolean {
+  return turn !== undefined && turn.messages.at(-1)?.messageId === storedMessageId(messageId);
+}
+
+/**
+ * When the message just taken in (the turn's last) arrived: when our webhook received it (a
+ * message that waited in the queue behind a held record did arrive then), never earlier than
+ * one debounce ago nor later than now.
+ */
+function arrivedAt(turn: Turn, timing: TurnTiming, now: number): number {
+  const received = turn.messages.at(-1)?.receivedAt ?? now;
+  return Math.min(now, Math.max(received, now - timing.debounceMs));
+}
+
+/** When the open turn is due: quiet for one debounce since `quietFrom`, or its cap reached. */
+function debounceDue(
+  turn: Turn,
+  timing: TurnTiming,
+  quietFrom: number,
+): { readonly at: number; readonly reason: FlushEvent['reason'] } {
+  const quietAt = Math.min(turn.lastMessageAt, quietFrom) + timing.debounceMs;
+  const capAt = timing.maxTurnWaitMs > 0 ? turn.openedAt + timing.maxTurnWaitMs : Number.POSITIVE_INFINITY;
+  return capAt < quietAt ? { at: capAt, reason: 'max-wait' } : { at: quietAt, reason: 'debounce' };
 }

@@ -17,6 +17,7 @@ import {
   processPartialResponse,
   SqsFifoPartialProcessorAsync,
 } from '@aws-lambda-powertools/batch';
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { maxReplyLength } from '../gates/limits.js';
 import { produceReply } from '../gates/pipeline.js';
@@ -24,7 +25,7 @@ import { DynamoMemoryStore, DynamoStateStore } from '../memory/store.js';
 import { responderFromEnv } from '../responders/index.js';
 import type { Responder } from '../responders/types.js';
 import { welcomePlan } from '../responders/welcome.js';
-import { documentClient } from '../shared/clients.js';
+import { documentClient, sqsClient } from '../shared/clients.js';
 import { ENV, optionalEnv, requireEnv } from '../shared/env.js';
 import { DependencyError } from '../shared/errors.js';
 import { type ConversationEvent, conversationEventSchema } from '../shared/model.js';
@@ -47,11 +48,23 @@ export interface ConversationHandlerOptions {
   /** Replace any actor dependency (unit tests of the processor). */
   readonly deps?: Partial<ActorDeps>;
   readonly config?: Partial<ActorConfig>;
+  /** Told each record's outcome (tests and custom stacks; `held` records are reported failed). */
+  readonly onOutcome?: (record: SQSRecord, outcome: Outcome | 'invalid' | 'dead-lettered') => void;
+}
+
+/** Where a record sits in its batch, which decides how its debounce is kept. */
+export interface RecordPlace {
+  /** The next valid record of the same conversation in the batch is a customer message. */
+  readonly more: boolean;
+  /** No valid record of the same conversation follows in the batch. */
+  readonly last: boolean;
+  /** The previous record of the same conversation in the batch returned `deferred`. */
+  readonly settle: boolean;
 }
 
 /** The processing of one inbound.fifo record. */
 export interface RecordProcessor {
-  (record: SQSRecord): Promise<Outcome | 'invalid' | 'dead-lettered'>;
+  (record: SQSRecord, place?: RecordPlace): Promise<Outcome | 'invalid' | 'dead-lettered'>;
   /** Registers the Lambda context (the responder's deadline follows the remaining time). */
   registerContext(context: Context): void;
 }
@@ -100,14 +113,36 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
 
   let lambdaContext: Context | undefined;
   const deadLetterUrl = optionalEnv(ENV.inboundDlqUrl, '', env);
-  const handleRecord = async (record: SQSRecord): Promise<Outcome | 'invalid' | 'dead-lettered'> => {
+  const inboundUrl = optionalEnv(ENV.inboundQueueUrl, '', env);
+  const handleRecord = async (
+    record: SQSRecord,
+    place: RecordPlace = { more: false, last: true, settle: false },
+  ): Promise<Outcome | 'invalid' | 'dead-lettered'> => {
     const event = parseRecord(record, metric);
     if (!event) return 'invalid';
     const remaining = lambdaContext?.getRemainingTimeInMillis();
+    const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
+    let held = false;
     const attempt: Attempt = {
-      receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1,
+      receiveCount,
       // Leave time to record the outcome (state, history, outbound) after a cancelled responder.
       ...(remaining !== undefined ? { deadline: Date.now() + remaining - RESPONDER_MARGIN_MS } : {}),
+      ...(place.more ? { more: true } : {}),
+      ...(place.last ? {} : { followed: true }),
+      ...(place.settle ? { settle: true } : {}),
+      // Held only as the last record of its conversation (a held record fails, and FIFO fails
+      // every later record of the group with it) and with two receives left for the flush.
+      ...(place.last &&
+      inboundUrl !== '' &&
+      record.receiptHandle &&
+      receiveCount <= config.maxReceiveCount - 2
+        ? {
+            hold: async (delaySeconds: number) => {
+              held = await holdRecord(inboundUrl, record, delaySeconds, keysOf(event));
+              return held;
+            },
+          }
+        : {}),
     };
     const keys = { tenant: event.tenantId, channel: event.channel, conversation: event.conversationKey };
     try {
@@ -127,8 +162,14 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
           break;
       }
       logger.debug('Event handled', { ...keys, type: event.type, outcome });
+      if (outcome === 'held' && held) {
+        // Reported as a batch item failure: the record stays in flight for the delay set and
+        // comes back as the turn's tick, holding the conversation's group until then.
+        throw new RecordHeld();
+      }
       return outcome;
     } catch (err) {
+      if (err instanceof RecordHeld) throw err;
       const last = attempt.receiveCount >= config.maxReceiveCount;
       if (last && err instanceof TurnFailedError && deadLetterUrl !== '') {
         // Dead-letter the failed turn's record ourselves and acknowledge it: left to SQS's
@@ -161,6 +202,68 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
   });
 }
 
+/** Thrown for a record kept in flight as its turn's debounce tick (not an error). */
+export class RecordHeld extends Error {
+  constructor() {
+    super('Record held in flight as the debounce tick');
+    this.name = 'RecordHeld';
+  }
+}
+
+function keysOf(event: ConversationEvent): Record<string, string> {
+  return { tenant: event.tenantId, channel: event.channel, conversation: event.conversationKey };
+}
+
+/**
+ * Sets the record's visibility timeout to `delaySeconds` (it comes back then, whoever receives
+ * it). False when SQS refused: the caller arms a timer tick instead, and the record succeeds.
+ */
+async function holdRecord(
+  queueUrl: string,
+  record: SQSRecord,
+  delaySeconds: number,
+  keys: Record<string, string>,
+): Promise<boolean> {
+  try {
+    await sqsClient().send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: delaySeconds,
+      }),
+    );
+    return true;
+  } catch (err) {
+    logger.warn('Could not hold the record as the debounce tick; a timer tick is armed instead', {
+      ...keys,
+      error: err as Error,
+    });
+    return false;
+  }
+}
+
+/**
+ * Where each record of a batch sits among its conversation's records: whether the next valid
+ * one is a customer message, and whether it is the last. Records are parsed once here; invalid
+ * ones do not count (they are acknowledged without processing).
+ */
+export function recordPlaces(
+  records: readonly SQSRecord[],
+  parse: (record: SQSRecord) => ConversationEvent | undefined,
+): Map<string, Omit<RecordPlace, 'settle'>> {
+  const places = new Map<string, Omit<RecordPlace, 'settle'>>();
+  const nextOfGroup = new Map<string, ConversationEvent>();
+  for (let i = records.length - 1; i >= 0; i -= 1) {
+    const record = records[i]!;
+    const event = parse(record);
+    if (!event) continue;
+    const next = nextOfGroup.get(event.conversationKey);
+    places.set(record.messageId, { more: next?.type === 'message', last: next === undefined });
+    nextOfGroup.set(event.conversationKey, event);
+  }
+  return places;
+}
+
 /** Sends `record` as it is (same group and dedup id) to the dead-letter queue. */
 async function deadLetter(queueUrl: string, record: SQSRecord): Promise<void> {
   const outcome = await sendToQueue(queueUrl, [
@@ -182,14 +285,32 @@ async function deadLetter(queueUrl: string, record: SQSRecord): Promise<void> {
 /** Time kept back from the Lambda's remaining time when a responder runs. */
 export const RESPONDER_MARGIN_MS = 5000;
 
-function parseRecord(record: SQSRecord, metric: MetricSink): ConversationEvent | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(record.body);
-  } catch {
-    json = undefined;
+/** Each record's validation, done once per record (the batch is scanned before it is processed). */
+const validated = new WeakMap<SQSRecord, ReturnType<typeof conversationEventSchema.safeParse>>();
+
+function validate(record: SQSRecord): ReturnType<typeof conversationEventSchema.safeParse> {
+  let result = validated.get(record);
+  if (!result) {
+    let json: unknown;
+    try {
+      json = JSON.parse(record.body);
+    } catch {
+      json = undefined;
+    }
+    result = conversationEventSchema.safeParse(json);
+    validated.set(record, result);
   }
-  const result = conversationEventSchema.safeParse(json);
+  return result;
+}
+
+/** The event of a record, or undefined when it is not a valid one (no logging, no metric). */
+function peekEvent(record: SQSRecord): ConversationEvent | undefined {
+  const result = validate(record);
+  return result.success ? result.data : undefined;
+}
+
+function parseRecord(record: SQSRecord, metric: MetricSink): ConversationEvent | undefined {
+  const result = validate(record);
   if (result.success) return result.data;
   metric('InvalidEvents', 1, { queue: 'inbound' });
   // ERROR level so the operator can recover it from the logs; it is never retried.
@@ -213,11 +334,29 @@ export function createConversationHandler(
     processRecord ??= createRecordProcessor(options);
     processRecord.registerContext(context);
     const recordHandler = processRecord;
-    return processPartialResponse(event, (record: SQSRecord) => recordHandler(record), processor, {
-      context,
-      skipGroupOnError: true,
-      throwOnFullBatchFailure: false,
-    });
+    const places = recordPlaces(event.Records, peekEvent);
+    // Records of a group run in order (FIFO processor): the previous outcome of each group.
+    const deferred = new Set<string>();
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const place = places.get(record.messageId) ?? { more: false, last: true };
+        const group = record.attributes?.MessageGroupId ?? '';
+        const settle = deferred.delete(group);
+        let outcome: Outcome | 'invalid' | 'dead-lettered';
+        try {
+          outcome = await recordHandler(record, { ...place, settle });
+        } catch (err) {
+          if (err instanceof RecordHeld) options.onOutcome?.(record, 'held');
+          throw err;
+        }
+        options.onOutcome?.(record, outcome);
+        if (outcome === 'deferred') deferred.add(group);
+        return outcome;
+      },
+      processor,
+      { context, skipGroupOnError: true, throwOnFullBatchFailure: false },
+    );
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The conversation actor end to end against the emulators (fauxqs + dynalite + Secrets
- * Manager): inbound.fifo → conversation handler → timer queue → timer handler → inbound.fifo
- * → outbound.fifo, with the echo responder unless a test scripts one.
+ * Manager): inbound.fifo → conversation handler (the last message's record held in flight as
+ * the debounce tick, or a tick through timer queue → timer handler → inbound.fifo) →
+ * outbound.fifo, with the echo responder unless a test scripts one.
  */
 import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -12,6 +13,7 @@ import { DynamoMemoryStore } from '../../lambdas/memory/store.js';
 import { historyEntries } from '../../lambdas/memory/turn-item.js';
 import type { Reply, Responder, TurnContext } from '../../lambdas/responders/types.js';
 import { documentClient, resetClients } from '../../lambdas/shared/clients.js';
+import { ENV } from '../../lambdas/shared/env.js';
 import {
   conversationPk,
   HISTORY_PREFIX,
@@ -24,7 +26,7 @@ import {
 import type { MetricName } from '../../lambdas/shared/metrics-catalogue.js';
 import type { HumanActiveEvent, MessageEvent, OutboundPart } from '../../lambdas/shared/model.js';
 import { type TenantSettings, tenantSecretName } from '../../lambdas/shared/tenant.js';
-import { type Driver, runUntil } from '../helpers/sqs-driver.js';
+import { type Driver, runUntil, type SqsHandler } from '../helpers/sqs-driver.js';
 
 let emu: Emulators;
 let doc: DynamoDBDocumentClient;
@@ -145,6 +147,11 @@ const scripted: Responder = {
 };
 
 let drivers: (Driver & { concurrency?: number })[];
+let timerOnly: SqsHandler;
+/** Records the timer handler received (debounce and media ticks). */
+let timerTicks = 0;
+/** The inbound driver of the conversation handler that never holds records (timer ticks only). */
+const timerOnlyInbound = (): Driver => ({ ...drivers[0]!, handler: timerOnly });
 
 function repliesFor(conversationKey: string): string[] {
   return outbound.filter((p) => p.conversationKey === conversationKey).map((p) => p.text ?? '');
@@ -177,7 +184,7 @@ beforeAll(async () => {
   Object.assign(process.env, emu.env);
   resetClients();
   doc = DynamoDBDocumentClient.from(emu.dynamo);
-  const env = { ...process.env, DEBOUNCE_MS: '1000', MEDIA_JOBS_QUEUE_URL: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DEBOUNCE_MS: '1000', MEDIA_JOBS_QUEUE_URL: '' };
   const conversation = createConversationHandler({
     env,
     now: clock,
@@ -188,7 +195,22 @@ beforeAll(async () => {
     },
     deps: { memory: new CountingMemoryStore(documentClient(), emu.tables.memory) },
   });
-  const timer = createTimerHandler({ env, now: clock });
+  // Without the inbound queue's URL the actor cannot hold a record as its tick: every debounce
+  // goes through the timer queue (the path it falls back to; the tick tests drive it directly).
+  const { [ENV.inboundQueueUrl]: _inbound, ...timerEnv } = env;
+  timerOnly = createConversationHandler({
+    env: timerEnv,
+    now: clock,
+    responder: scripted,
+    metric,
+    typing: async () => undefined,
+    deps: { memory: new CountingMemoryStore(documentClient(), emu.tables.memory) },
+  });
+  const forward = createTimerHandler({ env, now: clock });
+  const timer: SqsHandler = async (event, context) => {
+    timerTicks += event.Records.length;
+    return forward(event, context);
+  };
   drivers = [
     { sqs: emu.sqs, queueUrl: emu.queues.inbound.url, handler: conversation, concurrency: 3 },
     { sqs: emu.sqs, queueUrl: emu.queues.timer.url, handler: timer },
@@ -256,8 +278,10 @@ describe('conversation actor against the emulators', () => {
     expect(repliesFor('dedup#telegram#d:1')).toEqual(['echo: hello']);
   }, 60_000);
 
-  it('merges three messages within the debounce window into one turn and ignores the stale ticks', async () => {
+  it('merges three messages sent together into one turn, answered when the last one comes back from being held, with no timer tick', async () => {
     const staleBefore = count('StaleTicks');
+    const duplicatesBefore = count('DuplicateMessages');
+    const ticksBefore = timerTicks;
     const key = 'debounce#telegram#q:1';
     await enqueue([
       messageEvent('debounce', 'q:1', 'q-1', 'one'),
@@ -265,9 +289,13 @@ describe('conversation actor against the emulators', () => {
       messageEvent('debounce', 'q:1', 'q-3', 'three'),
     ]);
     await settle(() => repliesFor(key).length === 1);
-    // The ticks armed for versions 1 and 2 come back stale (counted, however long they take).
-    await settle(() => count('StaleTicks') - staleBefore >= 2);
+    await idle(1500);
     expect(repliesFor(key)).toEqual(['echo: one | two | three']);
+    // The first two left the debounce to the third, whose record was held and came back as the tick.
+    expect(count('StaleTicks') - staleBefore).toBe(0);
+    expect(timerTicks - ticksBefore).toBe(0);
+    // A held record coming back is not a duplicate.
+    expect(count('DuplicateMessages') - duplicatesBefore).toBe(0);
     const state = await stateOf(key);
     expect(state).toMatchObject({
       turnCount: 1,
@@ -277,9 +305,62 @@ describe('conversation actor against the emulators', () => {
     expect(flushed.at(-1)?.value).toBe(3);
   }, 60_000);
 
+  it('merges a message sent while the first is held into the same turn: the held record keeps the conversation waiting', async () => {
+    const key = 'debounce#telegram#q:2';
+    const ticksBefore = timerTicks;
+    await enqueue([messageEvent('debounce', 'q:2', 'q2-1', 'first')]);
+    const version = async () => ((await stateOf(key))?.turn as { version?: number } | undefined)?.version;
+    expect(await runUntil(drivers, async () => (await version()) === 1, 20_000)).toBe(true);
+    expect(repliesFor(key)).toEqual([]);
+    await enqueue([messageEvent('debounce', 'q:2', 'q2-2', 'second')]);
+    await settle(() => repliesFor(key).length === 1);
+    await idle(1500);
+    expect(repliesFor(key)).toEqual(['echo: first | second']);
+    expect(timerTicks - ticksBefore).toBe(0);
+    expect(await stateOf(key)).toMatchObject({ turnCount: 1, turn: { status: 'answered', version: 2 } });
+  }, 60_000);
+
+  it('arms a timer tick instead when SQS refuses to hold the record, and still answers once', async () => {
+    const key = 'debounce#telegram#q:3';
+    const ticksBefore = timerTicks;
+    const refusing = createConversationHandler({
+      env: {
+        ...process.env,
+        DEBOUNCE_MS: '1000',
+        MEDIA_JOBS_QUEUE_URL: '',
+        [ENV.inboundQueueUrl]: `${emu.queues.inbound.url}-missing`,
+      },
+      now: clock,
+      responder: scripted,
+      metric,
+      typing: async () => undefined,
+    });
+    await enqueue([messageEvent('debounce', 'q:3', 'q3-1', 'refused')]);
+    const refusingDrivers = [{ ...drivers[0]!, handler: refusing }, drivers[1]!, drivers[2]!];
+    expect(await runUntil(refusingDrivers, () => repliesFor(key).length === 1, 30_000)).toBe(true);
+    await idle(1500);
+    expect(repliesFor(key)).toEqual(['echo: refused']);
+    expect(timerTicks - ticksBefore).toBe(1);
+  }, 60_000);
+
+  it('does not answer a turn a human took over while its last message was held', async () => {
+    const key = 'debounce#telegram#q:4';
+    await enqueue([messageEvent('debounce', 'q:4', 'q4-1', 'hello')]);
+    const version = async () => ((await stateOf(key))?.turn as { version?: number } | undefined)?.version;
+    expect(await runUntil(drivers, async () => (await version()) === 1, 20_000)).toBe(true);
+    // The agent answers from the inbox before the debounce ends: queued behind the held record.
+    await enqueue([humanEvent('debounce', 'q:4', 'agent-q4')]);
+    expect(await runUntil(drivers, async () => (await stateOf(key))?.pausedUntil !== undefined, 30_000)).toBe(
+      true,
+    );
+    await idle(2500);
+    expect(repliesFor(key)).toEqual([]);
+    expect(await stateOf(key)).toMatchObject({ turnCount: 0, turn: { status: 'dropped' } });
+  }, 60_000);
+
   it('flushes a customer who never stops typing once maxTurnWaitMs has passed', async () => {
     const key = 'maxwait#telegram#w:1';
-    const inboundOnly = drivers.slice(0, 1);
+    const inboundOnly = [timerOnlyInbound()];
     await enqueue([
       messageEvent('maxwait', 'w:1', 'w-1', 'first'),
       messageEvent('maxwait', 'w:1', 'w-2', 'second'),
@@ -334,7 +415,7 @@ describe('conversation actor against the emulators', () => {
     // customer's next message. Only the 3-s cap can flush the turn, at the tick that finds it
     // open for 3 s: after m5 (0.6 s × 5), so the first reply holds m0…m5 and m6, m7 go on.
     const key = 'typist#telegram#k:1';
-    const noTimer = [drivers[0]!, drivers[2]!];
+    const noTimer = [timerOnlyInbound(), drivers[2]!];
     type Turn = { turnId: string; version: number; status: string; reply?: { reason: string } };
     const turn = async () => ((await stateOf(key))?.turn as Turn | undefined) ?? undefined;
     let ticks = 0;

@@ -814,7 +814,7 @@ describe('ConversationActor', () => {
     });
 
     it('recognises a copy of a message of a long open turn that `seen` no longer holds, without a look-up', async () => {
-      const t = setup({ settings: { debounceMs: 60_000 } });
+      const t = setup({ settings: { debounceMs: 60_000, maxTurnWaitMs: 0 } });
       for (let i = 0; i < 20; i += 1) {
         expect(await t.actor.onMessage(at(t, `m${i}`, t.now()), first)).toBe('appended');
         t.advance(1000);
