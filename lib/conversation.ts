@@ -65,6 +65,9 @@ export class RelayConversation extends Construct {
       memorySize: props.conversation.memorySize,
       timeout: props.conversation.timeout,
       environment: {
+        // The actor holds a turn's last message record in flight as its debounce tick
+        // (ChangeMessageVisibility, part of the event source's consume grant).
+        [ENV.inboundQueueUrl]: props.inboundQueue.queueUrl,
         [ENV.timerQueueUrl]: props.timerQueue.queueUrl,
         [ENV.outboundQueueUrl]: props.outboundQueue.queueUrl,
         [ENV.inboundDlqUrl]: props.inboundDlq.queueUrl,
@@ -74,7 +77,8 @@ export class RelayConversation extends Construct {
       },
     });
     const fn = this.conversation.function;
-    // The event source grants consume on inbound; the actor arms timers and queues replies
+    // The event source grants consume on inbound (incl. ChangeMessageVisibility, which holds a
+    // record as its tick); the actor arms timers for longer waits and queues replies
     // (an inline flush with debounceMs 0 happens in the same invocation, not through inbound).
     props.timerQueue.grantSendMessages(fn);
     props.outboundQueue.grantSendMessages(fn);

@@ -87,6 +87,7 @@ describe('functions', () => {
     expect(names(ids.conversation)).toEqual(
       [
         ...base,
+        ENV.inboundQueueUrl,
         ENV.timerQueueUrl,
         ENV.outboundQueueUrl,
         ENV.inboundDlqUrl,
