@@ -267,6 +267,9 @@ export function installCounter(labels: CounterLabels): CallCounter {
         e.chunks += 1;
       }
       if (isEsmCall) finish(entries.map((x) => x.ReceiptHandle));
+      // A record the handler holds as its debounce tick is not deleted: its invocation ends
+      // with the hold (the few statements after it are not timed).
+      if (operation === 'ChangeMessageVisibility' && !isEsmCall) finish([input.ReceiptHandle]);
       // The media worker (Fargate) deletes each job on its own: its receive → delete is the job's time.
       if (operation === 'DeleteMessage' && target === 'mediaJobs') finish([input.ReceiptHandle]);
     } else if (service === 'DynamoDB') {

@@ -97,9 +97,10 @@ export function priceScenario(
     const queue = /\[(\w+)\]/.exec(key)?.[1];
     const fifo = queue !== undefined && fifoQueues.has(queue);
     if (key.startsWith('ESM ')) {
-      // Priced as at low traffic: every record its own receive and its own delete (batching
-      // at load divides both by up to 10; docs/cost.md). Counted once, on the receives.
-      const requests = key.includes('ReceiveMessage') ? 2 * v.records : 0;
+      // Priced as at low traffic: every record its own receive, and every record handled its
+      // own delete (batching at load divides both by up to 10; docs/cost.md). A record held
+      // as its turn's debounce tick is received twice and deleted once.
+      const requests = key.includes('ReceiveMessage') || key.includes('DeleteMessageBatch') ? v.records : 0;
       if (fifo) esmFifo += requests;
       else esmStd += requests;
     } else if (key.startsWith('SQS ')) {

@@ -23,23 +23,31 @@ import { PROJECT_ROOT } from '../helpers/local-stack.js';
 const EXPECTED_CALLS: Record<string, number> = {
   // webhook Lambda
   'SQS SendMessageBatch [inbound] (handlers/webhook)': 1,
-  // conversation Lambda: the message (state read, state put), then the debounce tick (state read,
-  // memory queries, the turn's history item, the answered state put)
+  // conversation Lambda: the message (state read, state put, its record held in flight as the
+  // debounce tick), then the same record back (state read, memory queries, the turn's history
+  // item, the answered state put, the reply on outbound)
   'DynamoDB GetItem [memory conv/state] (memory/store)': 2,
   'DynamoDB PutItem [memory conv/state] (memory/store)': 2,
+  'SQS ChangeMessageVisibility [inbound] (conversation/runtime)': 1,
   'DynamoDB Query [memory conv/*] (memory/store)': 2,
   'DynamoDB Query [memory cust/*] (memory/store)': 1,
   'DynamoDB BatchWriteItem [memory conv/hist] (memory/store)': 1,
-  'SQS SendMessage [timer] (conversation/aws)': 1,
-  'SQS SendMessage [inbound] (conversation/timer)': 1,
   'SQS SendMessage [outbound] (conversation/aws)': 1,
   // delivery Lambda: the rate limiter, the sending mark, the outcome (no sent-id record on Messenger)
   'DynamoDB UpdateItem [memory rate/w] (delivery/rate-limit)': 1,
   'DynamoDB UpdateItem [memory conv/attempts] (delivery/records)': 2,
 };
 
-/** Records each queue's event source mapping hands to a handler per message. */
-const EXPECTED_ESM_RECORDS = { inbound: 2, timer: 1, outbound: 1 };
+/**
+ * Records each queue's event source mapping receives and deletes per message: the message's
+ * record comes twice (the second time as its turn's tick) and is deleted once; no timer hop.
+ */
+const EXPECTED_ESM_RECORDS = {
+  'ReceiveMessage inbound': 2,
+  'DeleteMessageBatch inbound': 1,
+  'ReceiveMessage outbound': 1,
+  'DeleteMessageBatch outbound': 1,
+};
 /** DynamoDB write units per message: one per write (the state item stays under 1 KB). */
 const EXPECTED_WCU = 6;
 /** DynamoDB read units per message: the two strongly consistent state reads (the queries find nothing). */
@@ -111,12 +119,12 @@ describe('the cost model of an isolated text message', () => {
     expect(perMessage).toEqual(EXPECTED_CALLS);
   });
 
-  it('has the event source mapping hand each queue the expected records per message', () => {
+  it('has the event source mappings receive and delete the expected records per message', () => {
     const s = dump.scenarios[0]!;
     const records: Record<string, number> = {};
     for (const [key, v] of Object.entries(s.ops)) {
-      const queue = /^ESM SQS ReceiveMessage \[(\w+)\]/.exec(key)?.[1];
-      if (queue) records[queue] = v.records / s.messages;
+      const match = /^ESM SQS (ReceiveMessage|DeleteMessageBatch) \[(\w+)\]/.exec(key);
+      if (match) records[`${match[1]} ${match[2]}`] = v.records / s.messages;
     }
     expect(records).toEqual(EXPECTED_ESM_RECORDS);
   });
