@@ -99,27 +99,29 @@ export class InprocHttpHandler {
   readonly #port: MessagePort;
   readonly #routes: Readonly<Record<number, InprocRoute>>;
   readonly #region: string;
-  readonly #pending = new Map<number, { resolve: (r: InprocResponse) => void }>();
+  readonly #pending = new Map<number, { resolve: (r: InprocResponse) => void; reject: (e: Error) => void }>();
   #next = 0;
+  #closed = false;
 
   constructor(options: InprocTransportOptions) {
     this.#port = options.port;
     this.#routes = options.routes;
     this.#region = options.region;
-    this.#port.on('message', (m: InprocResponse) => {
-      const p = this.#pending.get(m.id);
-      if (!p) return;
-      this.#pending.delete(m.id);
-      // An idle port must not keep a thread alive; a pending request must.
-      if (this.#pending.size === 0) this.#port.unref();
-      p.resolve(m);
+    this.#port.on('message', (m: InprocResponse) => this.#pending.get(m.id)?.resolve(m));
+    // The emulator thread stopped (or closed its end): what was in flight will never be answered.
+    this.#port.on('close', () => {
+      this.#closed = true;
+      const error = new InprocTransportError('the emulator thread closed the in-process transport');
+      for (const p of [...this.#pending.values()]) p.reject(error);
     });
+    // An idle port must not keep a thread alive; a pending request must (ref'd while one is).
     this.#port.unref();
   }
 
   async handle(request: SdkRequest, options: HttpHandlerOptions = {}): Promise<{ response: SdkResponse }> {
     const signal = options.abortSignal as AbortSignal | undefined;
     if (signal?.aborted) throw abortError(signal);
+    if (this.#closed) throw new InprocTransportError('the emulator thread closed the in-process transport');
     const port = request.port ?? 80;
     const route = this.#routes[port];
     if (route === undefined) {
@@ -162,6 +164,10 @@ export class InprocHttpHandler {
         resolve: (r) => {
           settle();
           resolve(r);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
         },
       });
       if (options.requestTimeout !== undefined && options.requestTimeout > 0) {

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityCommand,
@@ -383,6 +383,34 @@ describe('the transport outside the emulators it serves', () => {
       stray.send(new GetItemCommand({ TableName: emulators.tables.memory, Key: { pk: { S: 'x' } } })),
     ).rejects.toBeInstanceOf(InprocTransportError);
     stray.destroy();
+  });
+
+  it('rejects the requests in flight, and the next ones, once the emulator side closes its port', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const dynamoPort = Number(new URL(emulators.dynamoEndpoint).port);
+    const orphan = new InprocHttpHandler({
+      port: port2,
+      routes: { [dynamoPort]: { service: 'dynamodb' } },
+      region: emulators.region,
+    });
+    const client = new DynamoDBClient({
+      region: emulators.region,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: emulators.dynamoEndpoint,
+      maxAttempts: 1,
+      ...inprocClientConfig(orphan),
+    });
+    const received = new Promise<void>((resolve) => port1.once('message', () => resolve()));
+    const inFlight = client.send(
+      new GetItemCommand({ TableName: emulators.tables.memory, Key: { pk: { S: 'x' } } }),
+    );
+    await received;
+    port1.close();
+    await expect(inFlight).rejects.toBeInstanceOf(InprocTransportError);
+    await expect(
+      client.send(new GetItemCommand({ TableName: emulators.tables.memory, Key: { pk: { S: 'y' } } })),
+    ).rejects.toThrow('closed the in-process transport');
+    client.destroy();
   });
 
   it('is on unless LOCAL_INPROC_TRANSPORT is 0 or false', () => {
