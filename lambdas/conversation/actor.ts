@@ -219,7 +219,6 @@ export class ConversationActor {
     const outcome = await this.afterChange(saved, tenant, timing, now, attempt, trigger, 'immediate', {
       returning: false,
       mayHold: true,
-      appended: true,
     });
     return outcome ?? 'appended';
   }
@@ -428,8 +427,6 @@ export class ConversationActor {
       readonly returning: boolean;
       /** The record handled is the turn's last message: it may be held as the tick. */
       readonly mayHold: boolean;
-      /** The message was taken in just now (its quiet time may count from its arrival). */
-      readonly appended?: boolean;
     },
   ): Promise<Outcome | undefined> {
     const turn = openTurn(state);
@@ -451,11 +448,7 @@ export class ConversationActor {
     }
     // A customer message: the next one in the batch decides, or this record becomes the tick.
     if (attempt.more) return 'deferred';
-    const due = debounceDue(
-      turn,
-      timing,
-      message.appended ? arrivedAt(turn, timing, now) : turn.lastMessageAt,
-    );
+    const due = debounceDue(turn, timing);
     // A held record comes back no earlier than its delay (whole seconds, rounded up); the slack
     // covers clock differences between Lambda instances. A retry within the quiet time (a crash)
     // is not a tick: it keeps waiting.
@@ -1025,22 +1018,15 @@ function isLastMessage(turn: Turn | undefined, messageId: string): boolean {
 }
 
 /**
- * When the message just taken in (the turn's last) arrived: when our webhook received it (a
- * message that waited in the queue behind a held record did arrive then), never earlier than
- * one debounce ago nor later than now.
+ * When the open turn is due: quiet for one debounce since its last message was taken in (as
+ * the timer ticks always counted: a message that waited behind a held record starts its wait
+ * when it is taken in, so a burst slower than the debounce still merges), or its cap reached.
  */
-function arrivedAt(turn: Turn, timing: TurnTiming, now: number): number {
-  const received = turn.messages.at(-1)?.receivedAt ?? now;
-  return Math.min(now, Math.max(received, now - timing.debounceMs));
-}
-
-/** When the open turn is due: quiet for one debounce since `quietFrom`, or its cap reached. */
 function debounceDue(
   turn: Turn,
   timing: TurnTiming,
-  quietFrom: number,
 ): { readonly at: number; readonly reason: FlushEvent['reason'] } {
-  const quietAt = Math.min(turn.lastMessageAt, quietFrom) + timing.debounceMs;
+  const quietAt = turn.lastMessageAt + timing.debounceMs;
   const capAt = timing.maxTurnWaitMs > 0 ? turn.openedAt + timing.maxTurnWaitMs : Number.POSITIVE_INFINITY;
   return capAt < quietAt ? { at: capAt, reason: 'max-wait' } : { at: quietAt, reason: 'debounce' };
 }

@@ -328,8 +328,10 @@ export function createConversationHandler(
   options: ConversationHandlerOptions = {},
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   let processRecord: RecordProcessor | undefined;
-  const processor = new SqsFifoPartialProcessorAsync();
   return async (event, context) => {
+    // One processor per invocation: it keeps the batch's records and outcomes, and the local
+    // stack runs several invocations of one handler at once (Lambda runs one per container).
+    const processor = new SqsFifoPartialProcessorAsync();
     // Built on first use so the environment (and the tests' emulator endpoints) is read then.
     processRecord ??= createRecordProcessor(options);
     processRecord.registerContext(context);
@@ -364,8 +366,9 @@ export function createConversationHandler(
 export function createTimerHandler(
   options: { readonly env?: NodeJS.ProcessEnv; readonly now?: () => number } = {},
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
-  const processor = new BatchProcessor(EventType.SQS);
   return async (event, context) => {
+    // One processor per invocation (the local stack runs invocations of one handler at once).
+    const processor = new BatchProcessor(EventType.SQS);
     const env = options.env ?? process.env;
     const urls = { inbound: requireEnv(ENV.inboundQueueUrl, env), timer: requireEnv(ENV.timerQueueUrl, env) };
     const now = options.now ?? Date.now;
