@@ -16,7 +16,6 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
-import { patchFauxqsFifoReceive } from './fauxqs-fifo.js';
 import { DEFAULT_SECRET_PREFIX } from '../../lambdas/contracts/defaults.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import {
@@ -27,6 +26,7 @@ import {
   type TableKey,
 } from '../../lib/definitions.js';
 import { startDurableFauxqs } from './durable-fauxqs.js';
+import { patchFauxqsFifoReceive } from './fauxqs-fifo.js';
 import {
   type FastifyInject,
   type InprocDispatch,
