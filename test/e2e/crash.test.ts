@@ -204,7 +204,8 @@ describe('the local stack after a SIGKILL', () => {
             a.conversation === plan[0]!.conversation && answered.findIndex((b) => b.text === a.text) === i,
         )
         .map((a) => a.text);
-      expect(firsts).toEqual(plan.map((p) => p.text));
+      // In order; a part the kill cut off (bounded above) is simply absent.
+      expect(firsts).toEqual(plan.map((p) => p.text).filter((text) => !missing.includes(text)));
     }
     expect(await stack.queueDepth('inbound', true)).toBe(0);
     expect(await stack.queueDepth('outbound', true)).toBe(0);
