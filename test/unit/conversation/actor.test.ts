@@ -883,4 +883,92 @@ describe('ConversationActor', () => {
       expect(next.seenFrom).toBe(base);
     });
   });
+
+  describe('the held record as the debounce tick', () => {
+    const holding = (ok = true) => {
+      const holds: number[] = [];
+      const hold = async (seconds: number): Promise<boolean> => {
+        holds.push(seconds);
+        return ok;
+      };
+      return { holds, hold };
+    };
+
+    it('holds the last message for the debounce instead of arming a timer tick, and answers when it comes back', async () => {
+      const t = setup({ settings: { debounceMs: 2500 } });
+      const h = holding();
+      expect(await t.actor.onMessage(msg('m1', 'hi'), { ...first, hold: h.hold })).toBe('held');
+      expect(h.holds).toEqual([3]);
+      expect(t.ticks).toEqual([]);
+      t.advance(3000);
+      expect(await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 2, hold: h.hold })).toBe('duplicate');
+      expect(t.outbound.map((p) => p.text)).toEqual(['echo: hi']);
+      expect(t.state.item?.turn).toMatchObject({ status: 'answered', reply: { reason: 'debounce' } });
+      // Its coming back is no duplicate.
+      expect(t.count('DuplicateMessages')).toBe(0);
+      expect(h.holds).toEqual([3]);
+    });
+
+    it('arms a timer tick when the record cannot be held', async () => {
+      const t = setup({ settings: { debounceMs: 2500 } });
+      const h = holding(false);
+      expect(await t.actor.onMessage(msg('m1', 'hi'), { ...first, hold: h.hold })).toBe('appended');
+      expect(h.holds).toEqual([3]);
+      expect(t.ticks.map((x) => [x.tick.event.version, x.delay])).toEqual([[1, 3]]);
+    });
+
+    it('leaves the debounce to the next message of the batch, which answers the whole burst', async () => {
+      const t = setup({ settings: { debounceMs: 2500 } });
+      const h = holding();
+      expect(await t.actor.onMessage(msg('m1', 'one'), { ...first, more: true })).toBe('deferred');
+      expect(await t.actor.onMessage(msg('m2', 'two'), { ...first, settle: true, hold: h.hold })).toBe(
+        'held',
+      );
+      expect(t.ticks).toEqual([]);
+      t.advance(3000);
+      await t.actor.onMessage(msg('m2', 'two'), { receiveCount: 2 });
+      expect(t.outbound.map((p) => p.text)).toEqual(['echo: one | two']);
+    });
+
+    it('arms a tick when the message a record deferred to turns out to be a duplicate', async () => {
+      const t = setup({ settings: { debounceMs: 2500 } });
+      await t.actor.onMessage(msg('m0', 'old'), { ...first, hold: holding().hold });
+      t.advance(3000);
+      await t.actor.onMessage(msg('m0', 'old'), { receiveCount: 2 });
+      expect(await t.actor.onMessage(msg('m1', 'new'), { ...first, more: true })).toBe('deferred');
+      // The next record is a platform copy of m0: the open turn (m1) still gets its tick.
+      expect(
+        await t.actor.onMessage(msg('m0', 'old'), { ...first, settle: true, hold: holding().hold }),
+      ).toBe('duplicate');
+      expect(t.ticks.map((x) => x.tick.event.version)).toEqual([1]);
+    });
+
+    it('does not answer a due turn inline when another record of the conversation follows in the batch', async () => {
+      const t = setup({ settings: { debounceMs: 2500 } });
+      await t.actor.onMessage(msg('m1', 'hi'), { ...first, hold: holding().hold });
+      t.advance(3000);
+      // Back, but an agent's reply is behind it in the batch: a tick goes behind that instead.
+      expect(await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 2, followed: true })).toBe('duplicate');
+      expect(t.outbound).toEqual([]);
+      expect(t.ticks.map((x) => [x.tick.event.version, x.delay])).toEqual([[1, 0]]);
+    });
+
+    it('keeps a crash retry that comes back before the debounce waiting', async () => {
+      const t = setup({ settings: { debounceMs: 2500 } });
+      const h = holding();
+      await t.actor.onMessage(msg('m1', 'hi'), { ...first, hold: h.hold });
+      t.advance(500);
+      expect(await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 2, hold: h.hold })).toBe('held');
+      expect(h.holds).toEqual([3, 2]);
+      expect(t.outbound).toEqual([]);
+    });
+
+    it('uses the timer queue for waits longer than a hold may last', async () => {
+      const t = setup({ settings: { debounceMs: 60_000, maxTurnWaitMs: 0 } });
+      const h = holding();
+      expect(await t.actor.onMessage(msg('m1', 'hi'), { ...first, hold: h.hold })).toBe('appended');
+      expect(h.holds).toEqual([]);
+      expect(t.ticks.map((x) => x.delay)).toEqual([60]);
+    });
+  });
 });
