@@ -144,7 +144,7 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
           }
         : {}),
     };
-    const keys = { tenant: event.tenantId, channel: event.channel, conversation: event.conversationKey };
+    const keys = keysOf(event);
     try {
       let outcome: Outcome;
       switch (event.type) {
