@@ -15,6 +15,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CONVERSATION_BATCH_SIZE } from '../lambdas/contracts/defaults.js';
 import { ENV } from '../lambdas/contracts/env.js';
 import { bedrockTarget, grantBedrockInvoke } from './bedrock.js';
 import { RelayFunction, type RelayFunctionDefaults } from './function-defaults.js';
@@ -94,7 +95,7 @@ export class RelayConversation extends Construct {
       responderFunction.grantInvoke(fn);
     }
     this.conversationEventSource = new SqsEventSource(props.inboundQueue, {
-      batchSize: 10,
+      batchSize: CONVERSATION_BATCH_SIZE,
       reportBatchItemFailures: true,
     });
     fn.addEventSource(this.conversationEventSource);

@@ -11,6 +11,11 @@
  * The method below is fauxqs's own `SqsQueue.dequeueFifo` (MIT) with that one change; applied
  * once per process, before any queue is created, by bin/local/emulators.ts.
  *
+ * It also leaves a group that would not fit whole in the rest of the batch for the next receive
+ * (a group larger than a whole batch is still cut): the conversation actor takes a record that
+ * ends its conversation's part of a batch as "nothing else of this conversation is waiting".
+ * SQS gives no such promise; the actor covers the cut in AWS itself (docs/conversation.md).
+ *
  * With several messages of a group in flight, fauxqs's return of expired (or released) ones puts
  * each back at the front of its group, one after the other: the group came back reversed. SQS
  * keeps a group in the order its messages were sent, so after fauxqs puts messages back, a
@@ -94,6 +99,9 @@ export async function patchFauxqsFifoReceive(): Promise<void> {
     for (const [groupId, groupMsgs] of this.fifoMessages) {
       if (result.length >= count) break;
       if (this.fifoLockedGroups.has(groupId)) continue;
+      // A group that no longer fits whole is left for the next receive (unless nothing was taken
+      // yet): a conversation cut at the end of a batch would look complete to its handler.
+      if (result.length > 0 && groupMsgs.length > count - result.length) continue;
       while (result.length < count && groupMsgs.length > 0) {
         const msg = groupMsgs.shift()!;
         msg.approximateReceiveCount += 1;

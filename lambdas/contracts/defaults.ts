@@ -18,6 +18,11 @@ export const DEFAULT_BEDROCK_MODEL_ID = 'global.anthropic.claude-haiku-4-5-20251
 export const DEFAULT_BEDROCK_TIMEOUT_MS = 20_000;
 /** `POWERTOOLS_SERVICE_NAME` of every function and the media worker. */
 export const DEFAULT_SERVICE_NAME = 'chat-relay';
+/**
+ * Records per batch of the conversation function's event source: the actor treats a record that
+ * ends a full batch as possibly cut from the rest of its conversation (docs/conversation.md).
+ */
+export const CONVERSATION_BATCH_SIZE = 10;
 /** `POWERTOOLS_SERVICE_NAME` of the Fargate media worker (its metrics carry this `service`). */
 export const DEFAULT_MEDIA_SERVICE_NAME = 'chat-relay-media';
 /** Tenant secrets live at `{secretPrefix}/tenants/{tenantId}`. */

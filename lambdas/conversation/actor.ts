@@ -90,6 +90,12 @@ export interface Attempt {
    * answered inline (what follows may be a human taking over) but through a tick behind it.
    */
   readonly followed?: boolean;
+  /**
+   * True when this record ends a full batch: SQS may have left more of the conversation behind
+   * it for the next receive, so a held record coming back here is handed back at once (held
+   * for 0 s) to return with them instead of answering without them.
+   */
+  readonly mayBeCut?: boolean;
   /** True when the previous record of this conversation in the same batch returned `deferred`. */
   readonly settle?: boolean;
   /**
@@ -453,7 +459,18 @@ export class ConversationActor {
     // covers clock differences between Lambda instances. A retry within the quiet time (a crash)
     // is not a tick: it keeps waiting.
     const isDue = now >= due.at || (message.returning && now >= due.at - RETURN_SLACK_MS);
-    if (isDue && !attempt.followed) return this.answer(state, tenant, due.reason, attempt, trigger);
+    if (isDue && !attempt.followed) {
+      if (
+        message.returning &&
+        attempt.mayBeCut &&
+        message.mayHold &&
+        attempt.hold &&
+        (await attempt.hold(0))
+      ) {
+        return 'held';
+      }
+      return this.answer(state, tenant, due.reason, attempt, trigger);
+    }
     const waitMs = Math.max(0, due.at - now);
     if (
       message.mayHold &&

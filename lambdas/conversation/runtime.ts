@@ -19,6 +19,7 @@ import {
 } from '@aws-lambda-powertools/batch';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { CONVERSATION_BATCH_SIZE } from '../contracts/defaults.js';
 import { maxReplyLength } from '../gates/limits.js';
 import { produceReply } from '../gates/pipeline.js';
 import { DynamoMemoryStore, DynamoStateStore } from '../memory/store.js';
@@ -60,6 +61,8 @@ export interface RecordPlace {
   readonly last: boolean;
   /** The previous record of the same conversation in the batch returned `deferred`. */
   readonly settle: boolean;
+  /** The record ends a full batch (SQS may have left more of its conversation behind). */
+  readonly cut?: boolean;
 }
 
 /** The processing of one inbound.fifo record. */
@@ -130,6 +133,7 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
       ...(place.more ? { more: true } : {}),
       ...(place.last ? {} : { followed: true }),
       ...(place.settle ? { settle: true } : {}),
+      ...(place.cut ? { mayBeCut: true } : {}),
       // Held only as the last record of its conversation (a held record fails, and FIFO fails
       // every later record of the group with it) and with two receives left for the flush.
       ...(place.last &&
@@ -258,7 +262,12 @@ export function recordPlaces(
     const event = parse(record);
     if (!event) continue;
     const next = nextOfGroup.get(event.conversationKey);
-    places.set(record.messageId, { more: next?.type === 'message', last: next === undefined });
+    const cut = i === records.length - 1 && records.length >= CONVERSATION_BATCH_SIZE;
+    places.set(record.messageId, {
+      more: next?.type === 'message',
+      last: next === undefined,
+      ...(cut ? { cut: true } : {}),
+    });
     nextOfGroup.set(event.conversationKey, event);
   }
   return places;

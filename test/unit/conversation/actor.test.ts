@@ -963,6 +963,21 @@ describe('ConversationActor', () => {
       expect(t.outbound).toEqual([]);
     });
 
+    it('hands a returning record that ends a full batch straight back, so it comes again with what the batch left behind', async () => {
+      const t = setup({ settings: { debounceMs: 2500 } });
+      const h = holding();
+      await t.actor.onMessage(msg('m1', 'hi'), { ...first, hold: h.hold });
+      t.advance(3000);
+      expect(
+        await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 2, mayBeCut: true, hold: h.hold }),
+      ).toBe('held');
+      expect(h.holds).toEqual([3, 0]);
+      expect(t.outbound).toEqual([]);
+      // Back again, not at the end of a full batch: answered.
+      await t.actor.onMessage(msg('m1', 'hi'), { receiveCount: 3 });
+      expect(t.outbound.map((p) => p.text)).toEqual(['echo: hi']);
+    });
+
     it('uses the timer queue for waits longer than a hold may last', async () => {
       const t = setup({ settings: { debounceMs: 60_000, maxTurnWaitMs: 0 } });
       const h = holding();

@@ -55,4 +55,12 @@ describe('recordPlaces', () => {
     expect(places.get('a')).toEqual({ more: false, last: true });
     expect(places.has('bad')).toBe(false);
   });
+
+  it('marks the record that ends a full batch as possibly cut from the rest of its conversation', () => {
+    const records = Array.from({ length: 10 }, (_, i) => record(`r${i}`, `c${i % 4}`, 'message'));
+    const places = recordPlaces(records, parse);
+    expect(places.get('r9')).toEqual({ more: false, last: true, cut: true });
+    expect([...places.values()].filter((p) => p.cut)).toHaveLength(1);
+    expect(recordPlaces(records.slice(0, 9), parse).get('r8')).toEqual({ more: false, last: true });
+  });
 });
