@@ -210,11 +210,11 @@ describe('the local stack after a SIGKILL', () => {
       // AMBIGUOUS_AFTER_CRASH and not sent again, so it is answered at most once; it is missing only
       // when the kill landed after its "sending" mark and before the request left (seen once in
       // five runs, on a heavily loaded machine). Every other acknowledged message is answered.
-      // One part answers a whole turn: with a debounce, the messages such a part answered are
-      // missing together, one run of consecutive messages of one conversation per cut-off part.
+      // One part answers a whole turn (with a debounce, or debounce 0 when a turn left open by the
+      // kill takes the next message in): the messages such a part answered are missing together,
+      // one run of consecutive messages of one conversation per cut-off part.
       const missingRuns = missingRunsOf(answered);
       expect(missingRuns, `missing ${JSON.stringify(missing)}`).toBeLessThanOrEqual(cutOff);
-      if (debounceMs === '0') expect(missing.length).toBeLessThanOrEqual(cutOff);
       // Not even a send the kill cut off between the platform's answer and its record.
       expect(repeated).toEqual([]);
       for (const plan of plans) {
