@@ -184,7 +184,8 @@ export class ConversationActor {
       // held as its turn's debounce tick coming back (the turn's last message, received again).
       const trigger = answerTrigger({ type: 'message', messageId: message.messageId });
       const turn = openTurn(state);
-      const returning = attempt.receiveCount > 1 && isLastMessage(turn, message.messageId);
+      const last = isLastMessage(turn, message.messageId);
+      const returning = attempt.receiveCount > 1 && last;
       if (!returning) this.deps.metric('DuplicateMessages', 1, { channel: event.channel });
       if (state.turn?.status === 'answered' && state.turn.reply?.trigger === trigger) {
         // This message answered its turn (debounce 0, a full turn, or its held record came back)
@@ -204,7 +205,7 @@ export class ConversationActor {
       }
       const outcome = await this.afterChange(state, tenant, timing, now, attempt, trigger, 'immediate', {
         returning,
-        mayHold: isLastMessage(turn, message.messageId),
+        mayHold: last,
       });
       // A held or deferred record tells the runtime so.
       return outcome === 'held' || outcome === 'deferred' ? outcome : 'duplicate';

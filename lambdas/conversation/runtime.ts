@@ -125,7 +125,6 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
     if (!event) return 'invalid';
     const remaining = lambdaContext?.getRemainingTimeInMillis();
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
-    let held = false;
     const attempt: Attempt = {
       receiveCount,
       // Leave time to record the outcome (state, history, outbound) after a cancelled responder.
@@ -141,10 +140,7 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
       record.receiptHandle &&
       receiveCount <= config.maxReceiveCount - 2
         ? {
-            hold: async (delaySeconds: number) => {
-              held = await holdRecord(inboundUrl, record, delaySeconds, keysOf(event));
-              return held;
-            },
+            hold: (delaySeconds: number) => holdRecord(inboundUrl, record, delaySeconds, keysOf(event)),
           }
         : {}),
     };
@@ -166,7 +162,8 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
           break;
       }
       logger.debug('Event handled', { ...keys, type: event.type, outcome });
-      if (outcome === 'held' && held) {
+      // `held` only when the hold succeeded (the actor arms a timer tick otherwise).
+      if (outcome === 'held') {
         // Reported as a batch item failure: the record stays in flight for the delay set and
         // comes back as the turn's tick, holding the conversation's group until then.
         throw new RecordHeld();

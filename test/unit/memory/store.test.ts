@@ -10,6 +10,7 @@ import {
   seenEntry,
 } from '../../../lambdas/conversation/turn.js';
 import { DynamoMemoryStore, DynamoStateStore, LOOKUP_PAGE_ITEMS } from '../../../lambdas/memory/store.js';
+import type { TurnItem } from '../../../lambdas/memory/turn-item.js';
 import {
   conversationPk,
   customerPk,
@@ -30,6 +31,40 @@ const ref = {
 };
 const now = 1_800_000_000_000;
 const nowS = now / 1000;
+
+/** Stores one answered turn of a Zalo conversation: its customer messages and a one-part reply. */
+async function putAnsweredTurn(
+  memory: DynamoMemoryStore,
+  conversationKey: string,
+  turn: {
+    readonly turnId: string;
+    readonly at: number;
+    readonly messages: TurnItem['messages'];
+    readonly answeredAt: number;
+    readonly reply: string;
+    readonly now: number;
+  },
+): Promise<void> {
+  await memory.putTurn({
+    conversationKey,
+    sk: historySk(turn.at, turn.turnId),
+    item: {
+      turnId: turn.turnId,
+      at: turn.at,
+      messages: turn.messages,
+      reply: { at: turn.answeredAt, parts: [{ text: turn.reply }] },
+      flushedAt: turn.answeredAt,
+      flushReason: 'quiet',
+      gates: [],
+      outcome: 'ok',
+      expiresAt: nowS + 86_400,
+    },
+    tenantId: 'acme',
+    channel: 'zalo',
+    customerId: undefined,
+    now: turn.now,
+  });
+}
 
 beforeAll(async () => {
   emu = await startEmulators();
@@ -187,23 +222,12 @@ describe('memory store (dynalite)', () => {
       timestamp: at,
       text: messageId,
     });
-    await memory.putTurn({
-      conversationKey: key,
-      sk: historySk(now - 60_000, 'tfirst'),
-      item: {
-        turnId: 'tfirst',
-        at: now - 60_000,
-        messages: [message('m1', now - 60_000), message('m2', now - 59_000)],
-        reply: { at: now - 58_000, parts: [{ text: 'answer' }] },
-        flushedAt: now - 58_000,
-        flushReason: 'quiet',
-        gates: [],
-        outcome: 'ok',
-        expiresAt: nowS + 86_400,
-      },
-      tenantId: 'acme',
-      channel: 'zalo',
-      customerId: undefined,
+    await putAnsweredTurn(memory, key, {
+      turnId: 'tfirst',
+      at: now - 60_000,
+      messages: [message('m1', now - 60_000), message('m2', now - 59_000)],
+      answeredAt: now - 58_000,
+      reply: 'answer',
       now,
     });
     await memory.putHistory([
@@ -245,25 +269,14 @@ describe('memory store (dynalite)', () => {
     // 45 turns, one a minute, each with its customer message `c<i>`.
     for (let i = 0; i < 45; i += 1) {
       const at = now + i * 60_000;
-      await memory.putTurn({
-        conversationKey: key,
-        sk: historySk(at, `t${i}`),
-        item: {
-          turnId: `t${i}`,
-          at,
-          messages: [
-            { messageId: `c${i}`, kind: 'text', receivedAt: at, timestamp: at, text: `question ${i}` },
-          ],
-          reply: { at: at + 1000, parts: [{ text: `answer ${i}` }] },
-          flushedAt: at + 1000,
-          flushReason: 'quiet',
-          gates: [],
-          outcome: 'ok',
-          expiresAt: nowS + 86_400,
-        },
-        tenantId: 'acme',
-        channel: 'zalo',
-        customerId: undefined,
+      await putAnsweredTurn(memory, key, {
+        turnId: `t${i}`,
+        at,
+        messages: [
+          { messageId: `c${i}`, kind: 'text', receivedAt: at, timestamp: at, text: `question ${i}` },
+        ],
+        answeredAt: at + 1000,
+        reply: `answer ${i}`,
         now: at,
       });
     }
