@@ -29,7 +29,7 @@
  * emulator thread write V8 CPU profiles to DIR; summarise them with
  * `npx tsx test/bench/cpu-profile.ts DIR`).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { SandboxRecord } from '../../bin/local/sandbox.js';
@@ -88,12 +88,15 @@ const stack = await startLocalStackProcess({
   env: {
     DEBOUNCE_MS: '0',
     RESPONDER: 'echo',
-    LOG_LEVEL: 'INFO',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'INFO',
     ...(POLLERS !== undefined ? { LOCAL_FIFO_POLLERS: String(POLLERS) } : {}),
     ...(THREADS !== undefined ? { LOCAL_FUNCTION_THREADS: String(THREADS) } : {}),
     ...(INPROC !== undefined ? { LOCAL_INPROC_TRANSPORT: String(INPROC) } : {}),
   },
-  nodeArgs: [...(PROFILE_DIR !== undefined ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [])],
+  nodeArgs: [
+    ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ...(PROFILE_DIR !== undefined ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []),
+  ],
 });
 
 /**
@@ -101,7 +104,8 @@ const stack = await startLocalStackProcess({
  * thread (the emulator thread, LevelDB's and libuv's pools, V8's GC helpers). Read from
  * /proc, so a busy machine does not inflate it the way it inflates wall-clock figures.
  */
-function stackCpu(pid: number): { main: number; others: number } {
+function stackCpu(pid: number): { main: number; others: number; threads: Map<string, number> } {
+  const threads = new Map<string, number>();
   const ticks = (tid: string): number => {
     try {
       const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -114,14 +118,45 @@ function stackCpu(pid: number): { main: number; others: number } {
   let others = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      if (tid === String(pid)) main += ticks(tid);
-      else others += ticks(tid);
+      const t = ticks(tid);
+      threads.set(tid, t / 100);
+      if (tid === String(pid)) main += t;
+      else others += t;
     }
   } catch {
-    return { main: Number.NaN, others: Number.NaN }; // not Linux
+    return { main: Number.NaN, others: Number.NaN, threads }; // not Linux
   }
   // USER_HZ is 100 on Linux.
-  return { main: main / 100, others: others / 100 };
+  return { main: main / 100, others: others / 100, threads };
+}
+
+/**
+ * The threads that used the most CPU between two readings, as `tid name: ms per message`
+ * (thread ids grow in creation order: the main thread, V8's and libuv's helpers, then the
+ * emulator thread and the function threads as the stack starts them).
+ */
+function busiestThreads(
+  pid: number,
+  before: Map<string, number>,
+  after: Map<string, number>,
+  messages: number,
+): string {
+  const rows: { tid: string; ms: number }[] = [];
+  for (const [tid, s] of after) {
+    const ms = ((s - (before.get(tid) ?? 0)) * 1000) / Math.max(messages, 1);
+    if (ms >= 0.5) rows.push({ tid, ms });
+  }
+  const name = (tid: string): string => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  return rows
+    .sort((a, b) => Number(a.tid) - Number(b.tid))
+    .map((r) => `${r.tid} ${name(r.tid)} ${r.ms.toFixed(1)}`)
+    .join(', ');
 }
 
 interface Sent {
@@ -291,6 +326,9 @@ try {
   console.log(
     `| stack CPU per answered message: main thread + other threads (emulators, pools, GC) | ${perMessage(cpuAfter.main - cpuBefore.main)} + ${perMessage(cpuAfter.others - cpuBefore.others)} |`,
   );
+  console.log(
+    `| stack CPU per answered message by thread (tid name ms) | ${busiestThreads(stack.child.pid!, cpuBefore.threads, cpuAfter.threads, replies.size)} |`,
+  );
   console.log(`| throughput (answered / first post → last reply) | ${throughput.toFixed(1)} msg/s |`);
   if (RATE > 0) {
     // Sustained: replies per second over the middle of the run (the first and last tenth
@@ -313,6 +351,7 @@ try {
     `| light: one message at a time, p50 / p99 (${lightLatency.length}/${LIGHT_MESSAGES} answered) | ${ms(percentile(lightLatency, 50))} / ${ms(percentile(lightLatency, 99))} (${verdict(percentile(lightLatency, 99))}) |`,
   );
 } finally {
+  if (process.env.BENCH_OUTPUT_FILE) writeFileSync(process.env.BENCH_OUTPUT_FILE, stack.output());
   await stack.stop();
   await hogs.stop();
 }
