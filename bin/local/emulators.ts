@@ -14,7 +14,6 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import { DEFAULT_SECRET_PREFIX } from '../../lambdas/contracts/defaults.js';
 import { ENV } from '../../lambdas/shared/env.js';
@@ -26,6 +25,12 @@ import {
   type TableKey,
 } from '../../lib/definitions.js';
 import { startDurableFauxqs } from './durable-fauxqs.js';
+import {
+  dynaliteStoreEnabled,
+  loadDynalite,
+  loadStockDynalite,
+  prepareDynaliteStore,
+} from './dynalite-store.js';
 import { patchFauxqsFifoReceive } from './fauxqs-fifo.js';
 import {
   type FastifyInject,
@@ -52,7 +57,7 @@ export interface EmulatorOptions {
   /** Media bucket name. @default `${prefix}-media` */
   readonly mediaBucket?: string;
   /**
-   * Directory that keeps the tables (dynalite's LevelDB under `dynamodb/`), the queues (an
+   * Directory that keeps the tables (dynalite's journal, `dynamodb/tables.jsonl`), the queues (an
    * append-only journal, `sqs-journal.jsonl`) and the secrets (`secrets.json`) across restarts.
    * Without it everything lives in memory. S3 objects (media) are never kept.
    */
@@ -113,7 +118,11 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
 
   const dataDir = options.dataDir;
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const dynamoServer = dynalite({
+  // dynalite on our in-memory store with a journal (bin/local/dynalite-store.ts), not LevelDB;
+  // a data directory an earlier version left with a LevelDB store is imported first, once.
+  const fastStore = dynaliteStoreEnabled();
+  if (fastStore && dataDir !== undefined) await prepareDynaliteStore(join(dataDir, 'dynamodb'));
+  const dynamoServer = (fastStore ? loadDynalite() : loadStockDynalite())({
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,
