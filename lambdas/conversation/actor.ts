@@ -565,6 +565,10 @@ export class ConversationActor {
         channel: state.channel,
         customerId: state.customer?.id,
         historyLimit: this.config.historyLimit,
+        // Summaries are written only by a turn, which resets `turnsSinceSummary` while
+        // `turnCount` counts on: equal counts mean none was ever stored, so their query is
+        // skipped. (The state expires after the summaries: same retention, later writes.)
+        summaries: hasSummaries(state),
         now,
       });
       const wantSummary =
@@ -960,6 +964,11 @@ export class ConversationActor {
   private logKeys(ref: { tenantId: string; channel: string; conversationKey: string }) {
     return { tenant: ref.tenantId, channel: ref.channel, conversation: ref.conversationKey };
   }
+}
+
+/** Whether an episode summary was ever stored for the conversation (see `answer`). */
+export function hasSummaries(state: Pick<ConversationState, 'turnCount' | 'turnsSinceSummary'>): boolean {
+  return state.turnsSinceSummary !== state.turnCount;
 }
 
 /**

@@ -79,6 +79,11 @@ export interface MemoryStore {
     readonly channel: ChannelName;
     readonly customerId: string | undefined;
     readonly historyLimit: number;
+    /**
+     * Whether the conversation may have episode summaries stored (false skips their query: the
+     * state knows when none was ever written). Default true.
+     */
+    readonly summaries?: boolean;
     readonly now: number;
   }): Promise<LoadedMemory>;
   /** Puts history entries (idempotent: the same entry has the same key). */

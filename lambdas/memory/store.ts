@@ -185,7 +185,9 @@ export class DynamoMemoryStore implements MemoryStore {
         input.historyLimit > 0
           ? this.recentHistory(pk, input.historyLimit, nowSeconds)
           : Promise.resolve([] as Record<string, unknown>[]),
-        this.query(pk, SUMMARY_PREFIX, SUMMARY_LIMIT * 2, false),
+        input.summaries === false
+          ? Promise.resolve([] as Record<string, unknown>[])
+          : this.query(pk, SUMMARY_PREFIX, SUMMARY_LIMIT * 2, false),
       ]);
       const profileItem = customer.find((i) => i.sk === PROFILE_SK && alive(i, nowSeconds));
       const facts: Record<string, string> = {};

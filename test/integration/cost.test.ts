@@ -25,11 +25,11 @@ const EXPECTED_CALLS: Record<string, number> = {
   'SQS SendMessageBatch [inbound] (handlers/webhook)': 1,
   // conversation Lambda: the message (state read, state put, its record held in flight as the
   // debounce tick), then the same record back (state read, memory queries, the turn's history
-  // item, the answered state put, the reply on outbound)
+  // item, the answered state put, the reply on outbound; no summary query before one is stored)
   'DynamoDB GetItem [memory conv/state] (memory/store)': 2,
   'DynamoDB PutItem [memory conv/state] (memory/store)': 2,
   'SQS ChangeMessageVisibility [inbound] (conversation/runtime)': 1,
-  'DynamoDB Query [memory conv/*] (memory/store)': 2,
+  'DynamoDB Query [memory conv/*] (memory/store)': 1,
   'DynamoDB Query [memory cust/*] (memory/store)': 1,
   'DynamoDB BatchWriteItem [memory conv/hist] (memory/store)': 1,
   'SQS SendMessage [outbound] (conversation/aws)': 1,

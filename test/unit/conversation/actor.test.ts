@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConversationActor } from '../../../lambdas/conversation/actor.js';
+import { ConversationActor, hasSummaries } from '../../../lambdas/conversation/actor.js';
 import {
   BOUNDS,
   estimateBytes,
@@ -63,7 +63,10 @@ class MemMemory implements MemoryStore {
   summaries: string[] = [];
   profiles = 0;
   sent = new Set<string>();
-  async load() {
+  /** The `summaries` flag of every load: whether the store was asked for summaries. */
+  summaryLookups: (boolean | undefined)[] = [];
+  async load(input: Parameters<MemoryStore['load']>[0]) {
+    this.summaryLookups.push(input.summaries);
     const items: [string, Record<string, unknown>][] = [
       ...[...this.history.entries()].map(
         ([sk, h]) => [sk, h as unknown as Record<string, unknown>] as [string, Record<string, unknown>],
@@ -76,7 +79,7 @@ class MemMemory implements MemoryStore {
       profile: {},
       facts: { ...this.facts },
       history: items.sort((a, b) => a[0].localeCompare(b[0])).flatMap(([, i]) => historyEntries(i)),
-      summaries: [...this.summaries],
+      summaries: input.summaries === false ? [] : [...this.summaries],
     };
   }
   /** Customer history entries, from turn items and single entries alike. */
@@ -619,6 +622,34 @@ describe('ConversationActor', () => {
     expect(t.memory.summaries).toEqual(['talked about shoes']);
     expect(t.memory.facts).toEqual({ city: 'Hanoi' });
     expect(t.contexts[3]?.facts).toEqual({ city: 'Hanoi' });
+  });
+
+  it('asks the store for summaries only once a turn has stored one, and then hands them to the responder', async () => {
+    const t = setup({
+      plan: (c) => ({
+        parts: [{ text: `reply ${c.turnId}` }],
+        handoff: false,
+        outcome: 'ok',
+        ...(c.wantSummary ? { memory: { summary: 'talked about shoes' } } : {}),
+      }),
+    });
+    for (const id of ['m1', 'm2', 'm3', 'm4', 'm5']) await t.actor.onMessage(msg(id, id), first);
+    // Summary every 3 turns: turns 1–3 find none stored yet; turn 3 stores one; turns 4–5 read it.
+    expect(t.memory.summaryLookups).toEqual([false, false, false, true, true]);
+    expect(t.contexts.map((c) => c.summaries)).toEqual([
+      [],
+      [],
+      [],
+      ['talked about shoes'],
+      ['talked about shoes'],
+    ]);
+  });
+
+  it('treats equal turn counts as no summary ever stored, and any difference as one stored', () => {
+    expect(hasSummaries({ turnCount: 0, turnsSinceSummary: 0 })).toBe(false);
+    expect(hasSummaries({ turnCount: 7, turnsSinceSummary: 7 })).toBe(false);
+    expect(hasSummaries({ turnCount: 7, turnsSinceSummary: 0 })).toBe(true);
+    expect(hasSummaries({ turnCount: 12, turnsSinceSummary: 2 })).toBe(true);
   });
 
   it('turns a concurrent state write into a conflict instead of a lost update', async () => {

@@ -141,6 +141,11 @@ describe('memory store (dynalite)', () => {
     expect(loaded.profile).toEqual({ id: 'u1', name: 'Minh' });
     expect(loaded.facts).toEqual({ size: 'M' });
     expect(loaded.summaries).toEqual(['asked about sizes']);
+    // A conversation whose state says no summary was ever stored skips their query.
+    const without = await memory.load({ ...ref, customerId: 'u1', historyLimit: 3, summaries: false, now });
+    expect(without.summaries).toEqual([]);
+    expect(without.history.map((h) => h.text)).toEqual(['msg 2', 'msg 3', 'msg 4']);
+    expect(without.facts).toEqual({ size: 'M' });
   });
 
   it("keeps a returning customer's state item under 1 KB between turns: one write unit per put", async () => {
