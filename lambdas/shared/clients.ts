@@ -6,8 +6,9 @@
  * its Lambda timeout.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CLIENT_TIMEOUTS } from './client-timeouts.js';
+import { FastDocumentClient } from './document-client.js';
 import {
   type LocalClientHook,
   localClientConfig,
@@ -18,7 +19,7 @@ import {
 export { type LocalClientHook, sqsClient } from './sqs-client.js';
 
 let dynamo: DynamoDBClient | undefined;
-let doc: DynamoDBDocumentClient | undefined;
+let doc: FastDocumentClient | undefined;
 
 /** The shared low-level DynamoDB client. */
 export function dynamoClient(): DynamoDBClient {
@@ -26,9 +27,14 @@ export function dynamoClient(): DynamoDBClient {
   return dynamo;
 }
 
-/** The shared DynamoDB document client (plain JS values, `undefined` attributes dropped). */
+/**
+ * The shared DynamoDB document client (plain JS values, `undefined` attributes dropped). It is a
+ * `DynamoDBDocumentClient` that sends the lib-dynamodb commands through handlers resolved once
+ * per command class from {@link dynamoClient}'s middleware stack (lambdas/shared/document-client.ts),
+ * so middleware added to that client applies to it as before.
+ */
 export function documentClient(): DynamoDBDocumentClient {
-  doc ??= DynamoDBDocumentClient.from(dynamoClient(), {
+  doc ??= new FastDocumentClient(dynamoClient(), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
   return doc;
