@@ -32,6 +32,7 @@ import { mountConsole } from './console/mount.js';
 import { keptDemoTenant, SANDBOX_JOURNAL, takeDataDir } from './data-dir.js';
 import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
+import { installInprocFetch } from './inproc-fetch.js';
 import { InprocHttpHandler, inprocClientConfig, inprocTransportEnabled } from './inproc-transport.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
 import type { SandboxHandler } from './sandbox.js';
@@ -355,6 +356,14 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
       });
       setLocalClientHook({ config: inprocClientConfig(handler) });
       stoppers.push(async () => setLocalClientHook(undefined));
+      // The senders on this thread (delivery when it runs here, the media worker, Zalo's token
+      // refresh) reach the sandbox without a socket too.
+      const uninstall = installInprocFetch({
+        origin: wildcard ? `http://127.0.0.1:${port}` : url,
+        pathPrefix: '/sandbox',
+        listener: (req, res) => sandbox.handle(req, res),
+      });
+      stoppers.push(async () => uninstall());
     }
     const webhookModule = (await import('../../lambdas/handlers/webhook.js')) as { handler: WebhookHandler };
 
