@@ -10,6 +10,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CLIENT_TIMEOUTS } from './client-timeouts.js';
 import { FastDocumentClient } from './document-client.js';
 import {
+  dropNoOpLogger,
   type LocalClientHook,
   localClientConfig,
   resetSqsClient,
@@ -23,7 +24,10 @@ let doc: FastDocumentClient | undefined;
 
 /** The shared low-level DynamoDB client. */
 export function dynamoClient(): DynamoDBClient {
-  dynamo ??= new DynamoDBClient({ requestHandler: { ...CLIENT_TIMEOUTS.dynamodb }, ...localClientConfig() });
+  if (dynamo) return dynamo;
+  const config = { requestHandler: { ...CLIENT_TIMEOUTS.dynamodb }, ...localClientConfig() };
+  dynamo = new DynamoDBClient(config);
+  dropNoOpLogger(dynamo, config);
   return dynamo;
 }
 

@@ -46,6 +46,7 @@ import {
   type unmarshallOptions as UnmarshallOptions,
   unmarshall,
 } from '@aws-sdk/util-dynamodb';
+import { onMiddlewareStackChange } from './sqs-client.js';
 
 /**
  * lib-dynamodb's description of where the plain values are in a command's input or output:
@@ -150,35 +151,6 @@ function processAllKeysInObj(obj: unknown, convert: Convert, keyNodes: KeyNodes)
     if (processed !== undefined && typeof processed !== 'function') acc[key] = processed;
   }
   return acc;
-}
-
-const LISTENERS = Symbol('chatRelayStackListeners');
-
-/** The stack methods that change which middleware a resolved handler should contain. */
-const STACK_MUTATORS = ['add', 'addRelativeTo', 'remove', 'removeByTag', 'use'] as const;
-
-/**
- * Calls `onChange` after every change of a client's middleware stack (so that handlers resolved
- * from it can be dropped). Wraps the stack object's own methods; idempotent per stack.
- */
-export function onMiddlewareStackChange(stack: object, onChange: () => void): void {
-  const methods = stack as Record<string, unknown> & { [LISTENERS]?: (() => void)[] };
-  const existing = methods[LISTENERS];
-  if (existing) {
-    existing.push(onChange);
-    return;
-  }
-  const listeners = [onChange];
-  Object.defineProperty(methods, LISTENERS, { value: listeners, enumerable: false });
-  for (const name of STACK_MUTATORS) {
-    const original = methods[name];
-    if (typeof original !== 'function') continue;
-    methods[name] = (...args: unknown[]) => {
-      const result = (original as (...a: unknown[]) => unknown).apply(stack, args);
-      for (const listener of listeners) listener();
-      return result;
-    };
-  }
 }
 
 /**

@@ -48,6 +48,49 @@ interface SendInput {
   Entries?: readonly { MessageBody?: unknown }[];
 }
 
+/** The stack methods that change which middleware a resolved handler should contain. */
+const STACK_MUTATORS = ['add', 'addRelativeTo', 'remove', 'removeByTag', 'use'] as const;
+const LISTENERS = Symbol('chatRelayStackListeners');
+
+/**
+ * Calls `onChange` after every change of a client's middleware stack, so that handlers resolved
+ * from it once and reused (the SDK's `cacheMiddleware`, lambdas/shared/document-client.ts) are
+ * dropped and the change applies from the next call, as it does on an uncached client (tests add
+ * fault-injecting middleware to the shared clients, benchmarks add call counters). Wraps the
+ * stack object's own methods; several listeners per stack are fine.
+ */
+export function onMiddlewareStackChange(stack: object, onChange: () => void): void {
+  const methods = stack as Record<string | symbol, unknown>;
+  const existing = methods[LISTENERS] as (() => void)[] | undefined;
+  if (existing) {
+    existing.push(onChange);
+    return;
+  }
+  const listeners = [onChange];
+  Object.defineProperty(methods, LISTENERS, { value: listeners, enumerable: false });
+  for (const name of STACK_MUTATORS) {
+    const original = methods[name];
+    if (typeof original !== 'function') continue;
+    methods[name] = (...args: unknown[]) => {
+      const result = (original as (...a: unknown[]) => unknown).apply(stack, args);
+      for (const listener of listeners) listener();
+      return result;
+    };
+  }
+}
+
+/**
+ * Takes the SDK's logger middleware off a client built without a `logger`. With the default
+ * no-op logger it still walks every input and output through the schema's sensitive-data filter
+ * to build a log entry nobody receives (measured: see docs/local-stack.md, "What changed").
+ */
+export function dropNoOpLogger(
+  client: { middlewareStack: { remove(name: string): boolean } },
+  config: object,
+): void {
+  if (!('logger' in config)) client.middlewareStack.remove('loggerMiddleware');
+}
+
 /** Adds the body-rewriting middleware and per-operation timeouts to a client. */
 function harden(client: SQSClient): SQSClient {
   client.middlewareStack.add(
@@ -141,13 +184,23 @@ let sqs: SQSClient | undefined;
 export function sqsClient(): SQSClient {
   // With a custom endpoint (emulators) send to it rather than to the queue URL's host, whose
   // `sqs.{region}.localhost` name does not resolve everywhere. In AWS this branch is never taken.
-  sqs ??= harden(
-    new SQSClient({
-      ...(process.env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}),
-      requestHandler: { ...CLIENT_TIMEOUTS.sqs },
-      ...localHook?.config,
-    }),
-  );
+  if (sqs) return sqs;
+  const config = {
+    ...(process.env.AWS_ENDPOINT_URL_SQS ? { useQueueUrlAsEndpoint: false } : {}),
+    requestHandler: { ...CLIENT_TIMEOUTS.sqs },
+    // The SDK resolves the middleware stack once per command class instead of at every call
+    // (calls with per-call options still resolve their own). Nothing adds middleware to a
+    // single command; middleware added to the client's stack drops the cache (below).
+    cacheMiddleware: true,
+    ...localHook?.config,
+  };
+  const client = harden(new SQSClient(config));
+  dropNoOpLogger(client, config);
+  onMiddlewareStackChange(client.middlewareStack, () => {
+    // The SDK's per-class handler cache (a private field of its Client).
+    delete (client as unknown as { handlers?: unknown }).handlers;
+  });
+  sqs = client;
   return sqs;
 }
 
