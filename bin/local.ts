@@ -72,8 +72,9 @@ async function main(): Promise<void> {
   const { startLocalStack } = await import('./local/stack.js');
   const { configuredChannels, describeTenant, redactTenantSecrets } = await import('./local/tenants.js');
   try {
-    // The handlers run in worker threads unless LOCAL_FUNCTION_THREADS=0: both cores, not one.
-    stack = await startLocalStack({ ...config, functionThreads: config.functionThreads ?? true }, log);
+    // The handlers share the main thread unless LOCAL_FUNCTION_THREADS=1: with the in-process
+    // transports a thread hop costs more than it spreads (docs/local-stack.md, "Throughput").
+    stack = await startLocalStack({ ...config, functionThreads: config.functionThreads ?? false }, log);
   } catch (err) {
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
     if (err instanceof LocalConfigError) {

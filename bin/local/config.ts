@@ -61,8 +61,8 @@ export interface LocalConfig {
   readonly fifoPollers: number;
   /**
    * `LOCAL_FUNCTION_THREADS`: run the conversation, timer and delivery handlers in worker
-   * threads (1) or on the main thread (0). Unset: `npm start` uses threads; an in-process
-   * caller such as `npm run cost` (which counts SDK calls in its own thread) does not.
+   * threads (1) or on the main thread (0). Unset: the main thread (`npm start`, and in-process
+   * callers such as `npm run cost`, which counts SDK calls in its own thread).
    */
   readonly functionThreads?: boolean;
 }
