@@ -14,7 +14,13 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { HttpHandlerOptions } from '@smithy/types';
-import type { InprocRequest, InprocResponse, InprocRoute } from './inproc-server.js';
+import {
+  coalescingPoster,
+  eachMessage,
+  type InprocRequest,
+  type InprocResponse,
+  type InprocRoute,
+} from './inproc-server.js';
 
 /** The parts of a smithy `HttpRequest` the transport reads. */
 interface SdkRequest {
@@ -100,6 +106,7 @@ export class InprocHttpHandler {
   readonly #routes: Readonly<Record<number, InprocRoute>>;
   readonly #region: string;
   readonly #pending = new Map<number, { resolve: (r: InprocResponse) => void; reject: (e: Error) => void }>();
+  readonly #post: (message: InprocRequest) => void;
   #next = 0;
   #closed = false;
 
@@ -107,7 +114,11 @@ export class InprocHttpHandler {
     this.#port = options.port;
     this.#routes = options.routes;
     this.#region = options.region;
-    this.#port.on('message', (m: InprocResponse) => this.#pending.get(m.id)?.resolve(m));
+    this.#post = coalescingPoster<InprocRequest>(this.#port);
+    this.#port.on(
+      'message',
+      eachMessage((m: InprocResponse) => this.#pending.get(m.id)?.resolve(m)),
+    );
     // The emulator thread stopped (or closed its end): what was in flight will never be answered.
     this.#port.on('close', () => {
       this.#closed = true;
@@ -179,7 +190,7 @@ export class InprocHttpHandler {
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       if (this.#pending.size === 1) this.#port.ref();
-      this.#port.postMessage(message);
+      this.#post(message);
     });
     if ('error' in reply) throw new InprocTransportError(reply.error);
     const bytes = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
