@@ -300,7 +300,7 @@ try {
       : `misses (${(p99 / TARGET_P99_MS).toFixed(1)}× target)`;
   const ms = (n: number): string => `${Math.round(n)} ms`;
   console.log(
-    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, ${POLLERS ?? 'default'} batches in flight per FIFO queue, handlers ${THREADS === 0 ? 'on the main thread' : 'in worker threads'}, SDK clients ${INPROC === 0 ? 'over loopback HTTP' : 'in process'}, channels ${CHANNELS.join('/')}.\n`,
+    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, ${POLLERS ?? '32 (default)'} batches in flight per FIFO queue, handlers ${THREADS === 1 ? 'in worker threads' : 'on the main thread'}, SDK clients ${INPROC === 0 ? 'over loopback HTTP' : 'in process'}, channels ${CHANNELS.join('/')}.\n`,
   );
   console.log('| load | value |');
   console.log('|---|---|');
