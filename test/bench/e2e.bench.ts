@@ -227,6 +227,7 @@ try {
   const sent: Sent[] = [];
   const refused: string[] = [];
   const cpuBefore = stackCpu(stack.child.pid!);
+  const driverCpuBefore = process.cpuUsage();
   const outputBefore = stack.output().length;
   const started = Date.now();
   await Promise.all(
@@ -254,6 +255,7 @@ try {
     1000,
   );
   const cpuAfter = stackCpu(stack.child.pid!);
+  const driverCpu = process.cpuUsage(driverCpuBefore);
   const outputBytes = stack.output().length - outputBefore;
   const lastReply = replies.size > 0 ? Math.max(...replies.values()) : Date.now();
   const seconds = (lastReply - started) / 1000;
@@ -325,6 +327,9 @@ try {
   );
   console.log(
     `| stack CPU per answered message: main thread + other threads (emulators, pools, GC) | ${perMessage(cpuAfter.main - cpuBefore.main)} + ${perMessage(cpuAfter.others - cpuBefore.others)} |`,
+  );
+  console.log(
+    `| this benchmark's own CPU per answered message (signing and posting webhooks, polling the sandbox) | ${perMessage((driverCpu.user + driverCpu.system) / 1e6)} |`,
   );
   console.log(
     `| stack CPU per answered message by thread (tid name ms) | ${busiestThreads(stack.child.pid!, cpuBefore.threads, cpuAfter.threads, replies.size)} |`,
