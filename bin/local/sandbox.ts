@@ -648,7 +648,16 @@ export function createSandboxHandler(options: SandboxOptions = {}): SandboxHandl
 
     if (pathname === '/sandbox/messages' || pathname === '/sandbox/requests') {
       if (req.method === 'GET') {
-        const body = pathname === '/sandbox/requests' ? records : records.filter(isDeliveredMessage);
+        // `?after=N`: only the records with a larger `seq` (it never goes back, not even after a
+        // DELETE), so a poller reads what is new instead of everything again.
+        const afterParam = url.searchParams.get('after');
+        const after = afterParam === null ? 0 : Number(afterParam);
+        if (!Number.isSafeInteger(after) || after < 0 || afterParam === '') {
+          send(res, { status: 400, body: { error: '"after" must be a record seq: an integer ≥ 0' } });
+          return true;
+        }
+        const recent = after === 0 ? records : records.filter((r) => r.seq > after);
+        const body = pathname === '/sandbox/requests' ? recent : recent.filter(isDeliveredMessage);
         send(res, { status: 200, body });
       } else if (req.method === 'DELETE') {
         records = [];

@@ -171,6 +171,9 @@ interface Sent {
  * Waits until every text has its echo reply, or until no new reply came for `stallMs`;
  * returns the reply arrival time per text found.
  */
+/** The newest sandbox record seq the replies were polled up to. */
+let polledSeq = 0;
+
 async function waitForReplies(
   texts: readonly string[],
   stallMs: number,
@@ -183,7 +186,12 @@ async function waitForReplies(
     // Latency is taken from the sandbox's own arrival time, so polling less often does not
     // change it; it only spares the stack serialising every record four times a second.
     await sleep(pollMs);
-    const records: SandboxRecord[] = await stack.messages();
+    // Only what is new since the last poll (`?after=`): listing every record each time costs
+    // both the driver and the stack's main thread more as the run goes on.
+    const records = (await (
+      await fetch(`${stack.url}/sandbox/messages?after=${polledSeq}`)
+    ).json()) as SandboxRecord[];
+    for (const r of records) polledSeq = Math.max(polledSeq, r.seq);
     const before = found.size;
     for (const r of records) {
       if (r.delivered && r.kind !== 'typing' && r.text && wanted.has(r.text) && !found.has(r.text)) {

@@ -92,6 +92,41 @@ describe('sandbox fake platform', () => {
     ]);
   });
 
+  it('lists only the records after a seq with ?after=N, and refuses a seq that is not an integer', async () => {
+    const graph = (text: string) =>
+      post(`${sandbox.baseUrls.graph}/v25.0/page1/messages?access_token=tok`, {
+        recipient: { id: 'u2' },
+        messaging_type: 'RESPONSE',
+        message: { text },
+      });
+    await graph('first');
+    const all = (await (await fetch(`${sandbox.url}/sandbox/messages`)).json()) as {
+      seq: number;
+      text?: string;
+    }[];
+    const last = all[all.length - 1]!;
+    expect(last.text).toBe('first');
+    await graph('second');
+    await graph('third');
+    const after = (await (await fetch(`${sandbox.url}/sandbox/messages?after=${last.seq}`)).json()) as {
+      seq: number;
+      text?: string;
+    }[];
+    expect(after.map((m) => m.text)).toEqual(['second', 'third']);
+    const requestsAfter = (await (
+      await fetch(`${sandbox.url}/sandbox/requests?after=${last.seq + 1}`)
+    ).json()) as {
+      text?: string;
+    }[];
+    expect(requestsAfter.map((m) => m.text)).toEqual(['third']);
+    const everything = (await (await fetch(`${sandbox.url}/sandbox/messages?after=0`)).json()) as unknown[];
+    expect(everything.length).toBe(all.length + 2);
+    for (const bad of ['-1', '1.5', 'x', '']) {
+      const res = await fetch(`${sandbox.url}/sandbox/messages?after=${bad}`);
+      expect(res.status, bad).toBe(400);
+    }
+  });
+
   it('accepts fault rules over HTTP, applies them count times, and rejects malformed rules', async () => {
     const created = await post(`${sandbox.url}/sandbox/faults`, {
       channel: 'pancake',
