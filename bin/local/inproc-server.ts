@@ -119,30 +119,26 @@ export function injectDispatch(inject: FastifyInject): InprocDispatch {
 }
 
 /**
- * Posts messages on `port` coalesced: the first message of an event-loop turn at once, and
- * everything else queued during that turn in one `postMessage` (an array when more than one) at
- * its end (`setImmediate`). Each `postMessage` wakes the other thread, and on this 2-vCPU
- * machine a wake costs far more than the message (docs/local-stack.md, "Throughput").
+ * Posts messages on `port` coalesced: everything queued while the thread runs goes in one
+ * `postMessage` (an array when more than one) once it is done (`setImmediate`). Each
+ * `postMessage` wakes the other thread, and on this 2-vCPU machine a wake costs far more than
+ * the message (docs/local-stack.md, "Throughput").
  */
 export function coalescingPoster<T>(port: Pick<MessagePort, 'postMessage'>): (message: T) => void {
   let queued: T[] = [];
   let scheduled = false;
   const flush = (): void => {
+    scheduled = false;
     const batch = queued;
     queued = [];
-    scheduled = false;
-    if (batch.length > 0) port.postMessage(batch.length === 1 ? batch[0] : batch);
+    port.postMessage(batch.length === 1 ? batch[0] : batch);
   };
   return (message) => {
-    if (scheduled) {
-      queued.push(message);
-      return;
+    queued.push(message);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
     }
-    // The first message of a turn goes at once (a lone request waits for no turn's end: the
-    // latency of a thin stream); the rest of the turn's go together at its end.
-    scheduled = true;
-    port.postMessage(message);
-    setImmediate(flush);
   };
 }
 
