@@ -29,12 +29,12 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
   writeSync,
 } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import type dynalite from 'dynalite';
+import { renameDurably } from './sqs-journal.js';
 
 /** The journal's file name inside the store's directory (`<dataDir>/dynamodb/`). */
 export const JOURNAL_FILE = 'tables.jsonl';
@@ -168,13 +168,7 @@ function replaceFile(path: string, lines: Iterable<string>): number {
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  renameDurably(tmp, path);
   return bytes;
 }
 

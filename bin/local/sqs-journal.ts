@@ -28,6 +28,20 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 
+/**
+ * Renames `from` to `to` and syncs the directory, so that the rename itself survives a power cut
+ * (the local stack's journals replace themselves this way after a compaction).
+ */
+export function renameDurably(from: string, to: string): void {
+  renameSync(from, to);
+  const dir = openSync(dirname(to), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
 /** The message fauxqs stores (fauxqs/dist/sqs/sqsTypes: plain data, so it serialises as is). */
 export interface JournalMessage {
   messageId: string;
@@ -190,13 +204,7 @@ export function openSqsJournal(path: string, now: () => number = Date.now): SqsJ
       closeSync(out);
     }
     if (fd !== undefined) closeSync(fd);
-    renameSync(temp, path);
-    const dir = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    renameDurably(temp, path);
     fd = openSync(path, 'a', 0o600);
     sinceCompaction = 0;
     synced = written;
