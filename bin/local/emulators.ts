@@ -105,6 +105,8 @@ interface SqsServer {
   readonly port: number;
   readonly createBucket: (name: string) => unknown;
   readonly inject?: FastifyInject;
+  /** A faster dispatch than `inject` for the SQS actions on the hot path (the journalled server's). */
+  readonly dispatch?: InprocDispatch;
   readonly stop: () => Promise<void>;
 }
 
@@ -240,7 +242,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const dispatch = new Map<number, InprocDispatch>([[dynamoPort, nodeListenerDispatch(dynamoListener)]]);
   const routes: Record<number, InprocRoute> = { [dynamoPort]: { service: 'dynamodb' } };
   if (fauxqs.inject) {
-    dispatch.set(fauxqs.port, injectDispatch(fauxqs.inject));
+    dispatch.set(fauxqs.port, fauxqs.dispatch ?? injectDispatch(fauxqs.inject));
     routes[fauxqs.port] = { service: 'sqs' };
   }
 
