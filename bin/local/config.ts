@@ -214,7 +214,7 @@ export function parseLocalConfig(env: Env = process.env, argv: readonly string[]
     fresh: argv.includes('--fresh'),
     ...(visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds } : {}),
     ...(maxReceiveCount !== undefined ? { maxReceiveCount } : {}),
-    fifoPollers: integer(env, 'LOCAL_FIFO_POLLERS', 32, 1, 64),
+    fifoPollers: integer(env, 'LOCAL_FIFO_POLLERS', 64, 1, 256),
     ...(set(env, 'LOCAL_FUNCTION_THREADS') !== undefined
       ? { functionThreads: integer(env, 'LOCAL_FUNCTION_THREADS', 1, 0, 1) === 1 }
       : {}),

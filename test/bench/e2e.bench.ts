@@ -304,6 +304,16 @@ try {
     .filter((s) => replies.has(s.text))
     .map((s) => replies.get(s.text)! - s.postedAt)
     .sort((a, b) => a - b);
+  if (process.env.BENCH_LATENCY_FILE) {
+    // One line per answered message: ms since the first post, then its webhook → sandbox latency.
+    writeFileSync(
+      process.env.BENCH_LATENCY_FILE,
+      sent
+        .filter((s) => replies.has(s.text))
+        .map((s) => `${s.postedAt - started} ${replies.get(s.text)! - s.postedAt}`)
+        .join('\n'),
+    );
+  }
 
   // Order and duplicates: every conversation's replies are exactly its messages' echoes, in order.
   const records = await stack.messages();
@@ -342,7 +352,7 @@ try {
       : `misses (${(p99 / TARGET_P99_MS).toFixed(1)}× target)`;
   const ms = (n: number): string => `${Math.round(n)} ms`;
   console.log(
-    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, ${POLLERS ?? '32 (default)'} batches in flight per FIFO queue, handlers ${THREADS === 1 ? 'in worker threads' : 'on the main thread'}, SDK clients ${INPROC === 0 ? 'over loopback HTTP' : 'in process'}, channels ${CHANNELS.join('/')}.\n`,
+    `Local stack, ${availableParallelism()} cores, ${HOGS} CPU hog(s) beside it, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end, DEBOUNCE_MS=0, echo responder, ${POLLERS ?? '64 (default)'} batches in flight per FIFO queue, handlers ${THREADS === 1 ? 'in worker threads' : 'on the main thread'}, SDK clients ${INPROC === 0 ? 'over loopback HTTP' : 'in process'}, channels ${CHANNELS.join('/')}.\n`,
   );
   console.log('| load | value |');
   console.log('|---|---|');
