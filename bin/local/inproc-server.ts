@@ -119,6 +119,12 @@ export function injectDispatch(inject: FastifyInject): InprocDispatch {
 }
 
 /**
+ * Messages per post at most. 1000 messages at once through the local stack, interleaved runs:
+ * 4 gave 98–107 msg/s against 80–105 with no limit (docs/local-stack.md, "What changed").
+ */
+export const DEFAULT_MAX_BATCH = 4;
+
+/**
  * Posts messages on `port` coalesced: what is queued while the thread runs goes in one
  * `postMessage` (an array when more than one) once it is done (`setImmediate`), or as soon as
  * `maxBatch` are queued. Each `postMessage` wakes the other thread, and on this 2-vCPU machine a
@@ -154,12 +160,6 @@ export function coalescingPoster<T>(
     }
   };
 }
-
-/**
- * Messages per post at most. 1000 messages at once through the local stack, interleaved runs:
- * 4 gave 98–107 msg/s against 80–105 with no limit (docs/local-stack.md, "What changed").
- */
-export const DEFAULT_MAX_BATCH = 4;
 
 /** Calls `handle` for a message, or for each of a coalesced array of them. */
 export function eachMessage<T>(handle: (message: T) => void): (message: T | T[]) => void {

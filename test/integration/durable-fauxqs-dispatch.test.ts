@@ -77,21 +77,17 @@ describe('durable fauxqs direct dispatch', () => {
       expect(await urlOf(injected, 'd.fifo')).toBe(fifo);
       // Receipt handles come from each server's earlier answers (random on both).
       const handles: Record<'direct' | 'injected', string[]> = { direct: [], injected: [] };
+      const firstSend = (): Request =>
+        sqsRequest('SendMessage', {
+          QueueUrl: fifo,
+          MessageBody: 'a é ✓',
+          MessageGroupId: 'g1',
+          MessageDeduplicationId: 'd1',
+        });
       const script: ((side: 'direct' | 'injected') => Request)[] = [
-        () =>
-          sqsRequest('SendMessage', {
-            QueueUrl: fifo,
-            MessageBody: 'a é ✓',
-            MessageGroupId: 'g1',
-            MessageDeduplicationId: 'd1',
-          }),
-        () =>
-          sqsRequest('SendMessage', {
-            QueueUrl: fifo,
-            MessageBody: 'a é ✓',
-            MessageGroupId: 'g1',
-            MessageDeduplicationId: 'd1',
-          }),
+        firstSend,
+        // The same send again: deduplicated.
+        firstSend,
         () =>
           sqsRequest('SendMessageBatch', {
             QueueUrl: fifo,
