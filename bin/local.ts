@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { LOG_LEVELS, LocalConfigError, type LogLevel, parseLocalConfig } from './local/config.js';
 import type { LocalStack, StackLog } from './local/stack.js';
+import { batchStdout } from './local/stdout-batch.js';
 
 /** How long SIGINT/SIGTERM may take before the process exits regardless. */
 const SHUTDOWN_LIMIT_MS = 4500;
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = consoleLog(config.logLevel);
+  // The functions' log lines of one loop turn leave in one write (bin/local/stdout-batch.ts).
+  batchStdout();
 
   let stack: LocalStack | undefined;
   let shuttingDown = false;

@@ -15,7 +15,6 @@
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 
 /** The sandbox's request listener (it answers with `writeHead`, `end` and `destroy` only). */
 export type InprocListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -97,19 +96,87 @@ class InprocResponse extends EventEmitter {
   }
 }
 
-function fakeRequest(method: string, path: string, headers: Headers, body: Buffer): IncomingMessage {
-  const req = Readable.from(body.length > 0 ? [body] : []) as unknown as IncomingMessage & {
-    headers: Record<string, string>;
-  };
-  req.method = method;
-  req.url = path;
+/** The request as the listener reads it: method, url, headers and the body as one chunk. */
+function fakeRequest(
+  method: string,
+  path: string,
+  headers: Headers | Readonly<Record<string, string>>,
+  body: Buffer,
+): IncomingMessage {
   const plain: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    plain[name] = value;
-  });
+  if (headers instanceof Headers) {
+    headers.forEach((value, name) => {
+      plain[name] = value;
+    });
+  } else Object.assign(plain, headers);
   if (body.length > 0 && plain['content-length'] === undefined) plain['content-length'] = String(body.length);
-  req.headers = plain;
-  return req;
+  // The sandbox's listeners read the body with `for await`; nothing else of a stream is used.
+  const req = {
+    method,
+    url: path,
+    headers: plain,
+    async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+      if (body.length > 0) yield body;
+    },
+  };
+  return req as unknown as IncomingMessage;
+}
+
+/** Methods `Request` upper-cases (the fast path also takes `PATCH`; anything else goes to it). */
+const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+/** An HTTP token, what `Headers` accepts as a name. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What `Headers` trims from both ends of a value. */
+const HTTP_WHITESPACE_ENDS = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+/** What `Headers` refuses inside a value. */
+const BAD_HEADER_VALUE = /[\0\n\r]/;
+
+interface SimpleInit {
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  readonly signal: AbortSignal | null | undefined;
+}
+
+/**
+ * The request an `init` describes when it is one the senders use: no body or a string body,
+ * headers as a plain record of strings, nothing else that `Request` would act on. `undefined`
+ * for anything else (the caller then builds a real `Request`).
+ */
+function simpleInit(init: RequestInit | undefined): SimpleInit | undefined {
+  if (init === undefined) return { method: 'GET', headers: {}, body: Buffer.alloc(0), signal: undefined };
+  for (const key of Object.keys(init)) {
+    if (key !== 'method' && key !== 'headers' && key !== 'body' && key !== 'signal') return undefined;
+  }
+  const { body, headers } = init;
+  if (body !== undefined && body !== null && typeof body !== 'string') return undefined;
+  if (
+    headers !== undefined &&
+    (typeof headers !== 'object' || Array.isArray(headers) || headers instanceof Headers)
+  )
+    return undefined;
+  const rawMethod = init.method ?? 'GET';
+  const method = NORMALISED_METHODS.has(rawMethod.toUpperCase()) ? rawMethod.toUpperCase() : rawMethod;
+  if (!NORMALISED_METHODS.has(method) && method !== 'PATCH') return undefined;
+  if ((method === 'GET' || method === 'HEAD') && typeof body === 'string') return undefined; // Request throws
+  const plain: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (typeof value !== 'string' || !HEADER_NAME.test(name)) return undefined;
+    const trimmed = value.replace(HTTP_WHITESPACE_ENDS, '');
+    if (BAD_HEADER_VALUE.test(trimmed)) return undefined; // Request throws on these
+    const lower = name.toLowerCase();
+    // Repeated names (differing in case) are joined as Headers joins them.
+    plain[lower] = plain[lower] === undefined ? trimmed : `${plain[lower]}, ${trimmed}`;
+  }
+  if (typeof body === 'string' && plain['content-type'] === undefined) {
+    plain['content-type'] = 'text/plain;charset=UTF-8';
+  }
+  return {
+    method,
+    headers: plain,
+    body: typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.alloc(0),
+    signal: init.signal,
+  };
 }
 
 /**
@@ -131,12 +198,26 @@ export function createInprocFetch(options: InprocFetchOptions, fallback: typeof 
     }
     if (!served(url)) return fallback(input, init);
 
-    // Request normalises every body type (strings, bytes, URLSearchParams, FormData) and headers.
-    const request = new Request(input, init);
-    const signal = init?.signal ?? request.signal;
-    if (signal?.aborted) throw signal.reason;
-    const body = request.body ? Buffer.from(await request.arrayBuffer()) : Buffer.alloc(0);
-    const req = fakeRequest(request.method, `${url.pathname}${url.search}`, request.headers, body);
+    const path = `${url.pathname}${url.search}`;
+    let method: string;
+    let signal: AbortSignal | null | undefined;
+    let req: IncomingMessage;
+    const simple = typeof input === 'string' ? simpleInit(init) : undefined;
+    if (simple) {
+      // What the senders pass (a URL string, a plain header record, a text body or none): read
+      // directly, as Request would read it, without building a Request and its body stream.
+      ({ method, signal } = simple);
+      if (signal?.aborted) throw signal.reason;
+      req = fakeRequest(method, path, simple.headers, simple.body);
+    } else {
+      // Request normalises every other body type (bytes, URLSearchParams, FormData) and headers.
+      const request = new Request(input, init);
+      method = request.method;
+      signal = init?.signal ?? request.signal;
+      if (signal?.aborted) throw signal.reason;
+      const body = request.body ? Buffer.from(await request.arrayBuffer()) : Buffer.alloc(0);
+      req = fakeRequest(method, path, request.headers, body);
+    }
 
     return new Promise<Response>((resolve, reject) => {
       let onAbort: (() => void) | undefined;
@@ -146,7 +227,7 @@ export function createInprocFetch(options: InprocFetchOptions, fallback: typeof 
       const res = new InprocResponse(
         ({ status, headers, body: answer }) => {
           settle();
-          const noBody = status === 204 || status === 304 || request.method === 'HEAD';
+          const noBody = status === 204 || status === 304 || method === 'HEAD';
           resolve(new Response(noBody || answer.length === 0 ? null : answer, { status, headers }));
         },
         (err) => {

@@ -171,4 +171,57 @@ describe('the in-process fetch to the sandbox', () => {
     expect(res.status).toBe(204);
     expect(res.body).toBeNull();
   });
+  it('reads a plain request (string URL, header record, text body) the same as through a Request', async () => {
+    const inits: RequestInit[] = [
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-A': ' padded\t' },
+        body: '{"t":"é 👋"}',
+      },
+      { method: 'post', body: 'plain text, no content type' },
+      { method: 'put', headers: { 'x-a': '1', 'X-A': '2' }, body: '' },
+      { method: 'PATCH', headers: { accept: 'application/json' }, body: 'x' },
+      { headers: { authorization: 'Bearer t' } },
+      { method: 'delete' },
+      {},
+    ];
+    for (const init of inits) {
+      const views: Seen[] = [];
+      for (const input of [`${ORIGIN}/sandbox/p?q=1`, new URL(`${ORIGIN}/sandbox/p?q=1`)]) {
+        const t = setup((_req, res) => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end('ok');
+        });
+        const res = await t.inproc(input, init);
+        expect(await res.text()).toBe('ok');
+        views.push(t.seen);
+      }
+      expect(views[0], JSON.stringify(init)).toEqual(views[1]);
+    }
+  });
+
+  it('fails a plain request the way a Request fails it (bad method, header, or a body on GET)', async () => {
+    const t = setup((_req, res) => {
+      res.end('never');
+    });
+    const bad: RequestInit[] = [
+      { method: 'GET', body: 'x' },
+      { method: 'CONNECT' },
+      { headers: { 'bad name': 'x' } },
+      { headers: { ok: 'line\nbreak' } },
+    ];
+    for (const init of bad) {
+      const viaString = await t.inproc(`${ORIGIN}/sandbox/p`, init).then(
+        () => 'resolved',
+        (err: unknown) => (err as Error).name,
+      );
+      const viaUrl = await t.inproc(new URL(`${ORIGIN}/sandbox/p`), init).then(
+        () => 'resolved',
+        (err: unknown) => (err as Error).name,
+      );
+      expect(viaString, JSON.stringify(init)).toBe('TypeError');
+      expect(viaUrl).toBe(viaString);
+    }
+    expect(t.seen.method).toBeUndefined();
+  });
 });

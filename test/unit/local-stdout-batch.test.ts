@@ -1,0 +1,88 @@
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { batchStdout } from '../../bin/local/stdout-batch.js';
+
+/** A stand-in stdout that records each write(2) it would make. */
+function fakeStdout(): { stream: NodeJS.WriteStream; writes: string[] } {
+  const writes: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      writes.push(chunk.toString('utf8'));
+      callback();
+    },
+  }) as unknown as NodeJS.WriteStream;
+  return { stream, writes };
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('stdout batching of the local stack', () => {
+  const undos: (() => void)[] = [];
+  afterEach(() => {
+    for (const undo of undos.splice(0)) undo();
+  });
+
+  it('writes the lines of one loop turn once, in order, at the end of the turn', async () => {
+    const { stream, writes } = fakeStdout();
+    undos.push(batchStdout(stream));
+    stream.write('a\n');
+    stream.write('b 👋\n');
+    stream.write('c\n', 'utf8');
+    expect(writes).toEqual([]);
+    await nextTurn();
+    expect(writes).toEqual(['a\nb 👋\nc\n']);
+    stream.write('d\n');
+    await nextTurn();
+    expect(writes).toEqual(['a\nb 👋\nc\n', 'd\n']);
+  });
+
+  it('writes at once when the limit is reached', () => {
+    const { stream, writes } = fakeStdout();
+    undos.push(batchStdout(stream, 10));
+    stream.write('12345');
+    stream.write('67890');
+    expect(writes).toEqual(['1234567890']);
+  });
+
+  it('keeps order around writes it does not batch (bytes, other encodings, callbacks)', async () => {
+    const { stream, writes } = fakeStdout();
+    undos.push(batchStdout(stream));
+    stream.write('text 1\n');
+    stream.write(Buffer.from('bytes\n'));
+    stream.write('text 2\n');
+    stream.write('68690a', 'hex');
+    let called = false;
+    stream.write('with callback\n', () => {
+      called = true;
+    });
+    await nextTurn();
+    expect(writes).toEqual(['text 1\n', 'bytes\n', 'text 2\n', 'hi\n', 'with callback\n']);
+    expect(called).toBe(true);
+  });
+
+  it('writes what is waiting when undone, and writes directly after', () => {
+    const { stream, writes } = fakeStdout();
+    const undo = batchStdout(stream);
+    stream.write('waiting\n');
+    undo();
+    expect(writes).toEqual(['waiting\n']);
+    stream.write('direct\n');
+    expect(writes).toEqual(['waiting\n', 'direct\n']);
+  });
+
+  it('writes what is waiting when the process exits, through process.exit or a crash', () => {
+    const module = new URL('../../bin/local/stdout-batch.ts', import.meta.url).href;
+    for (const [end, code] of [
+      ['process.exit(3)', 3],
+      ['throw new Error("boom")', 1],
+    ] as const) {
+      const script = `import { batchStdout } from ${JSON.stringify(module)}; batchStdout(); process.stdout.write('one\\n'); process.stdout.write('two\\n'); ${end};`;
+      const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+      });
+      expect(run.status, run.stderr).toBe(code);
+      expect(run.stdout).toBe('one\ntwo\n');
+    }
+  });
+});
