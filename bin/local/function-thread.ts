@@ -9,7 +9,12 @@ import { isMainThread, type MessagePort, parentPort, Worker, workerData } from '
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_CREDENTIALS } from './emulators.js';
 import type { InprocRoute } from './inproc-server.js';
-import { InprocHttpHandler, inprocClientConfig } from './inproc-transport.js';
+import {
+  InprocHttpHandler,
+  inprocClientConfig,
+  LOCAL_UNUSED_MIDDLEWARE,
+  trimLocalClient,
+} from './inproc-transport.js';
 import type { LocalFunction } from './lambda-context.js';
 import { type PollerStats, type SqsHandler, type SqsPoller, startSqsPoller } from './sqs-poller.js';
 
@@ -146,7 +151,7 @@ if (parentPort && data?.chatRelayFunctionThread === true && data.options) {
     if (inproc) {
       // Before any handler builds its clients (they are built on first use, per module instance).
       const { setLocalClientHook } = await import('../../lambdas/shared/clients.js');
-      setLocalClientHook({ config: transport });
+      setLocalClientHook({ config: transport, removeMiddleware: LOCAL_UNUSED_MIDDLEWARE });
     }
     // Handlers read their environment when their modules load: the thread's env is already set.
     const handlers = await Promise.all(
@@ -155,13 +160,15 @@ if (parentPort && data?.chatRelayFunctionThread === true && data.options) {
         return mod.handler;
       }),
     );
-    const sqs = new SQSClient({
-      region,
-      credentials: LOCAL_CREDENTIALS,
-      endpoint: sqsEndpoint,
-      useQueueUrlAsEndpoint: false,
-      ...transport,
-    });
+    const sqs = trimLocalClient(
+      new SQSClient({
+        region,
+        credentials: LOCAL_CREDENTIALS,
+        endpoint: sqsEndpoint,
+        useQueueUrlAsEndpoint: false,
+        ...transport,
+      }),
+    );
     const log = {
       warn: (message: string) => post({ log: 'warn', message }),
       debug: (message: string) => post({ log: 'debug', message }),

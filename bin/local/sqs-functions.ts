@@ -9,7 +9,12 @@ import type { LocalConfig } from './config.js';
 import type { EmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
 import { type FunctionSpec, type SqsFunctionName, startFunctionThread } from './function-thread.js';
-import { InprocHttpHandler, inprocClientConfig, inprocTransportEnabled } from './inproc-transport.js';
+import {
+  InprocHttpHandler,
+  inprocClientConfig,
+  inprocTransportEnabled,
+  trimLocalClient,
+} from './inproc-transport.js';
 import type { LocalFunction } from './lambda-context.js';
 import { type PollerLog, type PollerStats, type SqsHandler, startSqsPoller } from './sqs-poller.js';
 
@@ -107,13 +112,15 @@ export async function startSqsFunctions(
       return mod.handler;
     }),
   );
-  const sqs = new SQSClient({
-    region: emulators.region,
-    credentials: LOCAL_CREDENTIALS,
-    endpoint: emulators.sqsEndpoint,
-    useQueueUrlAsEndpoint: false,
-    ...transport,
-  });
+  const sqs = trimLocalClient(
+    new SQSClient({
+      region: emulators.region,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: emulators.sqsEndpoint,
+      useQueueUrlAsEndpoint: false,
+      ...transport,
+    }),
+  );
   const pollers = names.map((name, i) => {
     const spec = all[name];
     return startSqsPoller({

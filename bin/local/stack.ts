@@ -33,7 +33,12 @@ import { keptDemoTenant, SANDBOX_JOURNAL, takeDataDir } from './data-dir.js';
 import { type EmulatorThread, startEmulatorThread } from './emulator-thread.js';
 import { LOCAL_CREDENTIALS } from './emulators.js';
 import { installInprocFetch } from './inproc-fetch.js';
-import { InprocHttpHandler, inprocClientConfig, inprocTransportEnabled } from './inproc-transport.js';
+import {
+  InprocHttpHandler,
+  inprocClientConfig,
+  inprocTransportEnabled,
+  LOCAL_UNUSED_MIDDLEWARE,
+} from './inproc-transport.js';
 import { type LocalFunction, lambdaContext } from './lambda-context.js';
 import type { SandboxHandler } from './sandbox.js';
 import { mountSandbox } from './sandbox-mount.js';
@@ -354,7 +359,7 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
         routes: emulators.inprocRoutes,
         region: emulators.region,
       });
-      setLocalClientHook({ config: inprocClientConfig(handler) });
+      setLocalClientHook({ config: inprocClientConfig(handler), removeMiddleware: LOCAL_UNUSED_MIDDLEWARE });
       stoppers.push(async () => setLocalClientHook(undefined));
       // The senders on this thread (delivery when it runs here, the media worker, Zalo's token
       // refresh) reach the sandbox without a socket too.

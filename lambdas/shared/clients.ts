@@ -10,6 +10,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CLIENT_TIMEOUTS } from './client-timeouts.js';
 import { FastDocumentClient } from './document-client.js';
 import {
+  applyLocalMiddleware,
   dropNoOpLogger,
   type LocalClientHook,
   localClientConfig,
@@ -28,6 +29,7 @@ export function dynamoClient(): DynamoDBClient {
   const config = { requestHandler: { ...CLIENT_TIMEOUTS.dynamodb }, ...localClientConfig() };
   dynamo = new DynamoDBClient(config);
   dropNoOpLogger(dynamo, config);
+  applyLocalMiddleware(dynamo);
   return dynamo;
 }
 

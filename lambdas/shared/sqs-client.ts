@@ -160,6 +160,8 @@ function longPollTimeoutMs(body: unknown): number {
 export interface LocalClientHook {
   /** Merged into every shared client's constructor configuration (e.g. `requestHandler`). */
   readonly config: Readonly<Record<string, unknown>>;
+  /** Middleware (by name) taken off every shared client, e.g. what the emulators never read. */
+  readonly removeMiddleware?: readonly string[];
 }
 
 let localHook: LocalClientHook | undefined;
@@ -176,6 +178,11 @@ export function setLocalClientHook(hook: LocalClientHook | undefined): void {
 /** The installed local client hook's configuration (empty in AWS). */
 export function localClientConfig(): Readonly<Record<string, unknown>> {
   return localHook?.config ?? {};
+}
+
+/** Takes the installed local client hook's `removeMiddleware` off a new client (nothing in AWS). */
+export function applyLocalMiddleware(client: { middlewareStack: { remove(name: string): boolean } }): void {
+  for (const name of localHook?.removeMiddleware ?? []) client.middlewareStack.remove(name);
 }
 
 let sqs: SQSClient | undefined;
@@ -196,6 +203,7 @@ export function sqsClient(): SQSClient {
   };
   const client = harden(new SQSClient(config));
   dropNoOpLogger(client, config);
+  applyLocalMiddleware(client);
   onMiddlewareStackChange(client.middlewareStack, () => {
     // The SDK's per-class handler cache (a private field of its Client).
     delete (client as unknown as { handlers?: unknown }).handlers;

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { batchStdout } from '../../bin/local/stdout-batch.js';
 
 /** A stand-in stdout that records each write(2) it would make. */
@@ -15,31 +15,35 @@ function fakeStdout(): { stream: NodeJS.WriteStream; writes: string[] } {
   return { stream, writes };
 }
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 describe('stdout batching of the local stack', () => {
   const undos: (() => void)[] = [];
   afterEach(() => {
     for (const undo of undos.splice(0)) undo();
   });
 
-  it('writes the lines of one loop turn once, in order, at the end of the turn', async () => {
-    const { stream, writes } = fakeStdout();
-    undos.push(batchStdout(stream));
-    stream.write('a\n');
-    stream.write('b 👋\n');
-    stream.write('c\n', 'utf8');
-    expect(writes).toEqual([]);
-    await nextTurn();
-    expect(writes).toEqual(['a\nb 👋\nc\n']);
-    stream.write('d\n');
-    await nextTurn();
-    expect(writes).toEqual(['a\nb 👋\nc\n', 'd\n']);
+  it('writes the lines of its delay once, in order, when the delay ends', () => {
+    vi.useFakeTimers();
+    try {
+      const { stream, writes } = fakeStdout();
+      undos.push(batchStdout(stream, { delayMs: 20 }));
+      stream.write('a\n');
+      vi.advanceTimersByTime(19);
+      stream.write('b 👋\n');
+      stream.write('c\n', 'utf8');
+      expect(writes).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(writes).toEqual(['a\nb 👋\nc\n']);
+      stream.write('d\n');
+      vi.advanceTimersByTime(20);
+      expect(writes).toEqual(['a\nb 👋\nc\n', 'd\n']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('writes at once when the limit is reached', () => {
     const { stream, writes } = fakeStdout();
-    undos.push(batchStdout(stream, 10));
+    undos.push(batchStdout(stream, { limit: 10 }));
     stream.write('12345');
     stream.write('67890');
     expect(writes).toEqual(['1234567890']);
@@ -56,8 +60,8 @@ describe('stdout batching of the local stack', () => {
     stream.write('with callback\n', () => {
       called = true;
     });
-    await nextTurn();
     expect(writes).toEqual(['text 1\n', 'bytes\n', 'text 2\n', 'hi\n', 'with callback\n']);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(called).toBe(true);
   });
 

@@ -151,6 +151,32 @@ describe('shared SDK clients', () => {
     ).toBe(true);
   });
 
+  it("takes the local hook's removeMiddleware off both shared clients, and nothing without it", async () => {
+    const has = (stack: { identify(): string[] }, name: string): boolean =>
+      stack.identify().some((m) => m.startsWith(name));
+    install([]);
+    expect(has(sqsClient().middlewareStack, 'getUserAgentMiddleware')).toBe(true);
+    expect(has(dynamoClient().middlewareStack, 'getUserAgentMiddleware')).toBe(true);
+    const seen: Seen[] = [];
+    setLocalClientHook({
+      config: {
+        region: 'us-east-1',
+        endpoint: 'http://127.0.0.1:1',
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        requestHandler: recorder(seen),
+      },
+      removeMiddleware: ['getUserAgentMiddleware', 'recursionDetectionMiddleware'],
+    });
+    for (const stack of [sqsClient().middlewareStack, dynamoClient().middlewareStack]) {
+      expect(has(stack, 'getUserAgentMiddleware')).toBe(false);
+      expect(has(stack, 'recursionDetectionMiddleware')).toBe(false);
+      expect(has(stack, 'retryMiddleware')).toBe(true);
+    }
+    // Calls still go out.
+    await documentClient().send(new PutCommand({ TableName: 't', Item: { pk: 'a' } }));
+    expect(seen.map((s) => s.target)).toEqual(['DynamoDB_20120810.PutItem']);
+  });
+
   it('logs through a configured logger as the SDK does', async () => {
     const messages: { commandName?: string }[] = [];
     const logger = {
