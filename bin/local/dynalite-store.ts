@@ -34,6 +34,7 @@ import {
 import Module, { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import type dynalite from 'dynalite';
+import { cacheExpressionParser, type ExpressionParser } from './dynalite-parse-cache.js';
 import { renameDurably } from './sqs-journal.js';
 
 /** The journal's file name inside the store's directory (`<dataDir>/dynamodb/`). */
@@ -533,6 +534,12 @@ export function loadDynalite(): typeof dynalite {
   try {
     for (const [path, exports] of replaced) cache[path] = stand(path, exports);
     loaded = requireHere(main) as typeof dynalite;
+    // This copy's expression parsers, before they leave the cache (bin/local/dynalite-parse-cache.ts).
+    for (const name of ['conditionParser', 'updateParser', 'projectionParser']) {
+      const parser = cache[join(dir, 'db', `${name}.js`)]?.exports as ExpressionParser | undefined;
+      if (typeof parser?.parse !== 'function') throw new Error(`dynalite's db/${name}.js was not loaded`);
+      cacheExpressionParser(parser);
+    }
   } finally {
     for (const [path, m] of saved) {
       if (m === undefined) delete cache[path];

@@ -3,6 +3,8 @@
  * and Secrets Manager servers use a second core while the handlers run on the main thread:
  * every AWS call of the pipeline costs CPU on both ends, and one thread would do both.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import {
   isMainThread,
   MessageChannel,
@@ -112,6 +114,15 @@ export async function startEmulatorThread(options: EmulatorOptions = {}): Promis
   };
 }
 
+/** A V8 CPU profiler on this thread: started now, `stop()` returns the profile. */
+async function startProfiler(): Promise<{ stop: () => Promise<object> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return { stop: async () => (await session.post('Profiler.stop')).profile };
+}
+
 const data = isMainThread ? undefined : (workerData as Partial<ThreadData> | undefined);
 if (parentPort && data?.chatRelayEmulatorThread === true) {
   const port = parentPort;
@@ -131,12 +142,19 @@ if (parentPort && data?.chatRelayEmulatorThread === true) {
       ...(emulators.replayed ? { replayed: emulators.replayed } : {}),
       inprocRoutes: emulators.inproc.routes,
     };
+    // `--cpu-prof` writes no profile for a worker that is terminated: this thread profiles
+    // itself when asked (the e2e benchmark's `--cpu-prof DIR` does) and writes it when stopped.
+    const profileFile = process.env.LOCAL_EMULATOR_CPU_PROFILE;
+    const profiler = profileFile ? await startProfiler() : undefined;
     port.on('message', (request: Request) => {
       void (async () => {
         try {
           if (request.op === 'putSecret') emulators.secrets.putSecret(request.name, request.value);
           else if (request.op === 'connect') serveInproc(request.port, emulators.inproc.dispatch);
-          else await emulators.stop();
+          else {
+            if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify(await profiler.stop()));
+            await emulators.stop();
+          }
           port.postMessage({ id: request.id, ok: true } satisfies Reply);
         } catch (err) {
           port.postMessage({ id: request.id, ok: false, error: String(err) } satisfies Reply);

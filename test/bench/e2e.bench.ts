@@ -30,9 +30,10 @@
  * `npx tsx test/bench/cpu-profile.ts DIR`).
  */
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SandboxRecord } from '../../bin/local/sandbox.js';
 import { webhookUrl } from '../../bin/local/webhook-builder.js';
@@ -68,6 +69,7 @@ const STALL_MS = intFlag(flags['stall-seconds'], undefined, 120) * 1000;
 const RATE = intFlag(flags.rate, process.env.BENCH_RATE, 0);
 const POLLERS = flags.pollers === undefined ? undefined : intFlag(flags.pollers, undefined, 4);
 const PROFILE_DIR = flags['cpu-prof'];
+if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
 const THREADS = flags.threads === undefined ? undefined : intFlag(flags.threads, undefined, 1);
 const INPROC = flags.inproc === undefined ? undefined : intFlag(flags.inproc, undefined, 1);
 const LIGHT_MESSAGES = 20;
@@ -95,6 +97,10 @@ const stack = await startLocalStackProcess({
     ...(POLLERS !== undefined ? { LOCAL_FIFO_POLLERS: String(POLLERS) } : {}),
     ...(THREADS !== undefined ? { LOCAL_FUNCTION_THREADS: String(THREADS) } : {}),
     ...(INPROC !== undefined ? { LOCAL_INPROC_TRANSPORT: String(INPROC) } : {}),
+    // A terminated worker writes no --cpu-prof profile; the emulator thread writes its own.
+    ...(PROFILE_DIR !== undefined
+      ? { LOCAL_EMULATOR_CPU_PROFILE: resolve(PROFILE_DIR, 'emulator-thread.cpuprofile') }
+      : {}),
   },
   nodeArgs: [
     ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
