@@ -11,8 +11,9 @@
  * fires for `process.exit` and for an uncaught exception). A SIGKILL can lose only the lines of
  * its last 20 ms.
  *
- * Writes with a callback, or of anything but a UTF-8 string (a worker thread's piped output
- * arrives as bytes), flush what is waiting and go out unchanged, so order is kept.
+ * A write's callback (Console passes its error handler) is called once its batch is written.
+ * Writes of anything but a UTF-8 string (a worker thread's piped output arrives as bytes) flush
+ * what is waiting and go out unchanged, so order is kept.
  */
 
 /** Bytes (UTF-16 code units, close enough) held before a write goes out at once. */
@@ -23,6 +24,8 @@ export const STDOUT_BATCH_DELAY_MS = 20;
 
 type Write = NodeJS.WriteStream['write'];
 
+const ignore = (): void => {};
+
 /**
  * Batches `stream.write` as described above; returns the undo (which writes what is waiting
  * first).
@@ -31,8 +34,9 @@ export function batchStdout(
   stream: NodeJS.WriteStream = process.stdout,
   { limit = STDOUT_BATCH_LIMIT, delayMs = STDOUT_BATCH_DELAY_MS }: { limit?: number; delayMs?: number } = {},
 ): () => void {
-  const original = stream.write;
+  const original = stream.write as (...args: unknown[]) => boolean;
   let pending: string[] = [];
+  let callbacks: ((err?: Error | null) => void)[] = [];
   let size = 0;
   let timer: NodeJS.Timeout | undefined;
 
@@ -41,17 +45,39 @@ export function batchStdout(
     timer = undefined;
     if (pending.length === 0) return;
     const text = pending.length === 1 ? pending[0]! : pending.join('');
+    const waiting = callbacks;
     pending = [];
+    callbacks = [];
     size = 0;
-    original.call(stream, text);
+    // As Console does around its own writes: a synchronous write error (EPIPE, the reader gone)
+    // must not become an uncaught 'error' event; the callbacks hear of it.
+    const guard = stream.listenerCount('error') === 0;
+    if (guard) stream.once('error', ignore);
+    try {
+      if (waiting.length === 0) original.call(stream, text);
+      else
+        original.call(stream, text, (err?: Error | null) => {
+          for (const cb of waiting) cb(err);
+        });
+    } finally {
+      if (guard) stream.removeListener('error', ignore);
+    }
   };
 
   const batched = function (this: unknown, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
-    const utf8 = encoding === undefined || encoding === 'utf8' || encoding === 'utf-8';
-    if (typeof chunk !== 'string' || !utf8 || typeof encoding === 'function' || callback !== undefined) {
-      flush();
-      return (original as (...args: unknown[]) => boolean).call(stream, chunk, encoding, callback);
+    let cb = callback;
+    let enc = encoding;
+    if (typeof enc === 'function') {
+      cb = enc;
+      enc = undefined;
     }
+    const utf8 = enc === undefined || enc === 'utf8' || enc === 'utf-8';
+    if (typeof chunk !== 'string' || !utf8 || (cb !== undefined && typeof cb !== 'function')) {
+      flush();
+      return original.call(stream, chunk, encoding, callback);
+    }
+    // Console writes with a callback (its error handler): it is called once the batch is written.
+    if (typeof cb === 'function') callbacks.push(cb as (err?: Error | null) => void);
     pending.push(chunk);
     size += chunk.length;
     if (size >= limit) flush();
@@ -66,7 +92,7 @@ export function batchStdout(
   process.on('exit', flush);
   return () => {
     flush();
-    if (stream.write === (batched as Write)) stream.write = original;
+    if (stream.write === (batched as Write)) stream.write = original as Write;
     process.off('exit', flush);
   };
 }

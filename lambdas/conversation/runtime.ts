@@ -40,6 +40,20 @@ import type { ActorDeps, MetricSink } from './ports.js';
 import { handleTimerRecord } from './timer.js';
 
 /** Overrides for {@link createConversationHandler} (tests, custom stacks). */
+/**
+ * The channel senders, loaded on the first typing indicator (not at cold start) and kept: an
+ * `import()` per call costs a module resolution each time (under the local stack's TypeScript
+ * loader, a round trip to its thread).
+ */
+let senders: Promise<typeof import('../channels/send/index.js')> | undefined;
+function loadSenders(): Promise<typeof import('../channels/send/index.js')> {
+  senders ??= import('../channels/send/index.js').catch((err: unknown) => {
+    senders = undefined; // a failed load is tried again at the next call
+    throw err;
+  });
+  return senders;
+}
+
 export interface ConversationHandlerOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly now?: () => number;
@@ -105,7 +119,7 @@ export function createRecordProcessor(options: ConversationHandlerOptions = {}):
             options.typing ??
             options.deps?.typing ??
             (async (target, signal) => {
-              const { senderFor } = await import('../channels/send/index.js');
+              const { senderFor } = await loadSenders();
               await senderFor(target.channel).typing(target, signal);
             }),
         }),

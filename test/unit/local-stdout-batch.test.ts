@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { Console } from 'node:console';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { batchStdout } from '../../bin/local/stdout-batch.js';
@@ -49,20 +50,29 @@ describe('stdout batching of the local stack', () => {
     expect(writes).toEqual(['1234567890']);
   });
 
-  it('keeps order around writes it does not batch (bytes, other encodings, callbacks)', async () => {
+  it('keeps order around writes it does not batch (bytes, other encodings)', () => {
     const { stream, writes } = fakeStdout();
     undos.push(batchStdout(stream));
     stream.write('text 1\n');
     stream.write(Buffer.from('bytes\n'));
     stream.write('text 2\n');
     stream.write('68690a', 'hex');
-    let called = false;
-    stream.write('with callback\n', () => {
-      called = true;
-    });
-    expect(writes).toEqual(['text 1\n', 'bytes\n', 'text 2\n', 'hi\n', 'with callback\n']);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(called).toBe(true);
+    expect(writes).toEqual(['text 1\n', 'bytes\n', 'text 2\n', 'hi\n']);
+  });
+
+  it("batches Console's writes (they carry an error callback) and calls each callback once written", async () => {
+    const { stream, writes } = fakeStdout();
+    undos.push(batchStdout(stream, { delayMs: 1 }));
+    const out = new Console({ stdout: stream, stderr: stream });
+    out.log('one');
+    out.log('two %d', 2);
+    const called: string[] = [];
+    stream.write('three\n', () => called.push('a'));
+    stream.write('four\n', 'utf8', () => called.push('b'));
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(writes).toEqual(['one\ntwo 2\nthree\nfour\n']);
+    expect(called).toEqual(['a', 'b']);
   });
 
   it('writes what is waiting when undone, and writes directly after', () => {
