@@ -71,41 +71,43 @@ function keyOf(text: string, context: ParseContext): string {
   return JSON.stringify([text, context.attrNames ?? null, types]);
 }
 
-/** Copies a parse result, turning each attribute value object into a {@link ValueRef}. */
-function toTemplate(node: unknown, refs: Map<object, string>, seen: Map<object, unknown>): unknown {
+/**
+ * Copies a tree of plain objects and arrays (prototypes and shared references kept), putting
+ * `swap(node)` wherever it is not `undefined` instead of copying that node.
+ */
+function copyTree(node: unknown, swap: (node: object) => unknown, seen: Map<object, unknown>): unknown {
   if (node === null || typeof node !== 'object') return node;
-  const ref = refs.get(node);
-  if (ref !== undefined) return new ValueRef(ref);
+  const swapped = swap(node);
+  if (swapped !== undefined) return swapped;
   const done = seen.get(node);
   if (done !== undefined) return done;
   if (Array.isArray(node)) {
     const out: unknown[] = [];
     seen.set(node, out);
-    for (const item of node) out.push(toTemplate(item, refs, seen));
+    for (const item of node) out.push(copyTree(item, swap, seen));
     return out;
   }
   const out = Object.create(Object.getPrototypeOf(node) as object | null) as Record<string, unknown>;
   seen.set(node, out);
-  for (const k of Object.keys(node)) out[k] = toTemplate((node as Record<string, unknown>)[k], refs, seen);
+  for (const k of Object.keys(node)) out[k] = copyTree((node as Record<string, unknown>)[k], swap, seen);
   return out;
 }
 
+/** Copies a parse result, turning each attribute value object into a {@link ValueRef}. */
+function toTemplate(result: unknown, refs: Map<object, string>): unknown {
+  return copyTree(
+    result,
+    (node) => {
+      const key = refs.get(node);
+      return key === undefined ? undefined : new ValueRef(key);
+    },
+    new Map(),
+  );
+}
+
 /** A fresh result from a template, with this request's attribute value objects. */
-function fromTemplate(node: unknown, vals: Record<string, unknown>, seen: Map<object, unknown>): unknown {
-  if (node === null || typeof node !== 'object') return node;
-  if (node instanceof ValueRef) return vals[node.key];
-  const done = seen.get(node);
-  if (done !== undefined) return done;
-  if (Array.isArray(node)) {
-    const out: unknown[] = [];
-    seen.set(node, out);
-    for (const item of node) out.push(fromTemplate(item, vals, seen));
-    return out;
-  }
-  const out = Object.create(Object.getPrototypeOf(node) as object | null) as Record<string, unknown>;
-  seen.set(node, out);
-  for (const k of Object.keys(node)) out[k] = fromTemplate((node as Record<string, unknown>)[k], vals, seen);
-  return out;
+function fromTemplate(template: unknown, vals: Record<string, unknown>): unknown {
+  return copyTree(template, (node) => (node instanceof ValueRef ? vals[node.key] : undefined), new Map());
 }
 
 /** Every object nested inside an attribute value (not the value itself). */
@@ -147,7 +149,7 @@ export function cacheExpressionParser(parser: ExpressionParser, size = PARSE_CAC
       parseCacheStats.hits += 1;
       for (const n of hit.names) if (context.unusedAttrNames) delete context.unusedAttrNames[n];
       for (const v of hit.values) if (context.unusedAttrVals) delete context.unusedAttrVals[v];
-      return fromTemplate(hit.template, vals, new Map());
+      return fromTemplate(hit.template, vals);
     }
 
     const allNames = Object.keys(context.attrNames ?? {});
@@ -173,13 +175,13 @@ export function cacheExpressionParser(parser: ExpressionParser, size = PARSE_CAC
         collectInner(value, inner);
       }
     }
-    const template = toTemplate(result, refs, new Map());
+    const template = toTemplate(result, refs);
     // A result holding part of a value (never seen) would keep this request's part: not cached.
     if (holdsAny(result, refs, inner, new Set())) return result;
     if (shapes.size >= size) shapes.delete(shapes.keys().next().value as string);
     shapes.set(key, { template, names, values });
     // The caller gets a copy too, so that nothing it does to the result reaches the template.
-    return fromTemplate(template, vals, new Map());
+    return fromTemplate(template, vals);
   };
   Object.defineProperty(parser, WRAPPED, { value: true });
 }
