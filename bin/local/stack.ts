@@ -350,6 +350,10 @@ export async function startLocalStack(config: LocalConfig, log: StackLog = quiet
       if (value === '') delete process.env[name];
       else process.env[name] = value;
     }
+    // The shared logger may already exist (the console's modules import it before this point),
+    // and Powertools reads POWERTOOLS_LOG_LEVEL only when it is built: give it the level here.
+    const { logger } = await import('../../lambdas/shared/powertools.js');
+    logger.setLogLevel(config.logLevel);
 
     if (inprocTransportEnabled()) {
       // This thread's shared SDK clients (the webhook's) reach the emulators without a socket.

@@ -252,6 +252,31 @@ describe('npm start with a tenants file', () => {
 });
 
 describe('npm start data directory', () => {
+  it('prints no INFO line at the default log level (WARN), also while it answers a message', async () => {
+    // LOG_LEVEL unset: the documented default, WARN, must reach the functions' shared logger too.
+    const dataDir = join(dir, 'default-level');
+    const stack = await startLocalStackProcess({ dataDir, env: { LOG_LEVEL: '', DEBOUNCE_MS: '0' } });
+    try {
+      const demo = parseTenantDocument(
+        (JSON.parse(readFileSync(join(dataDir, 'tenants.json'), 'utf8')) as unknown[])[0],
+      );
+      const res = await stack.post(
+        buildWebhook({ tenant: demo, channel: 'telegram', conversation: '4242', text: 'quiet please' }),
+      );
+      expect(res.status).toBe(200);
+      await stack.waitForMessages(
+        (rs) => rs.some((r) => r.recipientId === '4242' && r.delivered && r.kind === 'text'),
+        30_000,
+        'the reply to "quiet please"',
+      );
+      expect(stack.output()).toContain('log level: WARN');
+    } finally {
+      expect((await stack.stop()).code).toBe(0);
+    }
+    // Stopped: everything it wrote (stdout is batched) has been read.
+    expect(stack.output()).not.toMatch(/"level":"(INFO|DEBUG|TRACE)"/);
+  });
+
   it('keeps the demo tenant and the conversation state across a restart, and forgets them with --fresh', async () => {
     const dataDir = join(dir, 'kept');
     const tokenOf = (): string =>
