@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   extractKeyframes,
   ffmpegPath,
@@ -131,8 +131,28 @@ describe('audio normalisation', () => {
   });
 
   it('kills ffmpeg and fails with MEDIA_TIMEOUT when a step outlives its budget', async () => {
-    const err = await normaliseAudio(video, join(dir, 'slow.wav'), { timeoutMs: 1 }).catch((e: unknown) => e);
+    // An ffmpeg that never finishes (and a child of its own), so the budget always runs out
+    // first, however busy the machine: a real conversion raced a 1 ms budget and could win.
+    const bin = join(dir, 'hanging-ffmpeg.sh');
+    const pids = join(dir, 'hanging-ffmpeg.pids');
+    writeFileSync(bin, `#!/bin/sh\nsleep 600 &\necho "$$ $!" > '${pids}'\nwait\n`, { mode: 0o755 });
+    const err = await normaliseAudio(video, join(dir, 'slow.wav'), { timeoutMs: 300, bin }).catch(
+      (e: unknown) => e,
+    );
     expect((err as MediaError).code).toBe('MEDIA_TIMEOUT');
+    // The whole process group is gone: the stand-in and the child it started (an orphan killed
+    // with it may linger as a zombie until this container's init reaps it: dead all the same).
+    const running = (pid: number): boolean => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    // SIGKILL is delivered asynchronously: the orphan dies just after its group was signalled.
+    for (const pid of readFileSync(pids, 'utf8').trim().split(' ').map(Number)) {
+      await vi.waitFor(() => expect(running(pid), `process ${pid}`).toBe(false), { timeout: 10_000 });
+    }
   });
 });
 
