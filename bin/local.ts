@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = consoleLog(config.logLevel);
-  // The functions' log lines of one loop turn leave in one write (bin/local/stdout-batch.ts).
+  // The functions' log lines leave in one write per 20 ms (bin/local/stdout-batch.ts).
   batchStdout();
 
   let stack: LocalStack | undefined;

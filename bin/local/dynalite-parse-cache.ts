@@ -175,13 +175,12 @@ export function cacheExpressionParser(parser: ExpressionParser, size = PARSE_CAC
         collectInner(value, inner);
       }
     }
-    const template = toTemplate(result, refs);
     // A result holding part of a value (never seen) would keep this request's part: not cached.
     if (holdsAny(result, refs, inner, new Set())) return result;
     if (shapes.size >= size) shapes.delete(shapes.keys().next().value as string);
-    shapes.set(key, { template, names, values });
-    // The caller gets a copy too, so that nothing it does to the result reaches the template.
-    return fromTemplate(template, vals);
+    // The template is a copy: nothing the caller does to this result reaches it.
+    shapes.set(key, { template: toTemplate(result, refs), names, values });
+    return result;
   };
   Object.defineProperty(parser, WRAPPED, { value: true });
 }

@@ -96,19 +96,16 @@ class InprocResponse extends EventEmitter {
   }
 }
 
-/** The request as the listener reads it: method, url, headers and the body as one chunk. */
+/**
+ * The request as the listener reads it: method, url, headers (lower-case names; a record of
+ * the caller's own, completed here with `content-length`) and the body as one chunk.
+ */
 function fakeRequest(
   method: string,
   path: string,
-  headers: Headers | Readonly<Record<string, string>>,
+  plain: Record<string, string>,
   body: Buffer,
 ): IncomingMessage {
-  const plain: Record<string, string> = {};
-  if (headers instanceof Headers) {
-    headers.forEach((value, name) => {
-      plain[name] = value;
-    });
-  } else Object.assign(plain, headers);
   if (body.length > 0 && plain['content-length'] === undefined) plain['content-length'] = String(body.length);
   // The sandbox's listeners read the body with `for await`; nothing else of a stream is used.
   const req = {
@@ -133,7 +130,7 @@ const BAD_HEADER_VALUE = /[\0\n\r]/;
 
 interface SimpleInit {
   readonly method: string;
-  readonly headers: Readonly<Record<string, string>>;
+  readonly headers: Record<string, string>;
   readonly body: Buffer;
   readonly signal: AbortSignal | null | undefined;
 }
@@ -216,7 +213,7 @@ export function createInprocFetch(options: InprocFetchOptions, fallback: typeof 
       signal = init?.signal ?? request.signal;
       if (signal?.aborted) throw signal.reason;
       const body = request.body ? Buffer.from(await request.arrayBuffer()) : Buffer.alloc(0);
-      req = fakeRequest(method, path, request.headers, body);
+      req = fakeRequest(method, path, Object.fromEntries(request.headers), body);
     }
 
     return new Promise<Response>((resolve, reject) => {

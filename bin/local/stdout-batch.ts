@@ -1,5 +1,5 @@
 /**
- * Local stack only: the lines a loop turn writes to stdout leave in one `write(2)`.
+ * Local stack only: the lines written to stdout within 20 ms leave in one `write(2)`.
  *
  * Why: under `npm start` every function logs on the thread that runs the pipeline, and stdout
  * to a pipe or a terminal is written synchronously, one system call per line, each waking the

@@ -39,7 +39,6 @@ import { type ActorConfig, actorConfigFromEnv } from './config.js';
 import type { ActorDeps, MetricSink } from './ports.js';
 import { handleTimerRecord } from './timer.js';
 
-/** Overrides for {@link createConversationHandler} (tests, custom stacks). */
 /**
  * The channel senders, loaded on the first typing indicator (not at cold start) and kept: an
  * `import()` per call costs a module resolution each time (under the local stack's TypeScript
@@ -54,6 +53,7 @@ function loadSenders(): Promise<typeof import('../channels/send/index.js')> {
   return senders;
 }
 
+/** Overrides for {@link createConversationHandler} (tests, custom stacks). */
 export interface ConversationHandlerOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly now?: () => number;
